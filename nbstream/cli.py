@@ -1,0 +1,75 @@
+"""The `nbstream` command: chat from a terminal, serve the offline backend, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .engine import ChatRequest, ChatStream
+from .errors import NbStreamError
+from .live import TerminalSurface, stream_to
+from .settings import resolve
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `nbstream` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except NbStreamError as err:
+        print(f"nbstream: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nnbstream: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nbstream", description="Stream chat completions; with no API key, offline."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="stream one reply to the terminal, with usage")
+    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument("-m", "--model", help="model name (default: from settings)")
+    chat.add_argument("-s", "--system", help="system prompt")
+    chat.add_argument("--base-url", help="OpenAI-compatible base URL")
+    chat.add_argument("--temperature", type=float)
+    chat.add_argument("--max-tokens", type=int)
+    chat.set_defaults(run=_chat)
+
+    serve = commands.add_parser("serve", help="run the offline OpenAI-compatible server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--rate", type=float, default=100.0, help="tokens per second (0: max)")
+    serve.add_argument("--first-token-delay", type=float, default=0.05, help="seconds")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _chat(args: argparse.Namespace) -> int:
+    if not args.prompt.strip():
+        raise NbStreamError("empty prompt", 'give a prompt: nbstream chat "Hello"')
+    settings = resolve(model=args.model, base_url=args.base_url)
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    messages.append({"role": "user", "content": args.prompt})
+    params = {"temperature": args.temperature, "max_tokens": args.max_tokens}
+    request = ChatRequest(
+        messages, settings.model, {k: v for k, v in params.items() if v is not None}
+    )
+    result = stream_to(ChatStream(request, settings), TerminalSurface())
+    return 0 if result.status.value == "complete" else 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.host, args.port, args.rate, args.first_token_delay)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

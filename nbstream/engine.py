@@ -1,0 +1,381 @@
+"""The stream engine: one request in, events to a sink, one ChatResult out.
+
+Runs on nbstream's loop thread with the SDK's async client. Knows nothing of IPython.
+Failures before the first token raise an `NbStreamError` (nothing to keep); after it, the
+partial reply is kept: a dropped or unfinished stream returns an INCOMPLETE result, a broken
+one raises `StreamError` carrying a FAILED result, a cancel leaves an INTERRUPTED `result`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import openai
+
+from .errors import (
+    AuthError,
+    BadResponseError,
+    ConnectError,
+    ModelNotFoundError,
+    NbStreamError,
+    RateLimitError,
+    ReplyTimeoutError,
+    RequestError,
+    StreamError,
+)
+from .result import Accumulator, ChatResult, Event, Retrying, Status, estimate_tokens
+from .settings import Settings
+
+Sink = Callable[[Event], None]
+RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+#: Parameters the SDK's `create()` knows by name; anything else goes in the JSON body as is.
+SDK_PARAMS = {
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "n",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user",
+    "tools", "tool_choice", "response_format", "reasoning_effort", "parallel_tool_calls",
+    "metadata", "modalities", "prediction", "service_tier", "store",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What to send: messages, model, and request parameters (temperature, ...)."""
+
+    messages: list[dict[str, Any]]
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+
+
+class ChatStream:
+    """One streamed turn. `run()` on the loop thread; `snapshot()` from any thread."""
+
+    def __init__(self, request: ChatRequest, settings: Settings, sink: Sink | None = None) -> None:
+        self.request = request
+        self.settings = settings
+        self.sink: Sink = sink or (lambda event: None)
+        self._acc = Accumulator()
+        self._prompt_estimate = sum(
+            estimate_tokens(str(m.get("content") or "")) + 3 for m in request.messages
+        )
+        self.result: ChatResult | None = None  # set when the turn has ended, however
+
+    @property
+    def has_output(self) -> bool:
+        """True once reply content arrived: from then on, nothing is retried or dropped."""
+        return self._acc.has_output
+
+    def snapshot(self) -> ChatResult:
+        """The reply so far (or the final result once the turn has ended)."""
+        return self.result or self._acc.result(Status.INCOMPLETE, **self._result_args())
+
+    def interrupted(self) -> ChatResult:
+        """End the turn as interrupted (unless it already ended) and return its result."""
+        return self._end(Status.INTERRUPTED)
+
+    async def run(self) -> ChatResult:
+        """Stream the reply; see the module docstring for how each ending is reported."""
+        try:
+            client = await client_for(self.settings, self._emit)
+            include_usage = True
+            for attempt in range(self.settings.max_retries + 2):
+                try:
+                    return await self._attempt(client, include_usage)
+                except openai.APIStatusError as err:
+                    if include_usage and _rejects_stream_options(err):
+                        include_usage = False
+                        self._emit(
+                            self._acc.notice("server rejected stream_options; usage estimated")
+                        )
+                        continue
+                    await self._retry_or_raise(err, attempt)
+                except (openai.APITimeoutError, openai.APIConnectionError) as err:
+                    if self.has_output:
+                        raise
+                    await self._retry_or_raise(err, attempt)
+            raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+        except asyncio.CancelledError:
+            self._end(Status.INTERRUPTED)
+            raise
+        except NbStreamError:
+            self._end(Status.FAILED)
+            raise
+        except openai.APITimeoutError:
+            raise self._broken(
+                f"no data from {self.settings.host} for {self.settings.idle_timeout:g} s",
+                "the server stalled; raise NbStream.idle_timeout if it is just slow",
+            ) from None
+        except openai.APIConnectionError:
+            return self._end(Status.INCOMPLETE, "connection lost")
+        except json.JSONDecodeError as err:
+            raise self._broken(
+                f"malformed event from {self.settings.host}: {err.doc[:80]!r}",
+                "the server sent something that is not JSON; check it is OpenAI-compatible",
+            ) from None
+        except openai.APIError as err:
+            raise self._broken(
+                f"the server reported an error mid-stream: {self.settings.redact(err.message)}",
+                "the partial reply was kept; run the cell again",
+            ) from None
+
+    async def _attempt(self, client: Any, include_usage: bool) -> ChatResult:
+        self._acc.start()
+        kwargs = self._create_kwargs(include_usage)
+        first_token = self.settings.first_token_timeout
+        opened = client.chat.completions.with_streaming_response.create(**kwargs)
+        async with opened as response:
+            kind = response.headers.get("content-type", "")
+            if "html" in kind:
+                page = (await response.text())[:200]
+                raise BadResponseError(
+                    f"200 from {self.settings.host} is a web page, not a chat completion: {page!r}",
+                    "check the base URL: it should end in /v1 and need no login page",
+                )
+            if "json" in kind:
+                self._feed(_completion_as_chunk(await response.json()))
+            else:
+                stream = await response.parse()
+                chunks = stream.__aiter__()
+                while True:
+                    wait = None if self.has_output else first_token - self._acc.elapsed()
+                    try:
+                        chunk = await _next(chunks, wait)
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.TimeoutError:
+                        raise ReplyTimeoutError(
+                            f"no first token from {self.settings.host} within {first_token:g} s",
+                            "raise NbStream.first_token_timeout or try again later",
+                        ) from None
+                    self._feed(chunk)
+        if self._acc.finish_reason is None:
+            return self._end(Status.INCOMPLETE, "the stream ended without a finish reason")
+        return self._end(Status.COMPLETE)
+
+    def _create_kwargs(self, include_usage: bool) -> dict[str, Any]:
+        params = dict(self.request.params)
+        extra = {k: params.pop(k) for k in list(params) if k not in SDK_PARAMS}
+        kwargs: dict[str, Any] = {
+            "model": self.request.model,
+            "messages": self.request.messages,
+            "stream": self.request.stream,
+            **params,
+        }
+        if include_usage and self.request.stream:
+            kwargs["stream_options"] = {"include_usage": True}
+        if extra:
+            kwargs["extra_body"] = extra
+        return kwargs
+
+    def _feed(self, chunk: Any) -> None:
+        for event in self._acc.feed(chunk):
+            self._emit(event)
+
+    def _emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def _result_args(self) -> dict[str, Any]:
+        return {"prompt_estimate": self._prompt_estimate, "backend": self.settings.host}
+
+    def _end(self, status: Status, error: str | None = None) -> ChatResult:
+        if self.result is None:
+            self.result = self._acc.result(status, error=error, **self._result_args())
+        return self.result
+
+    def _broken(self, message: str, hint: str) -> NbStreamError:
+        result = self._end(Status.FAILED, message)
+        if not self.has_output:
+            return RequestError(message, hint)
+        return StreamError(message, hint, result=result)
+
+    async def _retry_or_raise(self, err: openai.APIError, attempt: int) -> None:
+        # httpx and httpx2 both name it so; a read timeout is a silent server, not worth a retry.
+        if type(err.__cause__).__name__ == "ReadTimeout":
+            raise ReplyTimeoutError(
+                f"no data from {self.settings.host} for {self.settings.idle_timeout:g} s",
+                "the server is slow to answer; raise NbStream.idle_timeout",
+            )
+        status = getattr(err, "status_code", None)
+        retryable = status is None or status in RETRYABLE
+        if not retryable or attempt >= self.settings.max_retries:
+            raise await _translate(err, self.settings, attempts=attempt + 1)
+        wait = _retry_wait(err, attempt)
+        if wait > self.settings.max_retry_wait:
+            raise RateLimitError(
+                f"{status} from {self.settings.host}: the server asks to wait {wait:g} s, "
+                f"longer than nbstream waits ({self.settings.max_retry_wait:g} s)",
+                "try again later, or raise NbStream.max_retry_wait",
+                status=status,
+            )
+        reason = "rate limited" if status == 429 else _short_cause(err, self.settings)
+        self._emit(Retrying(reason, wait, attempt + 1))
+        await asyncio.sleep(wait)
+
+
+async def _next(chunks: Any, timeout: float | None) -> Any:
+    if timeout is None:
+        return await chunks.__anext__()
+    return await asyncio.wait_for(chunks.__anext__(), max(timeout, 0.0))
+
+
+def _completion_as_chunk(data: dict[str, Any]) -> Any:
+    """A plain chat.completion (a server that ignored `stream`) in the shape of one chunk."""
+    choices = [
+        SimpleNamespace(
+            index=c.get("index", 0),
+            delta=SimpleNamespace(**{"tool_calls": None, "refusal": None, **c.get("message", {})}),
+            finish_reason=c.get("finish_reason") or "stop",
+        )
+        for c in data.get("choices") or ()
+    ]
+    usage = data.get("usage")
+    return SimpleNamespace(
+        id=data.get("id"),
+        model=data.get("model"),
+        created=data.get("created"),
+        system_fingerprint=data.get("system_fingerprint"),
+        choices=choices,
+        usage=SimpleNamespace(**usage) if usage else None,
+    )
+
+
+def _rejects_stream_options(err: openai.APIStatusError) -> bool:
+    return err.status_code in (400, 422) and "stream_options" in str(err.body or err.message)
+
+
+def _retry_wait(err: openai.APIError, attempt: int) -> float:
+    response = getattr(err, "response", None)
+    headers = response.headers if response is not None else {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(float(value) * scale, 0.0)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if scale == 1.0 else None
+            if parsed is not None and parsed.tzinfo is not None:
+                return max(parsed.timestamp() - time.time(), 0.0)
+    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+
+
+def _server_message(err: openai.APIError, settings: Settings) -> str:
+    body = getattr(err, "body", None)
+    message = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+    if not message:
+        response = getattr(err, "response", None)
+        message = (response.text if response is not None else "") or err.message
+    return settings.redact(" ".join(str(message).split()))[:300]
+
+
+def _short_cause(err: openai.APIError, settings: Settings) -> str:
+    status = getattr(err, "status_code", None)
+    if status is not None:
+        return f"{status} from {settings.host}"
+    return "connect timeout" if isinstance(err, openai.APITimeoutError) else "cannot connect"
+
+
+async def _translate(err: openai.APIError, settings: Settings, attempts: int) -> NbStreamError:
+    host, tries = settings.host, f" after {attempts} attempts" if attempts > 1 else ""
+    if isinstance(err, openai.APITimeoutError):
+        return ConnectError(
+            f"timed out connecting to {host}{tries}",
+            f"is the server up? timeouts: connect {settings.connect_timeout:g} s, "
+            f"idle {settings.idle_timeout:g} s (NbStream.connect_timeout)",
+        )
+    if isinstance(err, openai.APIConnectionError):
+        cause = err.__cause__ or err
+        return ConnectError(
+            f"cannot connect to {settings.base_url or host}{tries}: "
+            f"{settings.redact(str(cause)) or type(cause).__name__}",
+            "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL",
+        )
+    assert isinstance(err, openai.APIStatusError)
+    status, message = err.status_code, _server_message(err, settings)
+    head = f"{status} from {host}{tries}: {message}"
+    if status in (401, 403):
+        return AuthError(head, "check OPENAI_API_KEY (or the key you passed)", status=status)
+    if status == 404:
+        models = await list_models(settings)
+        hint = f"this server offers: {', '.join(models[:20])}" if models else "check the model name"
+        return ModelNotFoundError(head, hint + "; choose one with -m NAME", models=models)
+    if status == 429:
+        return RateLimitError(head, "wait and retry, or lower the request rate", status=status)
+    if status == 413:
+        return RequestError(head, "the prompt is too long: shorten it", status=status)
+    if status >= 500:
+        return ConnectError(head, "the server is failing; try again later")
+    return RequestError(head, "the server rejected a parameter of the request", status=status)
+
+
+async def list_models(settings: Settings) -> list[str]:
+    """The model ids the server offers, or [] when `/models` does not answer."""
+    try:
+        client = await client_for(settings)
+        page = await client.with_options(timeout=5.0, max_retries=0).models.list()
+        return sorted(m.id for m in page.data)
+    except (openai.OpenAIError, AttributeError, ValueError):
+        return []
+
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_offline_lock = threading.Lock()
+_offline_server: Any = None
+
+
+async def client_for(settings: Settings, sink: Sink | None = None) -> Any:
+    """The SDK's async client for these settings, made once per loop (clients bind to it)."""
+    base_url = offline_url(sink) if settings.offline else settings.base_url
+    loop = asyncio.get_running_loop()
+    key = (id(loop), base_url, settings.api_key, settings.azure_endpoint, settings.api_version,
+           settings.connect_timeout, settings.idle_timeout)  # fmt: skip
+    if key not in _clients:
+        timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
+        common: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
+        if settings.azure_endpoint:
+            _clients[key] = openai.AsyncAzureOpenAI(
+                azure_endpoint=settings.azure_endpoint,
+                api_version=settings.api_version,
+                api_key=settings.api_key,
+                **common,
+            )
+        else:
+            # Local servers (Ollama, vLLM, llama.cpp) take any key, but the SDK insists on one.
+            key_or_placeholder = settings.api_key or "no-key"
+            _clients[key] = openai.AsyncOpenAI(
+                api_key=key_or_placeholder, base_url=base_url, **common
+            )
+    return _clients[key]
+
+
+def offline_url(sink: Sink | None = None) -> str:
+    """The URL of the in-process offline demo server, started on first use."""
+    global _offline_server
+    with _offline_lock:
+        if _offline_server is None:
+            from .server import OfflineServer
+
+            _offline_server = OfflineServer()
+            _offline_server.start()
+            if sink:
+                from .result import Notice
+
+                sink(
+                    Notice(
+                        f"no API key or base URL set: using nbstream's offline demo server at "
+                        f"{_offline_server.url} (not an AI)"
+                    )
+                )
+        return str(_offline_server.url)

@@ -1,0 +1,92 @@
+"""nbstream's exceptions: one line that names the cause, one hint that names the fix.
+
+    NbStreamError
+    ├── ConfigError            no key, bad setting            (before any request)
+    ├── RequestError           the server refused the request (before any token)
+    │   ├── AuthError            401 / 403
+    │   ├── ModelNotFoundError   404 for the model; lists what the server offers
+    │   ├── RateLimitError       429 after the allowed retries
+    │   └── BadResponseError     200 that is not a chat completion (HTML login page ...)
+    ├── ConnectError           refused, DNS, connect timeout, 5xx after retries
+    ├── ReplyTimeoutError      no first token / no data within the configured time
+    ├── StreamError            the stream broke after tokens arrived; `.result` keeps them
+    ├── ThreadBusyError        a turn is already running on that conversation thread
+    └── StateFileError         a conversation file that cannot be read
+
+`UsageError` from IPython is raised by the magics for mistakes in the cell itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import ChatResult
+
+
+class NbStreamError(Exception):
+    """Base class: `str(err)` is the message, `err.hint` tells the user what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class ConfigError(NbStreamError):
+    """A setting is missing or has a bad value."""
+
+
+class RequestError(NbStreamError):
+    """The server answered the request with an error before any token."""
+
+    def __init__(self, message: str, hint: str = "", *, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class AuthError(RequestError):
+    """The server rejected the API key (401/403)."""
+
+
+class ModelNotFoundError(RequestError):
+    """The server does not know the model."""
+
+    def __init__(self, message: str, hint: str = "", *, models: list[str] | None = None) -> None:
+        super().__init__(message, hint, status=404)
+        self.models = models or []
+
+
+class RateLimitError(RequestError):
+    """Still rate limited after the allowed retries."""
+
+
+class BadResponseError(RequestError):
+    """The server answered 200 with something that is not a chat completion."""
+
+
+class ConnectError(NbStreamError):
+    """The server could not be reached, or kept failing with 5xx."""
+
+
+class ReplyTimeoutError(NbStreamError):
+    """No first token, or no data between chunks, within the configured time."""
+
+
+class StreamError(NbStreamError):
+    """The stream broke after tokens arrived; the partial reply is in `result`."""
+
+    def __init__(self, message: str, hint: str = "", *, result: ChatResult) -> None:
+        super().__init__(message, hint)
+        self.result = result
+
+
+class ThreadBusyError(NbStreamError):
+    """Two turns at once on one conversation thread would interleave its history."""
+
+
+class StateFileError(NbStreamError):
+    """A conversation state file is corrupt, foreign, or from a newer nbstream."""

@@ -1,0 +1,105 @@
+"""nbstream's own asyncio event loop, in one daemon thread.
+
+Why: the kernel's loop is busy running the cell, nest_asyncio breaks Run All in ipykernel 7,
+and a kernel interrupt only reaches the main thread. So streams run here, and the main thread
+waits in short, interruptible slices and cancels the task when interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: How long an interrupted caller waits for the cancelled task to close its connection.
+CANCEL_GRACE = 0.4
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_loop() -> asyncio.AbstractEventLoop:
+    """The background loop, started on first use."""
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            ready = threading.Event()
+            loop = asyncio.new_event_loop()
+
+            def serve() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=serve, name="nbstream-loop", daemon=True).start()
+            ready.wait()
+            _loop = loop
+        return _loop
+
+
+class Job(Generic[T]):
+    """A coroutine running on the background loop.
+
+    `changed` is set whenever the job finishes or a producer calls `poke()`, so a waiting
+    thread wakes at once instead of polling.
+    """
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, T], changed: threading.Event | None = None
+    ) -> None:
+        self.changed = changed or threading.Event()
+        self._finished = threading.Event()
+        self.future = asyncio.run_coroutine_threadsafe(self._tracked(coro), get_loop())
+        self.future.add_done_callback(lambda _: self.changed.set())
+
+    async def _tracked(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return await coro
+        finally:
+            self._finished.set()
+
+    def poke(self) -> None:
+        """Wake the waiting thread (called from the loop thread when there is news)."""
+        self.changed.set()
+
+    def cancel(self, grace: float = CANCEL_GRACE) -> bool:
+        """Cancel the task and wait up to `grace` s for it to finish; True if it did."""
+        self.future.cancel()
+        return self._finished.wait(grace)
+
+
+def submit(coro: Coroutine[Any, Any, T], changed: threading.Event | None = None) -> Job[T]:
+    """Start `coro` on the background loop; `changed` is the event its producers set."""
+    return Job(coro, changed)
+
+
+def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
+    """Block until `job` is done, calling `tick` whenever it changes or its delay runs out.
+
+    `tick` returns the seconds until it wants to be called again (None: only on change).
+    Waits are short slices, so a KeyboardInterrupt lands at once: the task is then
+    cancelled and given CANCEL_GRACE seconds to close its connection before it propagates.
+    """
+    try:
+        while not job.future.done():
+            job.changed.clear()
+            delay = tick() if tick else None
+            job.changed.wait(0.25 if delay is None else max(0.0, min(delay, 0.25)))
+        if tick:
+            tick()
+        return job.future.result()
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, on nbstream's loop thread.
+
+    The safe replacement for `nest_asyncio.apply(); asyncio.run(coro)` in a notebook:
+    queued cells still run afterwards, and a kernel interrupt cancels the coroutine.
+    """
+    return wait(submit(coro))

@@ -1,0 +1,207 @@
+"""From a reply to what the notebook shows: safe Markdown, a status line, a footer, a bundle.
+
+Pure functions and a throttle; nothing here knows of HTTP or IPython.
+Model output is untrusted: JupyterLab renders live Markdown outputs without sanitizing,
+so raw HTML, images (remote loads) and script URLs are neutralised here, outside code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .conversation import Thread
+from .result import ChatResult, Status
+
+# Fenced blocks (closed, or still open while streaming) and inline code spans stay verbatim:
+# Markdown already shows their content as text.
+_CODE = re.compile(
+    r"(?ms)^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)"
+    r"|(`+)(?!`).+?(?<!`)\2(?!`)"
+)
+_SCRIPT_SCHEME = re.compile(r"(?i)\b(java|vb)(\s*)script(\s*):")
+_DATA_LINK = re.compile(r"(?i)(\]\(\s*|^\s*\[[^\]\n]+\]:\s*)data:", re.M)
+_ZWSP = "\u200b"
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown that renders like `text` but cannot run script or load remote content."""
+    out, last = [], 0
+    for match in _CODE.finditer(text):
+        out.append(_neutralise(text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_neutralise(text[last:]))
+    return "".join(out)
+
+
+def _neutralise(prose: str) -> str:
+    prose = prose.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Keep '>' at line starts working as a quote marker.
+    prose = re.sub(
+        r"(?m)^([ \t]*(?:&gt;[ \t]?)+)", lambda m: m.group(1).replace("&gt;", ">"), prose
+    )
+    prose = prose.replace("![", "!\\[")  # an image would load its URL; show it as a link
+    prose = _SCRIPT_SCHEME.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}script{m.group(3)}{_ZWSP}:", prose
+    )
+    return _DATA_LINK.sub(lambda m: f"{m.group(1)}data{_ZWSP}:", prose)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """'0.41 s', '12.3 s', '2 min 05 s'; 'n/a' when unknown."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def status_line(result: ChatResult, elapsed: float, note: str = "") -> str:
+    """The line under a reply while it streams: tokens so far, elapsed time, rate."""
+    tokens = result.usage.completion_tokens
+    if result.timings.first_token is None:
+        waiting = f"waiting for the first token · {format_seconds(elapsed)}"
+        return f"⏳ {note or waiting}"
+    rate = result.tokens_per_second
+    speed = f" · {rate:.1f} tok/s" if rate else ""
+    return f"⏳ {tokens} tokens · {format_seconds(elapsed)}{speed}" + (f" · {note}" if note else "")
+
+
+def footer(result: ChatResult, *, thread: str = "", cost: float | None = None) -> str:
+    """The line under a finished reply: model, usage, speed, time, why it stopped."""
+    usage = result.usage
+    approx = "≈" if usage.estimated else ""
+    parts = [
+        result.model or "?",
+        f"{approx}{usage.prompt_tokens} → {approx}{usage.completion_tokens} tokens "
+        f"({approx}{usage.total_tokens})",
+        f"first token {format_seconds(result.time_to_first_token)}",
+    ]
+    if result.tokens_per_second:
+        parts.append(f"{result.tokens_per_second:.1f} tok/s")
+    parts.append(f"total {format_seconds(result.timings.total)}")
+    parts.append(ending(result))
+    if thread and thread != "default":
+        parts.append(f"thread {thread}")
+    if cost is not None:
+        parts.append(f"${cost:.4f}")
+    if result.replayed:
+        parts.append("replayed")
+    return " · ".join(parts)
+
+
+def ending(result: ChatResult) -> str:
+    """Why the reply stopped, in a few words."""
+    tokens = result.usage.completion_tokens
+    if result.status is Status.INTERRUPTED:
+        return f"interrupted after {tokens} tokens"
+    if result.status is Status.INCOMPLETE:
+        cause = "connection lost" if result.error == "connection lost" else "stream ended early"
+        return f"{cause} after {tokens} tokens (no finish reason)"
+    if result.status is Status.FAILED:
+        return f"failed after {tokens} tokens"
+    return {
+        "stop": "finished",
+        "length": "stopped: max tokens reached",
+        "content_filter": "stopped by the content filter",
+        "tool_calls": "asked for tool calls",
+    }.get(result.finish_reason or "", result.finish_reason or "finished")
+
+
+def reply_markdown(result: ChatResult) -> str:
+    """The reply body as safe Markdown: text, refusal, tool calls."""
+    parts = []
+    if result.text:
+        parts.append(safe_markdown(result.text))
+    if result.refusal:
+        parts.append(f"> **Refusal:** {safe_markdown(result.refusal)}")
+    for call in result.tool_calls:
+        parts.append(f"**Tool call** `{call.name or '?'}`\n\n```json\n{call.arguments}\n```")
+    return "\n\n".join(parts)
+
+
+def reply_text(result: ChatResult) -> str:
+    """The reply body as plain text."""
+    parts = [result.text] if result.text else []
+    if result.refusal:
+        parts.append(f"Refusal: {result.refusal}")
+    parts.extend(f"Tool call {c.name}({c.arguments})" for c in result.tool_calls)
+    return "\n\n".join(parts)
+
+
+def bundle(
+    result: ChatResult, last_line: str, notices: tuple[str, ...] = (), *, plain_only: bool = False
+) -> dict[str, str]:
+    """The display bundle: safe Markdown and real plain text, with a last line under the reply."""
+    plain = "\n".join([*(f"[{n}]" for n in notices), reply_text(result), last_line]).strip()
+    if plain_only:
+        return {"text/plain": plain}
+    notes = [f"*{safe_markdown(n)}*" for n in notices]
+    last = [f"<sub>{safe_markdown(last_line)}</sub>"] if last_line else []
+    markdown = "\n\n".join([*notes, reply_markdown(result), *last])
+    return {"text/markdown": markdown, "text/plain": plain}
+
+
+def transcript_markdown(thread: Thread) -> str:
+    """A thread as a readable chat, model output made safe."""
+    parts = [f"**System:** {safe_markdown(thread.system)}"] if thread.system else []
+    for exchange in thread.exchanges:
+        result = exchange.result
+        flag = "" if result.status is Status.COMPLETE else f" *({ending(result)})*"
+        parts.append(f"**You:** {safe_markdown(exchange.user)}")
+        parts.append(f"**{result.model or 'Assistant'}:**{flag}\n\n{reply_markdown(result)}")
+    return "\n\n---\n\n".join(parts)
+
+
+@dataclass
+class Throttle:
+    """Decides when the next update may go out: at most `max_rate` a second, and no more
+    bytes a second than `byte_budget`, since each update re-sends the whole output."""
+
+    max_rate: float = 10.0
+    byte_budget: float = 100_000.0
+    _last: float | None = None
+    _size: int = 0
+
+    def wait(self, now: float, size: int) -> float:
+        """Seconds to wait before an update of `size` bytes may be sent (0: send now)."""
+        if self._last is None:
+            return 0.0
+        interval = max(1.0 / self.max_rate, self._size / self.byte_budget)
+        return max(0.0, self._last + interval - now)
+
+    def sent(self, now: float, size: int) -> None:
+        """Record that an update of `size` bytes went out at `now`."""
+        self._last, self._size = now, size
+
+    def reset(self) -> None:
+        """Let the next update go out at once (the first token must show within 50 ms)."""
+        self._last = None
+
+
+def metadata(result: ChatResult, *, thread: str, turn_id: str) -> dict[str, Any]:
+    """The output's metadata: nbstream's record of the turn, for tools and later sessions."""
+    return {
+        "nbstream": {
+            "turn_id": turn_id,
+            "thread": thread,
+            "model": result.model,
+            "status": result.status.value,
+            "finish_reason": result.finish_reason,
+            "usage": {
+                "prompt_tokens": result.usage.prompt_tokens,
+                "completion_tokens": result.usage.completion_tokens,
+                "total_tokens": result.usage.total_tokens,
+                "estimated": result.usage.estimated,
+            },
+            "timings": {
+                "time_to_first_token": result.time_to_first_token,
+                "tokens_per_second": result.tokens_per_second,
+                "total": result.timings.total,
+            },
+        }
+    }

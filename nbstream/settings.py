@@ -1,0 +1,173 @@
+"""One place that decides model, endpoint, key, timeouts and retries.
+
+Order: explicit arguments, then nbstream's traitlets configuration (`%config NbStream.model = ...`,
+`c.NbStream.model = ...` in ipython_config.py), then the environment, then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Dict, Float, Int, Unicode
+from traitlets.config import Configurable
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OFFLINE_MODEL = "nbstream-demo"
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+class NbStream(Configurable):
+    """nbstream's configuration; every trait can be set with `%config NbStream.<name> = ...`."""
+
+    model = Unicode(None, allow_none=True, help="Model name (else $NBSTREAM_MODEL).").tag(
+        config=True
+    )
+    base_url = Unicode(
+        None, allow_none=True, help="OpenAI-compatible base URL (else $NBSTREAM_BASE_URL)."
+    ).tag(config=True)
+    connect_timeout = Float(10.0, help="Seconds to open the connection.").tag(config=True)
+    first_token_timeout = Float(120.0, help="Seconds to wait for the first token.").tag(config=True)
+    idle_timeout = Float(60.0, help="Seconds without any data (keep-alives count).").tag(
+        config=True
+    )
+    max_retries = Int(2, help="Retries before the first token (429, 408, 409, 5xx).").tag(
+        config=True
+    )
+    max_retry_wait = Float(60.0, help="Longest Retry-After nbstream will honour, seconds.").tag(
+        config=True
+    )
+    offline_fallback = Bool(
+        True, help="With no key and no base URL, use the built-in offline demo server."
+    ).tag(config=True)
+    persist = Bool(True, help="Save conversations in .nbstream/ beside the notebook.").tag(
+        config=True
+    )
+    history_limit = Int(
+        None, allow_none=True, help="Send at most this many past exchanges (None: all)."
+    ).tag(config=True)
+    prices = Dict(help="Extra prices, {model: [input $/1M tokens, output $/1M tokens]}.").tag(
+        config=True
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one request. `api_key` never appears in repr or `shown()`."""
+
+    model: str
+    base_url: str | None
+    api_key: str | None = field(repr=False)
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 120.0
+    idle_timeout: float = 60.0
+    max_retries: int = 2
+    max_retry_wait: float = 60.0
+    offline: bool = False
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The server's host for messages: 'api.openai.com', '127.0.0.1:8000', ..."""
+        url = self.azure_endpoint or self.base_url or OPENAI_URL
+        return urlsplit(url).netloc or url
+
+    def shown(self) -> dict[str, Any]:
+        """The settings as a user may see them: the key masked."""
+        return {
+            "model": self.model,
+            "base_url": self.base_url or ("offline demo server" if self.offline else OPENAI_URL),
+            "azure_endpoint": self.azure_endpoint,
+            "api_key": mask(self.api_key),
+            "connect_timeout": self.connect_timeout,
+            "first_token_timeout": self.first_token_timeout,
+            "idle_timeout": self.idle_timeout,
+            "max_retries": self.max_retries,
+            "max_retry_wait": self.max_retry_wait,
+        }
+
+    def redact(self, text: str) -> str:
+        """`text` with the API key (servers echo it in 401 bodies) replaced by its mask."""
+        if self.api_key and len(self.api_key) >= 4 and self.api_key in text:
+            return text.replace(self.api_key, mask(self.api_key))
+        return text
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def mask(key: str | None) -> str:
+    """'sk-…wxyz' for a key, 'not set' for none; short keys are hidden entirely."""
+    if not key:
+        return "not set"
+    return f"{key[:3]}…{key[-4:]}" if len(key) >= 16 else "…"
+
+
+_TUNABLES = (
+    "connect_timeout",
+    "first_token_timeout",
+    "idle_timeout",
+    "max_retries",
+    "max_retry_wait",
+)
+
+
+def resolve(
+    config: NbStream | None = None,
+    environ: Mapping[str, str] | None = None,
+    **explicit: Any,
+) -> Settings:
+    """Resolve settings: explicit arguments > `config` > `environ` > defaults."""
+    config = config or NbStream()
+    env = os.environ if environ is None else environ
+    given = {k: v for k, v in explicit.items() if v is not None}
+    unknown = set(given) - {"model", "base_url", "api_key", *_TUNABLES}
+    if unknown:
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}", "see %chat config")
+    tunables = {name: given.get(name, getattr(config, name)) for name in _TUNABLES}
+    _check_tunables(tunables)
+    model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
+    base_url = (
+        given.get("base_url")
+        or config.base_url
+        or env.get("NBSTREAM_BASE_URL")
+        or env.get("OPENAI_BASE_URL")
+    )
+    azure = None if base_url else env.get("AZURE_OPENAI_ENDPOINT")
+    api_key = (
+        given.get("api_key")
+        or (env.get("AZURE_OPENAI_API_KEY") if azure else None)
+        or env.get("OPENAI_API_KEY")
+    )
+    if not (api_key or base_url or azure):
+        if not config.offline_fallback:
+            raise ConfigError(
+                "no API key: nothing to authenticate with",
+                "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server), "
+                "or %config NbStream.offline_fallback = True for the offline demo",
+            )
+        return Settings(model or OFFLINE_MODEL, None, None, offline=True, **tunables)
+    return Settings(
+        model or DEFAULT_MODEL,
+        base_url.rstrip("/") if base_url else None,
+        api_key,
+        azure_endpoint=azure,
+        api_version=env.get("OPENAI_API_VERSION") if azure else None,
+        **tunables,
+    )
+
+
+def _check_tunables(values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(
+                f"{name} must be a number >= 0, got {value!r}",
+                f"%config NbStream.{name} = 30",
+            )

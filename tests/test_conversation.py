@@ -1,0 +1,586 @@
+"""The conversation store: history, re-runs, turns, persistence, export, notebook paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbstream.conversation import (
+    ConversationStore,
+    Exchange,
+    notebook_path,
+    state_path,
+)
+from nbstream.errors import ThreadBusyError
+from nbstream.result import ChatResult, Status, Timings, ToolCall, Usage
+
+# 2026-11-24 10:15:00 local time, so set-aside names are predictable.
+NOW = 1795515300.0
+
+
+def reply(text: str = "ok", status: Status = Status.COMPLETE, **extra: object) -> ChatResult:
+    return ChatResult(text=text, model="m", status=status, **extra)  # type: ignore[arg-type]
+
+
+def roles(messages: list[dict[str, str]]) -> list[str]:
+    return [m["role"] for m in messages]
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / ".nbstream" / "analysis.json"
+
+
+def stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(NOW))
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+def test_messages_start_with_system_then_alternate_and_end_with_the_new_question() -> None:
+    store = ConversationStore()
+    store.set_system("default", "be brief")
+    store.record("default", "one", reply("1"))
+    store.record("default", "two", reply("2"))
+    assert store.messages("default", "three") == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "1"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "three"},
+    ]
+
+
+def test_a_new_thread_sends_only_the_question() -> None:
+    assert ConversationStore().messages("fresh", "hi") == [{"role": "user", "content": "hi"}]
+
+
+def test_limit_keeps_only_the_most_recent_exchanges() -> None:
+    store = ConversationStore()
+    store.set_system("default", "sys")
+    for n in range(4):
+        store.record("default", f"q{n}", reply(f"a{n}"))
+    contents = [m["content"] for m in store.messages("default", "new", limit=2)]
+    assert contents == ["sys", "q2", "a2", "q3", "a3", "new"]
+    assert roles(store.messages("default", "new", limit=0)) == ["system", "user"]
+    assert len(store.messages("default", "new", limit=10)) == 10
+    with pytest.raises(ValueError, match="limit"):
+        store.messages("default", "new", limit=-1)
+
+
+def test_rerunning_a_cell_replaces_its_exchange_in_place() -> None:
+    store = ConversationStore()
+    for n in range(4):
+        store.record("default", f"q{n}", reply(f"a{n}"), cell_id=f"c{n}")
+    store.record("default", "q1 again", reply("a1 again"), cell_id="c1")
+    thread = store.thread("default")
+    assert [ex.user for ex in thread.exchanges] == ["q0", "q1 again", "q2", "q3"]
+    assert [ex.cell_id for ex in thread.exchanges] == ["c0", "c1", "c2", "c3"]
+
+
+def test_rerunning_a_cell_whose_first_run_failed_appends_once() -> None:
+    store = ConversationStore()
+    store.record("default", "q0", reply("a0"), cell_id="c0")
+    # The failed first run of c1 recorded nothing; its re-run must add exactly one exchange.
+    store.record("default", "q1", reply("a1"), cell_id="c1")
+    store.record("default", "q1", reply("a1'"), cell_id="c1")
+    assert [ex.result.text for ex in store.thread("default").exchanges] == ["a0", "a1'"]
+
+
+def test_rerunning_a_cell_sends_only_the_history_before_it() -> None:
+    store = ConversationStore()
+    for n in range(4):
+        store.record("default", f"q{n}", reply(f"a{n}"), cell_id=f"c{n}")
+    contents = [m["content"] for m in store.messages("default", "q1 again", cell_id="c1")]
+    assert contents == ["q0", "a0", "q1 again"]
+    unknown = store.messages("default", "new", cell_id="elsewhere")
+    assert len(unknown) == 9
+
+
+def test_cells_without_an_id_always_append() -> None:
+    store = ConversationStore()
+    store.record("default", "q", reply())
+    store.record("default", "q", reply())
+    assert len(store.thread("default").exchanges) == 2
+
+
+@pytest.mark.parametrize("status", [Status.INTERRUPTED, Status.INCOMPLETE, Status.FAILED])
+def test_partial_replies_are_sent_as_history(status: Status) -> None:
+    store = ConversationStore()
+    store.record("default", "q", reply("half an ans", status, error="boom"))
+    assert store.messages("default", "go on")[1] == {"role": "assistant", "content": "half an ans"}
+
+
+def test_a_refusal_stands_in_for_missing_reply_text() -> None:
+    store = ConversationStore()
+    store.record("default", "q", reply("", refusal="I can't help with that"))
+    assert store.messages("default", "why")[1]["content"] == "I can't help with that"
+
+
+def test_an_exchange_with_no_reply_content_is_left_out_entirely() -> None:
+    store = ConversationStore()
+    call = ToolCall(index=0, id="t1", name="lookup", arguments="{}")
+    store.record("default", "q0", reply(""))
+    store.record("default", "q1", reply("", tool_calls=(call,)))
+    store.record("default", "q2", reply("a2"))
+    assert roles(store.messages("default", "q3")) == ["user", "assistant", "user"]
+    assert store.messages("default", "q3")[0]["content"] == "q2"
+
+
+def test_undo_removes_and_returns_the_last_exchange() -> None:
+    store = ConversationStore()
+    store.record("default", "q0", reply("a0"))
+    store.record("default", "q1", reply("a1"))
+    undone = store.undo("default")
+    assert isinstance(undone, Exchange) and undone.user == "q1"
+    assert [ex.user for ex in store.thread("default").exchanges] == ["q0"]
+    assert store.undo("default") is not None
+    assert store.undo("default") is None
+    assert store.undo("never-used") is None
+
+
+def test_reset_forgets_exchanges_but_keeps_the_system_prompt() -> None:
+    store = ConversationStore()
+    store.set_system("default", "sys")
+    store.record("default", "q", reply())
+    store.reset("default")
+    assert store.messages("default", "again") == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "again"},
+    ]
+
+
+def test_an_empty_system_prompt_clears_it() -> None:
+    store = ConversationStore()
+    store.set_system("default", "sys")
+    store.set_system("default", "")
+    assert store.thread("default").system is None
+
+
+def test_threads_are_isolated_and_listed_in_creation_order() -> None:
+    store = ConversationStore()
+    store.record("b", "to b", reply("from b"))
+    store.set_system("a", "sys a")
+    store.record("a", "to a", reply("from a"))
+    assert store.threads() == ["b", "a"]
+    assert [m["content"] for m in store.messages("b", "x")] == ["to b", "from b", "x"]
+    store.reset("a")
+    assert len(store.thread("b").exchanges) == 1
+
+
+def test_thread_returns_a_snapshot_that_cannot_change_the_store() -> None:
+    store = ConversationStore()
+    store.record("default", "q", reply())
+    snapshot = store.thread("default")
+    snapshot.exchanges.clear()
+    snapshot.system = "hijacked"
+    assert len(store.thread("default").exchanges) == 1
+    assert store.thread("default").system is None
+
+
+def test_reading_an_unknown_thread_does_not_create_it() -> None:
+    store = ConversationStore()
+    assert store.thread("ghost").exchanges == []
+    assert store.threads() == []
+
+
+def test_record_stamps_the_exchange_with_the_store_clock() -> None:
+    store = ConversationStore(clock=lambda: NOW)
+    exchange = store.record("default", "q", reply(), cell_id="c")
+    assert exchange.created == NOW
+    assert exchange.status is Status.COMPLETE
+    assert len(exchange.turn_id) == 32
+
+
+def test_summary_counts_turns_that_did_not_complete() -> None:
+    store = ConversationStore()
+    assert store.summary("default") == "no turns"
+    store.record("default", "q", reply())
+    assert store.summary("default") == "1 turn"
+    store.record("default", "q", reply(status=Status.INTERRUPTED))
+    store.record("default", "q", reply())
+    assert store.summary("default") == "3 turns, 1 interrupted"
+
+
+# -- turns -----------------------------------------------------------------------------------
+
+
+def test_a_second_turn_on_a_busy_thread_fails_at_once() -> None:
+    store = ConversationStore()
+    with store.turn("default"):
+        with pytest.raises(ThreadBusyError) as caught, store.turn("default"):
+            pass
+        with store.turn("other"):
+            pass
+    assert caught.value.message == "a reply is already streaming on thread 'default'"
+    assert "-t NAME" in caught.value.hint
+
+
+def test_a_busy_thread_is_refused_from_another_os_thread_without_blocking() -> None:
+    store = ConversationStore()
+    errors: list[BaseException] = []
+
+    def second_turn() -> None:
+        try:
+            with store.turn("default"):
+                pass
+        except ThreadBusyError as err:
+            errors.append(err)
+
+    with store.turn("default"):
+        worker = threading.Thread(target=second_turn)
+        worker.start()
+        worker.join(timeout=5)
+    assert not worker.is_alive() and len(errors) == 1
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_a_turn_is_released_on_every_exit(error: type[BaseException]) -> None:
+    store = ConversationStore()
+    with pytest.raises(error), store.turn("default"):
+        raise error()
+    with store.turn("default"):
+        pass
+
+
+# -- persistence -----------------------------------------------------------------------------
+
+
+def full_result() -> ChatResult:
+    return ChatResult(
+        text="partial ✓",
+        status=Status.INTERRUPTED,
+        model="llama",
+        response_id="r1",
+        created=1700000000,
+        system_fingerprint="fp",
+        finish_reason=None,
+        refusal="no",
+        tool_calls=(ToolCall(index=0, id="t", name="f", arguments='{"a": 1}'),),
+        usage=Usage(3, 5, 8, {"completion_tokens_details": {"reasoning_tokens": 2}}, True),
+        timings=Timings(started_at=NOW, first_token=0.1, last_token=0.5, total=0.6),
+        chunk_count=7,
+        error="stopped",
+        notices=("only the first of several choices is shown",),
+        backend="vllm",
+        replayed=True,
+    )
+
+
+def test_a_saved_store_loads_back_with_every_field(state: Path) -> None:
+    store = ConversationStore(state, clock=lambda: NOW)
+    store.set_system("default", "sys")
+    saved = store.record("default", "q", full_result(), cell_id="c1")
+    store.record("other", "q2", reply())
+    loaded = ConversationStore.open(state)
+    assert loaded.restored == 2
+    assert loaded.warnings == []
+    assert loaded.threads() == ["default", "other"]
+    assert loaded.thread("default").system == "sys"
+    assert loaded.thread("default").exchanges == [saved]
+    assert loaded.thread("default").exchanges[0].status is Status.INTERRUPTED
+
+
+def test_the_state_file_has_the_documented_format(state: Path) -> None:
+    store = ConversationStore(state)
+    store.record("default", "q", reply(), cell_id="c")
+    record = json.loads(state.read_text())
+    assert record["format"] == "nbstream-conversations" and record["version"] == 1
+    exchange = record["threads"]["default"]["exchanges"][0]
+    assert set(exchange) == {"user", "cell_id", "turn_id", "created", "result"}
+    assert exchange["result"]["status"] == "complete"
+
+
+def test_every_change_is_saved(state: Path) -> None:
+    store = ConversationStore(state)
+    store.record("default", "q", reply())
+    assert ConversationStore.open(state).restored == 1
+    store.undo("default")
+    assert ConversationStore.open(state).restored == 0
+    store.set_system("default", "sys")
+    assert ConversationStore.open(state).thread("default").system == "sys"
+
+
+def test_the_state_file_is_private(state: Path) -> None:
+    ConversationStore(state).record("default", "q", reply())
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700
+
+
+def test_saving_leaves_no_temp_files(state: Path) -> None:
+    store = ConversationStore(state)
+    for n in range(3):
+        store.record("default", f"q{n}", reply())
+    assert os.listdir(state.parent) == ["analysis.json"]
+
+
+def test_opening_a_missing_file_gives_an_empty_store(state: Path) -> None:
+    store = ConversationStore.open(state)
+    assert store.threads() == [] and store.restored == 0 and store.warnings == []
+    assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "said"),
+    [
+        ("{not json", "corrupt", "was corrupt (Expecting property name"),
+        (b"\xff\xfe".decode("latin-1"), "corrupt", "was corrupt"),
+        ('{"cells": []}', "foreign", "is not an nbstream conversation file"),
+        ("[1, 2]", "foreign", "is not an nbstream conversation file"),
+        ('{"format": "nbstream-conversations", "version": 2, "threads": {}}', "newer", "newer"),
+        ('{"format": "nbstream-conversations", "version": 1, "threads": []}', "corrupt", "corrupt"),
+        (
+            '{"format": "nbstream-conversations", "version": 1,'
+            ' "threads": {"t": {"exchanges": [{"user": 5}]}}}',
+            "corrupt",
+            "corrupt",
+        ),
+    ],
+)
+def test_an_unusable_file_is_set_aside_with_a_warning(
+    state: Path, content: str, reason: str, said: str
+) -> None:
+    state.parent.mkdir()
+    state.write_text(content, encoding="latin-1")
+    store = ConversationStore.open(state, clock=lambda: NOW)
+    aside = state.with_name(f"analysis.{reason}-{stamp()}.json")
+    assert aside.read_text(encoding="latin-1") == content
+    assert not state.exists()
+    assert store.threads() == [] and store.restored == 0
+    [warning] = store.warnings
+    assert warning.startswith("nbstream: ") and said in warning
+    assert f"set aside as {aside.name}; starting a fresh conversation" in warning
+    store.record("default", "q", reply())
+    assert ConversationStore.open(state).restored == 1
+    assert aside.read_text(encoding="latin-1") == content
+
+
+def test_the_corrupt_warning_names_the_file_and_the_json_error(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(state.parent.parent)
+    state.parent.mkdir()
+    state.write_text("")
+    [warning] = ConversationStore.open(state, clock=lambda: NOW).warnings
+    assert warning == (
+        "nbstream: .nbstream/analysis.json was corrupt (Expecting value: line 1 column 1); "
+        f"set aside as analysis.corrupt-{stamp()}.json; starting a fresh conversation"
+    )
+
+
+def test_setting_aside_never_overwrites_an_earlier_set_aside_file(state: Path) -> None:
+    state.parent.mkdir()
+    first = state.with_name(f"analysis.corrupt-{stamp()}.json")
+    first.write_text("earlier")
+    state.write_text("later")
+    ConversationStore.open(state, clock=lambda: NOW)
+    second = state.with_name(f"analysis.corrupt-{stamp()}-2.json")
+    assert first.read_text() == "earlier" and second.read_text() == "later"
+
+
+def test_an_unreadable_file_is_set_aside(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state.parent.mkdir()
+    state.write_text("{}")
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    store = ConversationStore.open(state, clock=lambda: NOW)
+    assert "could not be read (Permission denied)" in store.warnings[0]
+    assert state.with_name(f"analysis.unreadable-{stamp()}.json").exists()
+    assert store.path == state
+
+
+def test_a_file_that_can_be_neither_read_nor_moved_turns_saving_off(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state.parent.mkdir()
+    state.write_text("precious")
+
+    def refuse(*args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
+    store = ConversationStore.open(state)
+    assert store.path is None
+    assert "will not be saved" in store.warnings[0]
+    store.record("default", "q", reply())
+    assert state.read_text() == "precious"
+    assert len(store.thread("default").exchanges) == 1
+
+
+def test_a_failed_save_keeps_the_conversation_in_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    store = ConversationStore(blocker / "analysis.json")
+    store.record("default", "q0", reply("a0"))
+    store.record("default", "q1", reply("a1"))
+    assert len(store.thread("default").exchanges) == 2
+    [warning] = store.warnings  # once, not once per change
+    assert "could not save" in warning and "in memory only" in warning
+    assert os.listdir(tmp_path) == ["not-a-dir"]
+
+
+def test_a_failed_replace_leaves_no_temp_file(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ConversationStore(state)
+    store.record("default", "q0", reply())
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    store.record("default", "q1", reply())
+    assert os.listdir(state.parent) == ["analysis.json"]
+    assert len(store.thread("default").exchanges) == 2
+    assert "No space left on device" in store.warnings[0]
+    monkeypatch.undo()
+    store.record("default", "q2", reply())
+    assert ConversationStore.open(state).restored == 3
+
+
+def test_a_store_without_a_path_never_touches_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ConversationStore().record("default", "q", reply())
+    assert os.listdir(tmp_path) == []
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def exported_store() -> ConversationStore:
+    store = ConversationStore(clock=lambda: NOW)
+    store.set_system("default", "be brief")
+    store.record("default", "what is 2+2?", reply("4", usage=Usage(10, 2, 12)))
+    store.record(
+        "default",
+        "and 3+3?",
+        reply("6 or", Status.INTERRUPTED, usage=Usage(20, 2, 22, estimated=True)),
+    )
+    return store
+
+
+def test_markdown_export_reads_as_a_transcript() -> None:
+    text = exported_store().export_markdown("default")
+    assert "2 turns, 1 interrupted" in text
+    assert text.index("### System") < text.index("be brief") < text.index("### You")
+    assert "### Assistant (interrupted)" in text
+    assert "*m · 10 prompt + 2 completion tokens*" in text
+    assert "*m · 20 prompt + 2 completion tokens (estimated)*" in text
+    assert text.index("what is 2+2?") < text.index("and 3+3?") < text.index("6 or")
+
+
+def test_json_export_holds_the_whole_thread() -> None:
+    record = json.loads(exported_store().export_json("default"))
+    assert record["thread"] == "default" and record["system"] == "be brief"
+    assert [ex["user"] for ex in record["exchanges"]] == ["what is 2+2?", "and 3+3?"]
+    assert ChatResult.from_dict(record["exchanges"][1]["result"]).status is Status.INTERRUPTED
+
+
+@pytest.mark.parametrize("name", ["chat.md", "chat.MARKDOWN", "chat.json"])
+def test_export_picks_the_format_from_the_suffix(tmp_path: Path, name: str) -> None:
+    store = exported_store()
+    written = store.export(tmp_path / name, "default")
+    text = written.read_text(encoding="utf-8")
+    if name.endswith(".json"):
+        assert json.loads(text)["thread"] == "default"
+    else:
+        assert text == store.export_markdown("default")
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_export_to_an_unknown_suffix_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^cannot export to 'chat.txt': use a \.md or \.json"):
+        exported_store().export(tmp_path / "chat.txt", "default")
+    assert os.listdir(tmp_path) == []
+
+
+# -- notebook paths --------------------------------------------------------------------------
+
+
+def test_vscode_names_the_notebook_first(tmp_path: Path) -> None:
+    found = notebook_path(
+        {"JPY_SESSION_NAME": "/elsewhere/other.ipynb"},
+        {"__vsc_ipynb_file__": "/home/me/work/analysis.ipynb"},
+        cwd=tmp_path,
+    )
+    assert found == Path("/home/me/work/analysis.ipynb")
+
+
+def test_an_absolute_jupyter_session_name_is_used_as_is(tmp_path: Path) -> None:
+    found = notebook_path({"JPY_SESSION_NAME": "/srv/nb/analysis.ipynb"}, {}, cwd=tmp_path)
+    assert found == Path("/srv/nb/analysis.ipynb")
+
+
+def test_a_relative_jupyter_session_name_is_a_file_in_the_kernel_directory(
+    tmp_path: Path,
+) -> None:
+    found = notebook_path({"JPY_SESSION_NAME": "projects/q3/analysis.ipynb"}, {}, cwd=tmp_path)
+    assert found == tmp_path / "analysis.ipynb"
+
+
+@pytest.mark.parametrize("session", [None, "", "Console 1", "3f2a-uuid"])
+def test_no_notebook_path_when_nothing_names_a_notebook(session: str | None) -> None:
+    environ = {} if session is None else {"JPY_SESSION_NAME": session}
+    assert notebook_path(environ, {"__vsc_ipynb_file__": None}) is None
+
+
+def test_state_lives_in_a_hidden_directory_beside_the_notebook() -> None:
+    found = state_path(Path("/home/me/work/analysis.ipynb"))
+    assert found == Path("/home/me/work/.nbstream/analysis.json")
+
+
+# -- property --------------------------------------------------------------------------------
+
+texts = st.text(max_size=5)
+results = st.builds(
+    ChatResult,
+    text=texts,
+    status=st.sampled_from(Status),
+    refusal=st.none() | texts,
+)
+operations = st.one_of(
+    st.tuples(st.just("record"), texts, results, st.none() | st.sampled_from(["c1", "c2", "c3"])),
+    st.tuples(st.just("undo")),
+    st.tuples(st.just("reset")),
+    st.tuples(st.just("system"), st.none() | texts),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(operations, max_size=25), limit=st.none() | st.integers(0, 5))
+def test_history_always_alternates_and_starts_with_the_system_prompt(
+    ops: list[tuple], limit: int | None
+) -> None:
+    store = ConversationStore()
+    for op in ops:
+        if op[0] == "record":
+            store.record("t", op[1], op[2], cell_id=op[3])
+        elif op[0] == "undo":
+            store.undo("t")
+        elif op[0] == "reset":
+            store.reset("t")
+        else:
+            store.set_system("t", op[1])
+    system = store.thread("t").system
+    sent = store.messages("t", "now", limit=limit)
+    body = sent[1:] if system else sent
+    assert roles(sent[:1]) == ["system"] or not system
+    assert roles(body) == ["user", "assistant"] * ((len(body) - 1) // 2) + ["user"]
+    assert all(m["content"] for m in body[1::2])
+    assert sent[-1] == {"role": "user", "content": "now"}
+    cell_ids = [ex.cell_id for ex in store.thread("t").exchanges if ex.cell_id]
+    assert len(cell_ids) == len(set(cell_ids))
