@@ -256,16 +256,24 @@ def _retry_wait(err: openai.APIError, attempt: int) -> float:
     response = getattr(err, "response", None)
     headers = response.headers if response is not None else {}
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(float(value) * scale, 0.0)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if scale == 1.0 else None
-            if parsed is not None and parsed.tzinfo is not None:
-                return max(parsed.timestamp() - time.time(), 0.0)
+        stated = _retry_after(headers.get(name), scale)
+        if stated is not None:
+            return stated
     return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+
+
+def _retry_after(value: str | None, scale: float) -> float | None:
+    """Seconds from a Retry-After(-ms) header: a number or an HTTP date; None if malformed."""
+    if value is None:
+        return None
+    try:
+        return max(float(value) * scale, 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None or scale != 1.0:
+        return None
+    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
 
 
 def _server_message(err: openai.APIError, settings: Settings) -> str:

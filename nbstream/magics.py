@@ -11,8 +11,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import Markdown, display
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
 
 from .conversation import DEFAULT, notebook_path, state_path
 from .engine import list_models
@@ -74,7 +74,7 @@ class ChatMagics(Magics):
         """Chat with a model: `%%chat [options]` sends the cell; `%chat help` lists subcommands."""
         if cell is None:
             return self._subcommand(line)
-        args = parse_argstring(self.chat, line)
+        args = _parse_options(self.chat, line)
         prompt = cell.strip()
         if not prompt:
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
@@ -208,6 +208,15 @@ HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lis
 `config` · `models` · `export PATH.md|PATH.json` · `help`"""
 
 
+def _parse_options(magic: Any, line: str) -> Any:
+    # IPython's parse_argstring splits without POSIX quoting, so -p k='{"a": 1}' would break.
+    try:
+        argv = shlex.split(line)
+    except ValueError as err:
+        raise UsageError(f"%%chat options: {err} (check the quotes)") from None
+    return magic.parser.parse_args(argv)
+
+
 def _thread_option(words: list[str]) -> tuple[str, list[str]]:
     for flag in ("-t", "--thread"):
         if flag in words:
@@ -219,7 +228,8 @@ def _thread_option(words: list[str]) -> tuple[str, list[str]]:
 
 
 def _show(markdown: str) -> None:
-    display(Markdown(markdown or "Nothing here yet."))
+    text = markdown or "Nothing here yet."
+    display({"text/markdown": text, "text/plain": text}, raw=True)
 
 
 def _in_terminal(shell: Any) -> bool:
@@ -227,8 +237,11 @@ def _in_terminal(shell: Any) -> bool:
 
 
 def _error_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+    """Show an nbstream error as its message and hint, not a traceback wall; `%tb` has it."""
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
+    sys.last_exc = value  # type: ignore[attr-defined]  # read by %tb on Python 3.12+
     message = str(value).replace("\n", "\n  ")
-    return [f"nbstream: {message}\n  (%tb shows the traceback)"]
+    shell._showtraceback(etype, value, [f"{etype.__name__}: {message}\n  (%tb for the traceback)"])
 
 
 def load(shell: Any) -> None:

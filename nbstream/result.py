@@ -351,8 +351,10 @@ def _usage_from(usage: Any) -> Usage:
 
 
 def _estimated_usage(text: str, content_chunks: int, prompt_estimate: int) -> Usage:
-    # Most servers send one token per content chunk; fall back to characters when they batch.
-    completion = max(content_chunks, estimate_tokens(text)) if text else 0
+    # Most servers send one token per content chunk (a token is ~4 characters); chunks much
+    # longer than that mean the server batches tokens, so count characters instead.
+    by_chars = estimate_tokens(text)
+    completion = content_chunks if content_chunks * 2 >= by_chars else by_chars
     return Usage(prompt_estimate, completion, prompt_estimate + completion, {}, estimated=True)
 
 

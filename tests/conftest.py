@@ -1,0 +1,51 @@
+"""Shared fixtures: the shipped offline server on a free loopback port, settings for it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from nbstream.server import OfflineServer
+from nbstream.settings import Settings, resolve
+
+#: A key that looks real, so a leak would be visible in any output.
+SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
+
+_keys = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[OfflineServer]:
+    """The offline server, shared by the session (the request log is per test: see `log`)."""
+    with OfflineServer(rate=0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def log(server: OfflineServer):
+    """The server's request log, cleared for this test."""
+    server.log.clear()
+    return server.log
+
+
+@pytest.fixture
+def settings(server: OfflineServer, log) -> Settings:
+    """Settings pointing at the offline server with fast timeouts and no real key."""
+    return resolve(
+        base_url=server.url,
+        api_key=SECRET_KEY,
+        model="nbstream-demo",
+        connect_timeout=2,
+        first_token_timeout=5,
+        idle_timeout=5,
+        max_retries=2,
+        environ={},
+    )
+
+
+@pytest.fixture
+def fault_key() -> str:
+    """A fresh key for the server's per-key failure counters."""
+    return f"k{next(_keys)}"
