@@ -70,17 +70,9 @@ DEMO_MODEL = "nbstream-demo"
 _DEMO = Fault()
 _CREATED = 1_735_689_600  # a fixed "created" for the model list
 _OPTIONS: dict[str, type] = {
-    "text": str,
-    "tokens": int,
-    "rate": float,
-    "first_token_delay": float,
-    "fail_status": int,
-    "fail_times": int,
-    "key": str,
-    "retry_after": str,
-    "stall": float,
-    "keepalive": float,
-    "reject_status": int,
+    **dict.fromkeys(("text", "key", "retry_after"), str),
+    **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status"), int),
+    **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive"), float),
 }
 _LOGIN_PAGE = (
     "<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in</h1>"
@@ -390,7 +382,8 @@ class _Backend:
 
     def stop_streams(self) -> None:
         """Abort every stream in progress; call on the server's loop."""
-        self.stopping().set()
+        if self._stopping is not None:
+            self._stopping.set()
 
     async def models(self, request: Request) -> JSONResponse:
         data = [
@@ -536,7 +529,7 @@ def create_app(
             Route("/v1/chat/completions", backend.chat, methods=["POST"]),
         ]
     )
-    app.state.backend = backend
+    app.state.backend, app.state.log = backend, backend.log
     return app
 
 
@@ -594,8 +587,8 @@ class OfflineServer:
         first_token_delay: float = 0.05,
     ) -> None:
         self.host, self.port = host, port
+        self.rate, self.first_token_delay = rate, first_token_delay
         self.log = RequestLog()
-        self.app = create_app(rate=rate, first_token_delay=first_token_delay, log=self.log)
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
 
@@ -611,7 +604,8 @@ class OfflineServer:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         ready = threading.Event()
-        self._server = server = _Uvicorn(self.app, on_started=ready.set)
+        app = create_app(rate=self.rate, first_token_delay=self.first_token_delay, log=self.log)
+        self._server = server = _Uvicorn(app, on_started=ready.set)
 
         def run() -> None:
             try:

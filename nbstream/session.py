@@ -6,7 +6,9 @@ rules live in one place: what is sent, what is recorded, what a failure leaves b
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,58 +61,109 @@ class Session:
     def chat(
         self, prompt: str, options: TurnOptions, surface: Surface, *, cell_id: str | None = None
     ) -> ChatResult:
-        """Run one turn: send the thread's history and `prompt`, show it, record the reply.
+        """Run one turn from the main thread, showing it on `surface` as it streams.
 
-        A failure before the first token records nothing; a partial reply (interrupted,
+        A failure before the first token changes nothing; a partial reply (interrupted,
         incomplete, failed) is recorded with its status before the error propagates.
         """
-        settings = self.settings(options)
-        thread = options.thread
-        if options.system is not None:
-            self.store.set_system(thread, options.system)
-        if options.new:
-            self.store.reset(thread)
-        if options.no_history:
-            system = self.store.thread(thread).system
-            messages = [{"role": "system", "content": system}] if system else []
-            messages.append({"role": "user", "content": prompt})
-        else:
-            limit = self.config.history_limit
-            messages = self.store.messages(thread, prompt, limit=limit, cell_id=cell_id)
-        request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
-        stream = ChatStream(request, settings)
-        turn_id = uuid.uuid4().hex
+        turn = self._prepare(prompt, options, cell_id)
 
         def meta(result: ChatResult) -> dict[str, Any]:
-            return metadata(result, thread=thread, turn_id=turn_id)
+            return metadata(result, thread=options.thread, turn_id=turn.turn_id)
 
-        with self.store.turn(thread):
+        with self.store.turn(options.thread):
             try:
-                result = stream_to(stream, surface, thread=thread, cost=self.cost, meta=meta)
+                result = stream_to(
+                    turn.stream, surface, thread=options.thread, cost=self.cost, meta=meta
+                )
             except (KeyboardInterrupt, StreamError):
-                if stream.has_output and stream.result is not None:
-                    self._keep(prompt, stream.result, options, cell_id, turn_id)
+                self._keep_partial(turn)
                 raise
-        self._keep(prompt, result, options, cell_id, turn_id)
+        self._keep(turn, result)
         return result
+
+    async def achat(
+        self,
+        prompt: str,
+        options: TurnOptions,
+        *,
+        on_update: Callable[[ChatResult], None] | None = None,
+        interval: float = 0.1,
+        cell_id: str | None = None,
+    ) -> ChatResult:
+        """Run one turn on nbstream's loop; `on_update(snapshot)` is called every `interval` s.
+
+        Cancelling the task stops the stream, closes the connection and records the partial
+        reply as interrupted. The same recording rules as `chat` apply.
+        """
+        turn = self._prepare(prompt, options, cell_id)
+        with self.store.turn(options.thread):
+            ticker = asyncio.ensure_future(_tick(turn.stream, on_update, interval))
+            try:
+                result = await turn.stream.run()
+            except (asyncio.CancelledError, StreamError):
+                self._keep_partial(turn)
+                raise
+            finally:
+                ticker.cancel()
+        self._keep(turn, result)
+        return result
+
+    def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> _Turn:
+        settings = self.settings(options)
+        thread = options.thread
+        if options.no_history or options.new:
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            limit = self.config.history_limit
+            history = self.store.messages(thread, prompt, limit=limit, cell_id=cell_id)
+            messages = [m for m in history if m["role"] != "system"]
+        system = options.system if options.system is not None else self.store.thread(thread).system
+        if system:
+            messages.insert(0, {"role": "system", "content": system})
+        request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
+        return _Turn(prompt, options, cell_id, uuid.uuid4().hex, ChatStream(request, settings))
 
     def cost(self, result: ChatResult) -> float | None:
         """The reply's cost in dollars, with configured prices over the built-in table."""
         extra = {k: (float(v[0]), float(v[1])) for k, v in self.config.prices.items()}
         return cost(result, extra)
 
-    def _keep(
-        self,
-        prompt: str,
-        result: ChatResult,
-        options: TurnOptions,
-        cell_id: str | None,
-        turn_id: str,
-    ) -> None:
+    def _keep(self, turn: _Turn, result: ChatResult) -> None:
+        """Commit a turn that produced output: the thread changes only now."""
         self.last = result
         self.totals.add(result, self.cost(result))
-        if not options.no_history:
-            self.store.record(options.thread, prompt, result, cell_id=cell_id, turn_id=turn_id)
+        options = turn.options
+        if options.no_history:
+            return
+        if options.new:
+            self.store.reset(options.thread)
+        if options.system is not None:
+            self.store.set_system(options.thread, options.system)
+        self.store.record(
+            options.thread, turn.prompt, result, cell_id=turn.cell_id, turn_id=turn.turn_id
+        )
+
+    def _keep_partial(self, turn: _Turn) -> None:
+        if turn.stream.has_output and turn.stream.result is not None:
+            self._keep(turn, turn.stream.result)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    prompt: str
+    options: TurnOptions
+    cell_id: str | None
+    turn_id: str
+    stream: ChatStream
+
+
+async def _tick(
+    stream: ChatStream, on_update: Callable[[ChatResult], None] | None, interval: float
+) -> None:
+    while on_update is not None:
+        await asyncio.sleep(interval)
+        on_update(stream.snapshot())
 
 
 _current: Session | None = None

@@ -65,9 +65,15 @@ def test_models_list_names_demo_and_faults(http: httpx2.Client) -> None:
 
 def test_demo_stream_matches_the_non_streaming_reply(client: openai.OpenAI) -> None:
     whole = client.chat.completions.create(model=DEMO_MODEL, messages=USER, temperature=0.7)
-    chunks = list(client.chat.completions.create(
-        model=DEMO_MODEL, messages=USER, temperature=0.7, stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=DEMO_MODEL,
+            messages=USER,
+            temperature=0.7,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole.choices[0].message.content
     assert text.startswith("**Offline demo reply**") and "not a language model" in text
@@ -77,8 +83,9 @@ def test_demo_stream_matches_the_non_streaming_reply(client: openai.OpenAI) -> N
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage == whole.usage
     assert all(c.usage is None for c in chunks[:-1])
-    assert all(c.id.startswith("chatcmpl-") and c.system_fingerprint == "fp_nbstream"
-               for c in chunks)
+    assert all(
+        c.id.startswith("chatcmpl-") and c.system_fingerprint == "fp_nbstream" for c in chunks
+    )
 
 
 def test_raw_stream_is_openai_shaped(http: httpx2.Client) -> None:
@@ -87,11 +94,12 @@ def test_raw_stream_is_openai_shaped(http: httpx2.Client) -> None:
     events = sse_data(plain.content)
     assert events[-1] == "[DONE]" and plain.content.endswith(b"data: [DONE]\n\n")
     chunks = [json.loads(e) for e in events[:-1]]
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "",
-                                                "refusal": None}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
     assert all("usage" not in c for c in chunks) and len(chunks) == 5
-    with_usage = http.post("/chat/completions", json=chat(
-        stream=True, stream_options={"include_usage": True}, nbstream={"tokens": 3}))
+    with_usage = http.post(
+        "/chat/completions",
+        json=chat(stream=True, stream_options={"include_usage": True}, nbstream={"tokens": 3}),
+    )
     chunks = [json.loads(e) for e in sse_data(with_usage.content)[:-1]]
     assert [c["usage"] for c in chunks[:-1]] == [None] * 5
     assert chunks[-1]["choices"] == []
@@ -101,23 +109,33 @@ def test_raw_stream_is_openai_shaped(http: httpx2.Client) -> None:
 def test_max_tokens_cuts_the_reply_with_finish_length(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(model=DEMO_MODEL, messages=USER, max_tokens=7)
     assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 7
-    chunks = list(client.chat.completions.create(
-        model=DEMO_MODEL, messages=USER, max_completion_tokens=4, stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model=DEMO_MODEL, messages=USER, max_completion_tokens=4, stream=True
+        )
+    )
     assert sum(bool(c.choices[0].delta.content) for c in chunks) == 4
     assert chunks[-1].choices[0].finish_reason == "length"
 
 
 def test_text_option_is_reproduced_byte_for_byte(client: openai.OpenAI) -> None:
     text = "  <script>alert('x')</script>\n\n| a | b |\r\n`code` 你好 👩\u200d💻  trailing \n"
-    chunks = client.chat.completions.create(model=DEMO_MODEL, messages=USER, stream=True,
-                                            extra_body={"nbstream": {"text": text}})
+    chunks = client.chat.completions.create(
+        model=DEMO_MODEL, messages=USER, stream=True, extra_body={"nbstream": {"text": text}}
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
 
 
 def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model=DEMO_MODEL, messages=USER, stream=True, stream_options={"include_usage": True},
-        extra_body={"nbstream": {"tokens": 250}}))
+    chunks = list(
+        client.chat.completions.create(
+            model=DEMO_MODEL,
+            messages=USER,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"nbstream": {"tokens": 250}},
+        )
+    )
     contents = [c.choices[0].delta.content for c in chunks[:-1] if c.choices[0].delta.content]
     assert len(contents) == 250 and chunks[-1].usage.completion_tokens == 250
     assert "\n\n" in "".join(contents)
@@ -125,8 +143,9 @@ def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> 
 
 def test_fail_status_fails_the_first_requests_per_key(http: httpx2.Client) -> None:
     options = {"fail_status": 429, "fail_times": 2, "key": "t-429", "retry_after": "7"}
-    first, second, third = (http.post("/chat/completions", json=chat(nbstream=options))
-                            for _ in range(3))
+    first, second, third = (
+        http.post("/chat/completions", json=chat(nbstream=options)) for _ in range(3)
+    )
     assert first.status_code == second.status_code == 429 and third.status_code == 200
     assert first.headers["retry-after"] == "7"
     assert first.json()["error"]["message"].startswith("Rate limit reached, retry after 7 s")
@@ -134,7 +153,10 @@ def test_fail_status_fails_the_first_requests_per_key(http: httpx2.Client) -> No
     assert other.status_code == 503 and "retry-after" not in other.headers
     assert other.json()["error"] == {
         "message": "The server had an error while processing your request.",
-        "type": "server_error", "param": None, "code": None}
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
 
 
 def test_retry_after_is_sent_verbatim(http: httpx2.Client, srv: OfflineServer) -> None:
@@ -148,22 +170,33 @@ def test_retry_after_is_sent_verbatim(http: httpx2.Client, srv: OfflineServer) -
 def test_unknown_model_is_a_404_like_openai(http: httpx2.Client) -> None:
     response = http.post("/chat/completions", json=chat("gpt-nope"))
     assert response.status_code == 404
-    assert response.json() == {"error": {
-        "message": "The model `gpt-nope` does not exist or you do not have access to it.",
-        "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+    assert response.json() == {
+        "error": {
+            "message": "The model `gpt-nope` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "model_not_found",
+        }
+    }
 
 
-@pytest.mark.parametrize(("content", "param"), [
-    (b"{not json", None),
-    (b'{"model": "nbstream-demo"}', "messages"),
-    (b'{"model": "nbstream-demo", "messages": []}', "messages"),
-    (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
-    (b'{"model": "nbstream-demo", "messages": [{"role": "user"}], "nbstream": {"rate": "x"}}',
-     "nbstream"),
-])
+@pytest.mark.parametrize(
+    ("content", "param"),
+    [
+        (b"{not json", None),
+        (b'{"model": "nbstream-demo"}', "messages"),
+        (b'{"model": "nbstream-demo", "messages": []}', "messages"),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
+        (
+            b'{"model": "nbstream-demo", "messages": [{}], "nbstream": {"rate": "x"}}',
+            "nbstream",
+        ),
+    ],
+)
 def test_bad_bodies_are_400s(http: httpx2.Client, content: bytes, param: str | None) -> None:
-    response = http.post("/chat/completions", content=content,
-                         headers={"content-type": "application/json"})
+    response = http.post(
+        "/chat/completions", content=content, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param
@@ -183,8 +216,12 @@ def test_fault_401_echoes_the_full_key(srv: OfflineServer) -> None:
 
 def test_fault_disconnect_breaks_the_transfer(http: httpx2.Client, srv: OfflineServer) -> None:
     received = bytearray()
-    with pytest.raises(httpx2.RemoteProtocolError), http.stream(
-            "POST", "/chat/completions", json=chat("fault-disconnect", stream=True)) as response:
+    with (
+        pytest.raises(httpx2.RemoteProtocolError),
+        http.stream(
+            "POST", "/chat/completions", json=chat("fault-disconnect", stream=True)
+        ) as response,
+    ):
         for data in response.iter_raw():
             received += data
     assert received.count(b'"content"') == 6 and b"[DONE]" not in received
@@ -193,7 +230,8 @@ def test_fault_disconnect_breaks_the_transfer(http: httpx2.Client, srv: OfflineS
 
 
 def test_fault_framing_splits_characters_and_varies_line_ends(
-        http: httpx2.Client, client: openai.OpenAI) -> None:
+    http: httpx2.Client, client: openai.OpenAI
+) -> None:
     with http.stream("POST", "/chat/completions", json=chat("fault-framing", stream=True)) as r:
         pieces = list(r.iter_raw())
     raw = b"".join(pieces)
@@ -224,7 +262,8 @@ def test_disconnect_during_a_stall_is_seen_at_once(http: httpx2.Client, srv: Off
 
 
 def test_disconnect_before_the_first_token_is_seen_at_once(
-        http: httpx2.Client, srv: OfflineServer) -> None:
+    http: httpx2.Client, srv: OfflineServer
+) -> None:
     body = chat("fault-slow", stream=True, nbstream={"first_token_delay": 30})
     with http.stream("POST", "/chat/completions", json=body) as response:
         assert response.status_code == 200
@@ -239,17 +278,21 @@ def test_stall_sends_keep_alive_comments_then_finishes(http: httpx2.Client) -> N
     assert raw.count(b": keep-alive\n\n") == 3 and raw.endswith(b"data: [DONE]\n\n")
 
 
-@pytest.mark.parametrize(("model", "expect", "absent"), [
-    ("fault-no-finish", b'"content"', (b"finish_reason\":\"", b"[DONE]")),
-    ("fault-no-done", b'"finish_reason":"stop"', (b"[DONE]",)),
-    ("fault-error-event", b'data: {"error": {"message": "The model crashed', (b"[DONE]",)),
-    ("fault-malformed", b'{"content": "oops"\n\n', (b"[DONE]",)),
-    ("fault-length", b'"finish_reason":"length"', ()),
-    ("fault-content-filter", b'"finish_reason":"content_filter"', ()),
-    ("fault-no-usage", b"[DONE]", (b'"usage"',)),
-])
-def test_stream_faults(http: httpx2.Client, srv: OfflineServer, model: str, expect: bytes,
-                       absent: tuple[bytes, ...]) -> None:
+@pytest.mark.parametrize(
+    ("model", "expect", "absent"),
+    [
+        ("fault-no-finish", b'"content"', (b'finish_reason":"', b"[DONE]")),
+        ("fault-no-done", b'"finish_reason":"stop"', (b"[DONE]",)),
+        ("fault-error-event", b'data: {"error": {"message": "The model crashed', (b"[DONE]",)),
+        ("fault-malformed", b'{"content": "oops"\n\n', (b"[DONE]",)),
+        ("fault-length", b'"finish_reason":"length"', ()),
+        ("fault-content-filter", b'"finish_reason":"content_filter"', ()),
+        ("fault-no-usage", b"[DONE]", (b'"usage"',)),
+    ],
+)
+def test_stream_faults(
+    http: httpx2.Client, srv: OfflineServer, model: str, expect: bytes, absent: tuple[bytes, ...]
+) -> None:
     body = chat(model, stream=True, stream_options={"include_usage": model != "fault-no-usage"})
     raw = http.post("/chat/completions", json=body).content
     assert expect in raw and not any(a in raw for a in absent)
@@ -257,12 +300,17 @@ def test_stream_faults(http: httpx2.Client, srv: OfflineServer, model: str, expe
 
 
 def test_reject_stream_options(http: httpx2.Client) -> None:
-    body = chat("fault-reject-stream-options", stream=True,
-                stream_options={"include_usage": True}, nbstream={"reject_status": 422})
+    body = chat(
+        "fault-reject-stream-options",
+        stream=True,
+        stream_options={"include_usage": True},
+        nbstream={"reject_status": 422},
+    )
     rejected = http.post("/chat/completions", json=body)
     assert rejected.status_code == 422
     assert rejected.json()["error"]["message"] == (
-        "Unrecognized request argument supplied: stream_options")
+        "Unrecognized request argument supplied: stream_options"
+    )
     del body["stream_options"]
     assert sse_data(http.post("/chat/completions", json=body).content)[-1] == "[DONE]"
 
@@ -283,8 +331,9 @@ def test_fault_json_and_html_and_plain_error(http: httpx2.Client, srv: OfflineSe
 def test_tool_calls_stream_and_merge(client: openai.OpenAI) -> None:
     calls: dict[int, dict[str, str]] = {}
     finish = None
-    for chunk in client.chat.completions.create(model="fault-tool-calls", messages=USER,
-                                                stream=True):
+    for chunk in client.chat.completions.create(
+        model="fault-tool-calls", messages=USER, stream=True
+    ):
         delta, finish = chunk.choices[0].delta, chunk.choices[0].finish_reason or finish
         assert delta.content is None
         for call in delta.tool_calls or ():
@@ -298,8 +347,7 @@ def test_tool_calls_stream_and_merge(client: openai.OpenAI) -> None:
 
 
 def test_refusal_streams_with_null_content(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(model="fault-refusal", messages=USER,
-                                                 stream=True))
+    chunks = list(client.chat.completions.create(model="fault-refusal", messages=USER, stream=True))
     assert "".join(c.choices[0].delta.refusal or "" for c in chunks) == "I can't help with that."
     assert all(c.choices[0].delta.content is None for c in chunks)
 
@@ -307,8 +355,9 @@ def test_refusal_streams_with_null_content(client: openai.OpenAI) -> None:
 def test_choices_interleave(client: openai.OpenAI) -> None:
     texts = {0: "", 1: "", 2: ""}
     order, finishes = [], {}
-    for chunk in client.chat.completions.create(model="fault-choices", messages=USER, n=3,
-                                                stream=True):
+    for chunk in client.chat.completions.create(
+        model="fault-choices", messages=USER, n=3, stream=True
+    ):
         for choice in chunk.choices:
             texts[choice.index] += choice.delta.content or ""
             order.append(choice.index)
@@ -320,8 +369,9 @@ def test_choices_interleave(client: openai.OpenAI) -> None:
 
 def test_5000_tokens_unpaced_are_quick(client: openai.OpenAI, srv: OfflineServer) -> None:
     started = time.perf_counter()
-    chunks = client.chat.completions.create(model=DEMO_MODEL, messages=USER, stream=True,
-                                            extra_body={"nbstream": {"tokens": 5000}})
+    chunks = client.chat.completions.create(
+        model=DEMO_MODEL, messages=USER, stream=True, extra_body={"nbstream": {"tokens": 5000}}
+    )
     assert sum(1 for _ in chunks) == 5002
     assert time.perf_counter() - started < 2
     assert last(srv).chunks_sent == 5003 and last(srv).outcome == "complete"
@@ -338,8 +388,10 @@ def test_pacing_follows_rate_and_first_token_delay(http: httpx2.Client) -> None:
 
 def test_stop_aborts_open_streams_and_is_idempotent() -> None:
     server = OfflineServer(rate=0, first_token_delay=0).start()
-    with httpx2.Client(base_url=server.url, timeout=10) as http, http.stream(
-            "POST", "/chat/completions", json=chat("fault-stall", stream=True)) as response:
+    with (
+        httpx2.Client(base_url=server.url, timeout=10) as http,
+        http.stream("POST", "/chat/completions", json=chat("fault-stall", stream=True)) as response,
+    ):
         pieces = response.iter_raw()
         next(pieces)
         started = time.monotonic()
@@ -353,8 +405,12 @@ def test_stop_aborts_open_streams_and_is_idempotent() -> None:
 
 def test_serve_prints_its_url_and_stops_on_ctrl_c() -> None:
     code = "from nbstream.server import serve; serve('127.0.0.1', 0, 100.0, 0.05)"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("nbstream offline server at http://127.0.0.1:")
