@@ -32,10 +32,22 @@ from .errors import (
     RequestError,
     StreamError,
 )
-from .result import Accumulator, ChatResult, Event, Retrying, Status, estimate_tokens
+from .result import (
+    OFFLINE_BACKEND,
+    Accumulator,
+    ChatResult,
+    Event,
+    Retrying,
+    Status,
+    estimate_tokens,
+)
 from .settings import Settings
 
 Sink = Callable[[Event], None]
+OFFLINE_NOTICE = (
+    "No API key or base URL is set, so nbstream uses its offline demo server at {url}: "
+    "replies describe your request; they do not come from a language model."
+)
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 #: Parameters the SDK's `create()` knows by name; anything else goes in the JSON body as is.
 SDK_PARAMS = {
@@ -85,7 +97,9 @@ class ChatStream:
     async def run(self) -> ChatResult:
         """Stream the reply; see the module docstring for how each ending is reported."""
         try:
-            client = await client_for(self.settings, self._emit)
+            if self.settings.offline and start_offline_server():
+                self._emit(self._acc.notice(OFFLINE_NOTICE.format(url=offline_url())))
+            client = await client_for(self.settings)
             include_usage = True
             for attempt in range(self.settings.max_retries + 2):
                 try:
@@ -184,7 +198,8 @@ class ChatStream:
         self.sink(event)
 
     def _result_args(self) -> dict[str, Any]:
-        return {"prompt_estimate": self._prompt_estimate, "backend": self.settings.host}
+        backend = OFFLINE_BACKEND if self.settings.offline else self.settings.host
+        return {"prompt_estimate": self._prompt_estimate, "backend": backend}
 
     def _end(self, status: Status, error: str | None = None) -> ChatResult:
         if self.result is None:
@@ -343,9 +358,9 @@ _offline_lock = threading.Lock()
 _offline_server: Any = None
 
 
-async def client_for(settings: Settings, sink: Sink | None = None) -> Any:
+async def client_for(settings: Settings) -> Any:
     """The SDK's async client for these settings, made once per loop (clients bind to it)."""
-    base_url = offline_url(sink) if settings.offline else settings.base_url
+    base_url = offline_url() if settings.offline else settings.base_url
     loop = asyncio.get_running_loop()
     key = (id(loop), base_url, settings.api_key, settings.azure_endpoint, settings.api_version,
            settings.connect_timeout, settings.idle_timeout)  # fmt: skip
@@ -368,22 +383,21 @@ async def client_for(settings: Settings, sink: Sink | None = None) -> Any:
     return _clients[key]
 
 
-def offline_url(sink: Sink | None = None) -> str:
-    """The URL of the in-process offline demo server, started on first use."""
+def start_offline_server() -> bool:
+    """Start the in-process offline demo server unless it runs; True if it started now."""
     global _offline_server
     with _offline_lock:
-        if _offline_server is None:
-            from .server import OfflineServer
+        if _offline_server is not None:
+            return False
+        from .server import OfflineServer
 
-            _offline_server = OfflineServer()
-            _offline_server.start()
-            if sink:
-                from .result import Notice
+        server = OfflineServer()
+        server.start()
+        _offline_server = server
+        return True
 
-                sink(
-                    Notice(
-                        f"no API key or base URL set: using nbstream's offline demo server at "
-                        f"{_offline_server.url} (not an AI)"
-                    )
-                )
-        return str(_offline_server.url)
+
+def offline_url() -> str:
+    """The URL of the in-process offline demo server (started on first use)."""
+    start_offline_server()
+    return str(_offline_server.url)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conversation import Thread
-from .result import ChatResult, Status
+from .result import OFFLINE_BACKEND, ChatResult, Status
 
 # Fenced blocks (closed, or still open while streaming) and inline code spans stay verbatim:
 # Markdown already shows their content as text.
@@ -91,6 +91,8 @@ def footer(result: ChatResult, *, thread: str = "", cost: float | None = None) -
         parts.append(f"${cost:.4f}")
     if result.replayed:
         parts.append("replayed")
+    if result.backend == OFFLINE_BACKEND:
+        parts.append(OFFLINE_BACKEND)
     return " · ".join(parts)
 
 

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
+#: `ChatResult.backend` of replies from nbstream's built-in offline demo server.
+OFFLINE_BACKEND = "offline demo"
+
 
 class Status(str, Enum):
     """How a turn ended."""

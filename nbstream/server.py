@@ -548,6 +548,7 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self.loop = asyncio.get_running_loop()
+        self.backend.stopping()  # now, so that stop_streams() finds it
         await super().startup(sockets=sockets)
         if self.started:
             self.on_started()

@@ -1,0 +1,287 @@
+"""`%%chat` and `%chat` in real IPython kernels against the offline server."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbstream.server import OfflineServer
+
+from .conftest import SECRET_KEY
+from .kernels import Execution, Kernel, clean_env
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(server: OfflineServer, tmp_path_factory) -> Iterator[Kernel]:
+    env = clean_env(
+        OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY, NBSTREAM_MODEL="nbstream-demo"
+    )
+    started = Kernel(env, cwd=tmp_path_factory.mktemp("kernel"))
+    started.execute("%load_ext nbstream")
+    yield started
+    started.shutdown()
+
+
+def chat(
+    kernel: Kernel, prompt: str, options: str = "", cell: str | None = None, **server_options
+) -> Execution:
+    if server_options:
+        options += " -p nbstream=" + shlex.quote(json.dumps(server_options))
+    return kernel.execute(f"%%chat {options}\n{prompt}", cell_id=cell)
+
+
+def thread_of(kernel: Kernel, name: str, field: str = "e.user") -> list:
+    return value(
+        kernel,
+        f"[{field} for e in __import__('nbstream.session').session.current()"
+        f".store.thread({name!r}).exchanges]",
+    )
+
+
+def value(kernel: Kernel, expression: str):
+    run = kernel.execute(f"import json as _j; print(_j.dumps({expression}))")
+    return json.loads(run.text)
+
+
+def test_a_reply_streams_into_one_output_updated_in_place(kernel, log) -> None:
+    run = chat(kernel, "Hello", "-t stream", tokens=120, rate=100)
+    assert run.reply["status"] == "ok"
+    assert len(run.of("display_data")) == 1
+    updates = run.of("update_display_data")
+    assert len(updates) >= 5  # several visible states, about 10 a second for 1.2 s
+    texts = [u["data"]["text/plain"] for u in updates]
+    assert any(t.startswith("The") and "⏳" in t for t in texts[:-1])
+    final = run.final
+    assert set(final["data"]) == {"text/markdown", "text/plain"}
+    assert "nbstream-demo · 4 → 120 tokens (124)" in final["data"]["text/plain"]
+    assert "first token" in final["data"]["text/plain"] and "tok/s" in final["data"]["text/plain"]
+    record = final["metadata"]["nbstream"]
+    assert record["usage"]["completion_tokens"] == 120 and record["thread"] == "stream"
+    assert record["status"] == "complete"
+
+
+def test_a_fast_5000_token_stream_sends_few_messages_and_the_exact_reply(kernel) -> None:
+    text = "".join(f" word{i}" for i in range(5000)).strip()
+    run = chat(kernel, "Go", "-t fast", text=text, rate=0)
+    seconds = run.idle - run.sent
+    outputs = run.outputs
+    assert len(outputs) <= 20 * seconds + 3
+    assert run.final["data"]["text/plain"].startswith(text + "\n")
+    assert run.final["data"]["text/markdown"].startswith(text)
+    assert value(kernel, "_chat.text") == text
+
+
+def test_html_in_the_reply_stays_text(kernel) -> None:
+    evil = (
+        '<script>alert(1)</script> <img src=x onerror="alert(2)"> <iframe src="x"></iframe> '
+        "[click](javascript:alert(3)) ![t](http://example.com/t.png)\n\n```html\n<b>code</b>\n```"
+    )
+    run = chat(kernel, "Go", "-t evil", text=evil)
+    markdown = run.final["data"]["text/markdown"]
+    for active in ("<script", "<img", "<iframe", "](javascript:", "![t]"):
+        assert active not in markdown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
+    assert "<b>code</b>" in markdown  # code blocks show their text as it is
+    assert run.final["data"]["text/plain"].startswith(evil)
+
+
+def test_interpolation_resolves_names_and_keeps_other_braces(kernel, log) -> None:
+    kernel.execute("topic = 'tides'; cfg = {'depth': 3}")
+    prompt = 'About {topic} at {cfg[depth]} m; keep {x:>10} {0} {{topic}} {"a": {"b": 1}} ${z}'
+    chat(kernel, prompt, "--no-history")
+    sent = log.records[-1].body["messages"][-1]["content"]
+    assert sent == 'About tides at 3 m; keep {x:>10} {0} {topic} {"a": {"b": 1}} ${z}'
+    chat(kernel, "{topic}", "--no-history --no-interpolate")
+    assert log.records[-1].body["messages"][-1]["content"] == "{topic}"
+
+
+def test_history_is_sent_and_a_rerun_cell_replaces_its_exchange(kernel, log) -> None:
+    chat(kernel, "first", "-t rerun", text="one", cell="c1")
+    chat(kernel, "second", "-t rerun", text="two", cell="c2")
+    chat(kernel, "second again", "-t rerun", text="two bis", cell="c2")
+    sent = log.records[-1].body["messages"]
+    assert [m["content"] for m in sent] == ["first", "one", "second again"]
+    assert thread_of(kernel, "rerun") == ["first", "second again"]
+
+
+def test_system_prompt_new_and_no_history(kernel, log) -> None:
+    chat(kernel, "a", '-t sys -s "Be brief."', text="x")
+    assert log.records[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
+    chat(kernel, "b", "-t sys", text="y")
+    assert [m["content"] for m in log.records[-1].body["messages"]] == ["Be brief.", "a", "x", "b"]
+    chat(kernel, "c", "-t sys --no-history", text="z")
+    assert [m["content"] for m in log.records[-1].body["messages"]] == ["Be brief.", "c"]
+    chat(kernel, "d", "-t sys --new", text="w")
+    assert [m["content"] for m in log.records[-1].body["messages"]] == ["Be brief.", "d"]
+    chat(kernel, "e", "-t sys", text="v")
+    assert [m["content"] for m in log.records[-1].body["messages"]] == [
+        "Be brief.", "d", "w", "e",
+    ]  # fmt: skip
+
+
+def test_request_options_reach_the_server(kernel, log) -> None:
+    chat(kernel, "hi", '--temperature 0.2 --max-tokens 7 --top-p 0.5 --seed 3 -p user="u1"')
+    body = log.records[-1].body
+    assert (body["temperature"], body["max_tokens"], body["top_p"], body["seed"]) == (
+        0.2, 7, 0.5, 3,
+    )  # fmt: skip
+    assert body["user"] == "u1"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("--temperature abc", "invalid float value"),
+        ("--bogus", "unrecognized arguments"),
+        ("-p 'unclosed", "No closing quotation"),
+        ("-p novalue", "KEY=VALUE"),
+    ],
+)
+def test_bad_options_are_one_line_errors_and_send_nothing(kernel, log, options, message) -> None:
+    run = chat(kernel, "hi", options)
+    assert run.reply["status"] == "error"
+    assert message in run.text or message in json.dumps(run.error)
+    assert log.records == []
+
+
+def test_an_empty_prompt_is_an_error_not_a_request(kernel, log) -> None:
+    run = kernel.execute("%%chat\n   \n")
+    assert run.reply["status"] == "error" and "empty prompt" in run.text
+    assert log.records == []
+
+
+def test_401_is_a_short_error_without_the_key_and_history_is_unchanged(kernel, log) -> None:
+    run = chat(kernel, "hi", "-t auth -m fault-401")
+    assert run.reply["status"] == "error"
+    assert run.error["ename"] == "AuthError"
+    assert "401 from" in run.error["traceback"][0] and "hint:" in run.error["traceback"][0]
+    assert SECRET_KEY not in run.everything
+    assert len(log.records) == 1
+    assert thread_of(kernel, "auth") == []
+
+
+def test_an_unknown_model_error_lists_the_servers_models(kernel) -> None:
+    run = chat(kernel, "hi", "-m gpt-nope")
+    assert run.error["ename"] == "ModelNotFoundError"
+    assert "nbstream-demo" in run.error["traceback"][0]
+
+
+def test_interrupt_mid_stream_keeps_the_partial_reply_and_closes(kernel, log) -> None:
+    msg_id = kernel.start('%%chat -t intr -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong story')
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 10, 5)
+    interrupted_at = time.monotonic()
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id)
+    assert run.idle - interrupted_at < 0.5
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    assert run.error["ename"] == "KeyboardInterrupt"
+    assert "interrupted after" in run.final["data"]["text/plain"]
+    assert run.final["metadata"]["nbstream"]["status"] == "interrupted"
+    assert thread_of(kernel, "intr", "e.result.status.value") == ["interrupted"]
+    assert chat(kernel, "next", "-t intr", text="fine").reply["status"] == "ok"
+    assert log.records[-1].body["messages"][1]["role"] == "assistant"  # partial text is sent
+
+
+def test_interrupt_before_the_first_token_records_nothing(kernel, log) -> None:
+    msg_id = kernel.start("%%chat -t early -p nbstream='{\"first_token_delay\": 30}'\nwait for it")
+    assert log.wait_for(lambda r: bool(r), 5)
+    time.sleep(0.2)
+    interrupted_at = time.monotonic()
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id)
+    assert run.idle - interrupted_at < 0.5
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    assert "waiting" not in run.final["data"]["text/plain"]
+    assert thread_of(kernel, "early") == []
+
+
+def test_a_dropped_stream_is_a_visible_warning_and_kept(kernel) -> None:
+    run = chat(kernel, "hi", "-t drop -m fault-disconnect", tokens=4)
+    assert run.reply["status"] == "ok"
+    assert "connection lost after" in run.final["data"]["text/plain"]
+
+
+def test_subcommands(kernel, tmp_path) -> None:
+    chat(kernel, "hello", "-t sub", text="hi there")
+    history = kernel.execute("%chat history -t sub").final["data"]["text/plain"]
+    assert "hello" in history and "hi there" in history
+    assert "sub" in kernel.execute("%chat threads").final["data"]["text/plain"]
+    usage = kernel.execute("%chat usage").final["data"]["text/plain"]
+    assert "nbstream-demo" in usage
+    config = kernel.execute("%chat config").final["data"]["text/plain"]
+    assert "sk-…cdef" in config and SECRET_KEY not in config
+    assert "nbstream-demo" in kernel.execute("%chat models").final["data"]["text/plain"]
+    out = tmp_path / "sub.md"
+    assert "wrote" in kernel.execute(f"%chat export -t sub {out}").text
+    assert "hi there" in out.read_text()
+    assert "removed" in kernel.execute("%chat undo -t sub").text
+    run = kernel.execute("%chat nonsense")
+    assert run.reply["status"] == "error" and "history, threads" in run.text
+
+
+def test_out_and_underscore_chat_hold_the_result(kernel) -> None:
+    chat(kernel, "hi", "--out answer --no-history", text="forty-two")
+    assert value(kernel, "(answer.text, _chat.text, answer.usage.completion_tokens)") == [
+        "forty-two", "forty-two", 1,
+    ]  # fmt: skip
+
+
+def test_state_survives_a_kernel_restart(server: OfflineServer, tmp_path: Path) -> None:
+    env = clean_env(
+        OPENAI_BASE_URL=server.url,
+        OPENAI_API_KEY=SECRET_KEY,
+        NBSTREAM_MODEL="nbstream-demo",
+        JPY_SESSION_NAME=str(tmp_path / "analysis.ipynb"),
+    )
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        kernel.execute("%load_ext nbstream")
+        chat(kernel, "remember me", text="I will.")
+        state = tmp_path / ".nbstream" / "analysis.json"
+        assert state.exists() and state.stat().st_mode & 0o777 == 0o600
+        assert SECRET_KEY not in state.read_text()
+        kernel.restart()
+        loaded = kernel.execute("%load_ext nbstream")
+        assert "restored 1 turns" in loaded.text
+        assert "remember me" in kernel.execute("%chat history").final["data"]["text/plain"]
+    finally:
+        kernel.shutdown()
+
+
+def test_a_corrupt_state_file_is_set_aside_with_a_warning(server, tmp_path: Path) -> None:
+    (tmp_path / ".nbstream").mkdir()
+    (tmp_path / ".nbstream" / "nb.json").write_text("{not json")
+    env = clean_env(
+        OPENAI_BASE_URL=server.url,
+        NBSTREAM_MODEL="nbstream-demo",
+        JPY_SESSION_NAME=str(tmp_path / "nb.ipynb"),
+    )
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        run = kernel.execute("%load_ext nbstream")
+        assert run.reply["status"] == "ok" and "set aside" in run.text
+        assert any(p.name.startswith("nb.corrupt-") for p in (tmp_path / ".nbstream").iterdir())
+    finally:
+        kernel.shutdown()
+
+
+def test_no_key_and_no_url_falls_back_to_the_offline_server(tmp_path: Path) -> None:
+    kernel = Kernel(clean_env(), cwd=tmp_path)
+    try:
+        kernel.execute("%load_ext nbstream")
+        run = kernel.execute("%%chat\nHello offline")
+        assert run.reply["status"] == "ok"
+        plain = run.final["data"]["text/plain"]
+        assert "offline demo server at http://127.0.0.1:" in plain
+        assert "Offline demo reply" in plain and plain.endswith("finished · offline demo")
+        again = kernel.execute("%%chat\nAgain").final["data"]["text/plain"]
+        assert "offline demo server at" not in again and again.endswith("· offline demo")
+    finally:
+        kernel.shutdown()
