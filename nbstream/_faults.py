@@ -21,42 +21,10 @@ import anyio
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
-_WORDS = [
-    "the",
-    "notebook",
-    "shows",
-    "each",
-    "token",
-    "as",
-    "soon",
-    "as",
-    "it",
-    "arrives",
-    "while",
-    "the",
-    "reply",
-    "grows",
-    "line",
-    "by",
-    "line",
-    "and",
-    "a",
-    "counter",
-    "keeps",
-    "track",
-    "of",
-    "speed",
-    "usage",
-    "and",
-    "time",
-    "until",
-    "the",
-    "server",
-    "sends",
-    "its",
-    "final",
-    "chunk",
-]
+_FILLER = (
+    "the notebook shows each token as soon as it arrives while the reply grows line by line "
+    "and a counter keeps track of speed usage and time until the server sends its final chunk"
+)
 
 FRAMING_TEXT = (
     "Plain ASCII first, then CJK: 你好\uff0c世界! Emoji with ZWJ: 👩\u200d💻🎉 and "
@@ -88,9 +56,9 @@ def tokenize(text: str) -> list[str]:
 
 def filler(count: int) -> list[str]:
     """`count` tokens of English-looking filler with sentences and paragraphs."""
-    tokens = []
+    words, tokens = _FILLER.split(), []
     for i in range(count):
-        word = _WORDS[i % len(_WORDS)]
+        word = words[i % len(words)]
         if i % 12 == 0:
             word = word.capitalize()
         if i % 12 == 11 or i == count - 1:
@@ -392,7 +360,9 @@ def message_text(content: Any) -> str:
 def demo_text(body: Mapping[str, Any], rate: float, delay: float) -> str:
     """The demo reply: what the server received, labelled as not coming from a model."""
     messages = body["messages"]
-    roles = ", ".join(f"{n} {role}" for role, n in Counter(m.get("role") for m in messages).items())
+    roles = ", ".join(
+        f"{n} {role}" for role, n in Counter(m.get("role", "unknown") for m in messages).items()
+    )
     last = message_text(messages[-1].get("content"))
     quote = last[:200] + ("…" if len(last) > 200 else "")
     quoted = "\n".join(f"> {line}" for line in quote.splitlines()) or "> (empty)"

@@ -49,12 +49,13 @@ from typing import Any
 import anyio
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._faults import FAULTS, FRAMING_TEXT, Abort, Fault, Op, Pacer, Pause, Write, build_reply
+from ._faults import ABORT, FAULTS, FRAMING_TEXT, Abort, Fault, Op, Pacer, Pause, Write, build_reply
 
 __all__ = [
     "DEMO_MODEL",
@@ -504,7 +505,7 @@ class _Backend:
             wait += opts.get("stall", 3600.0)
         ops: list[Op] = [Pause(wait), Write(data, 0)]
         if model == "fault-disconnect":
-            ops[1:] = [Write(data[: len(data) // 2], 0), Abort()]
+            ops[1:] = [Write(data[: len(data) // 2], 0), ABORT]
         return _Played(
             self,
             record,
@@ -513,6 +514,12 @@ class _Backend:
             media_type="application/json",
             headers={"Content-Length": str(len(data))},
         )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Wrong path or method, in OpenAI's error shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _Refusal(status, f"Invalid URL ({request.method} {request.url.path})").response()
 
 
 def create_app(
@@ -527,7 +534,8 @@ def create_app(
         routes=[
             Route("/v1/models", backend.models, methods=["GET"]),
             Route("/v1/chat/completions", backend.chat, methods=["POST"]),
-        ]
+        ],
+        exception_handlers={HTTPException: _http_error},
     )
     app.state.backend, app.state.log = backend, backend.log
     return app
@@ -553,15 +561,13 @@ class _Uvicorn(uvicorn.Server):
         if self.started:
             self.on_started()
 
-    def exit(self) -> None:
-        """Ask the server to stop from any thread; open streams end as "aborted"."""
+    def stop_streams(self) -> None:
+        """Abort open streams, from any thread: uvicorn would wait for them to end."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.backend.stop_streams)
-        self.should_exit = True
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.backend.stop_streams)
+        self.stop_streams()
         super().handle_exit(sig, frame)
 
 
@@ -627,7 +633,8 @@ class OfflineServer:
         server, self._server = self._server, None
         if server is None or self._thread is None:
             return
-        server.exit()
+        server.stop_streams()
+        server.should_exit = True
         self._thread.join(timeout=5)
 
     def __enter__(self) -> OfflineServer:

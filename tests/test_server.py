@@ -203,6 +203,13 @@ def test_bad_bodies_are_400s(http: httpx2.Client, content: bytes, param: str | N
     assert set(error) == {"message", "type", "param", "code"}
 
 
+def test_wrong_paths_get_openai_shaped_errors(http: httpx2.Client) -> None:
+    missing = http.post("/completions", json=chat())
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "Invalid URL (POST /v1/completions)"
+    assert http.get("/chat/completions").status_code == 405
+
+
 def test_fault_401_echoes_the_full_key(srv: OfflineServer) -> None:
     key = "sk-proj-SECRET0123456789abcdef"
     client = openai.OpenAI(base_url=srv.url, api_key=key, max_retries=0)
