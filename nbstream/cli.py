@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .engine import ChatRequest, ChatStream
 from .errors import NbStreamError
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-tokens", type=int)
     chat.set_defaults(run=_chat)
 
+    demo = commands.add_parser("demo", help="run the quickstart notebook headless, offline")
+    demo.add_argument("notebook", nargs="?", default="notebooks/quickstart.ipynb", type=Path)
+    demo.add_argument("-o", "--output", type=Path, help="where to save the executed copy")
+    demo.add_argument("--live", action="store_true", help="use the configured backend")
+    demo.set_defaults(run=_demo)
+
     serve = commands.add_parser("serve", help="run the offline OpenAI-compatible server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -62,6 +69,15 @@ def _chat(args: argparse.Namespace) -> int:
     )
     result = stream_to(ChatStream(request, settings), TerminalSurface())
     return 0 if result.status.value == "complete" else 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    output = args.output or args.notebook.with_suffix(".executed.ipynb")
+    saved = run_demo(args.notebook, output, live=args.live)
+    print(f"\nnbstream: executed notebook saved to {saved}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

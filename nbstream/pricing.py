@@ -52,7 +52,7 @@ class ModelTotals:
     ttft_count: int = 0
     decode_tokens: int = 0
     decode_seconds: float = 0.0
-    cost: float = 0.0
+    cost: float | None = None  # None until a reply with a known price
     estimated: bool = False
 
     def add(self, result: ChatResult, price: float | None) -> None:
@@ -69,7 +69,8 @@ class ModelTotals:
         if timings.first_token is not None and timings.last_token is not None:
             self.decode_tokens += max(result.usage.completion_tokens - 1, 0)
             self.decode_seconds += timings.last_token - timings.first_token
-        self.cost += price or 0.0
+        if price is not None:
+            self.cost = (self.cost or 0.0) + price
 
 
 class UsageTotals:
@@ -93,8 +94,9 @@ class UsageTotals:
             ttft = f"{t.ttft_sum / t.ttft_count:.2f} s" if t.ttft_count else "n/a"
             speed = f"{t.decode_tokens / t.decode_seconds:.1f}" if t.decode_seconds > 0 else "n/a"
             mark = "≈" if t.estimated else ""
+            dollars = f"${t.cost:.4f}" if t.cost is not None else "n/a"
             rows.append(
                 f"| {name} | {t.requests} | {mark}{t.prompt_tokens} | {mark}{t.completion_tokens}"
-                f" | {t.seconds:.1f} s | {ttft} | {speed} | ${t.cost:.4f} |"
+                f" | {t.seconds:.1f} s | {ttft} | {speed} | {dollars} |"
             )
         return "\n".join(rows) if self.models else "No requests yet in this session."

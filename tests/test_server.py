@@ -282,7 +282,7 @@ def test_disconnect_before_the_first_token_is_seen_at_once(
 def test_stall_sends_keep_alive_comments_then_finishes(http: httpx2.Client) -> None:
     body = chat("fault-stall", stream=True, nbstream={"stall": 0.35, "keepalive": 0.1})
     raw = http.post("/chat/completions", json=body).content
-    assert raw.count(b": keep-alive\n\n") == 3 and raw.endswith(b"data: [DONE]\n\n")
+    assert 2 <= raw.count(b": keep-alive\n\n") <= 3 and raw.endswith(b"data: [DONE]\n\n")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,41 @@
+"""The notebooks in notebooks/ run headless, offline, and save outputs that need no kernel."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbstream.demo import run_demo
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+pytestmark = pytest.mark.kernel
+
+
+def test_the_quickstart_runs_offline_and_saves_replies_with_footers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-be-used-0123456789")
+    echoed = io.StringIO()
+    saved = run_demo(NOTEBOOKS / "quickstart.ipynb", tmp_path / "out.ipynb", out=echoed)
+    nb = nbformat.read(saved, as_version=4)
+    replies = [
+        output
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "nbstream" in output.get("metadata", {})
+    ]
+    assert len(replies) == 5
+    for output in replies:
+        assert set(output["data"]) == {"text/markdown", "text/plain"}
+        assert "first token" in output["data"]["text/plain"]
+        assert "⏳" not in output["data"]["text/plain"]
+        assert output["metadata"]["nbstream"]["status"] == "complete"
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    assert "sk-must-not-be-used" not in json.dumps(nb)
+    text = echoed.getvalue()
+    assert "Offline demo reply" in text and "· offline demo" in text
