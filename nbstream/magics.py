@@ -74,22 +74,23 @@ class ChatMagics(Magics):
         """Chat with a model: `%%chat [options]` sends the cell; `%chat help` lists subcommands."""
         if cell is None:
             return self._subcommand(line)
+        shell: Any = self.shell
         args = _parse_options(self.chat, line)
         prompt = cell.strip()
         if not prompt:
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
         if not args.no_interpolate:
-            prompt = interpolate(prompt, self.shell.user_ns)
+            prompt = interpolate(prompt, shell.user_ns)
         options = self._options(args)
         surface = self._surface(args)
         result = self.session.chat(prompt, options, surface, cell_id=self._cell_id())
-        self.shell.user_ns["_chat"] = result
+        shell.user_ns["_chat"] = result
         if args.out:
-            self.shell.user_ns[args.out] = result
+            shell.user_ns[args.out] = result
         if args.format == "code":
             blocks = _CODE_BLOCK.findall(result.text)
             if blocks:
-                self.shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
+                shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
         return None
 
     def _options(self, args: Any) -> TurnOptions:
