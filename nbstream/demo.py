@@ -27,7 +27,8 @@ class EchoingClient(NotebookClient):
     def _announce(self, cell: Any, cell_index: int) -> None:
         if cell.cell_type == "code":
             first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-            self._out.write(f"\n\033[2mIn [{cell_index}]: {first}\033[0m\n")
+            dim, plain = ("\033[2m", "\033[0m") if self._out.isatty() else ("", "")
+            self._out.write(f"\n{dim}In [{cell_index}]: {first}{plain}\n")
 
     def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
         """Echo the message, then let nbclient record it in the notebook."""
@@ -77,6 +78,8 @@ def run_demo(
         out or sys.stdout,
         timeout=300,
         kernel_name="python3",
+        # ipykernel 7 warns about unencrypted TCP on every start; the kernel is on loopback.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(notebook.parent)}},
     )
     client.execute(env=env)

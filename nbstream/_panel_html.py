@@ -1,0 +1,179 @@
+"""The chat panel's HTML: messages, stats, errors, the theme, and the saved transcript.
+
+`widgets.HTML` puts its value into the page with innerHTML, unsanitized, so every piece of
+HTML the panel shows is built here: Markdown rendered with raw HTML off, no images, and
+links limited to http(s), mailto and relative URLs, opened in a new tab. Model output can
+then neither run script nor load remote content. Pure functions; no widgets, no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from .conversation import Thread
+from .rendering import reply_markdown, reply_text, safe_markdown, transcript_markdown
+from .result import ChatResult, Status
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+
+
+def _safe_link(url: str) -> bool:
+    scheme = _SCHEME.match(url.strip())
+    return scheme is None or scheme.group(1).lower() in _SAFE_SCHEMES
+
+
+def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    # Inside JupyterLab a plain link would navigate the whole application away.
+    tokens[idx].attrSet("target", "_blank")
+    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+    return str(self.renderToken(tokens, idx, options, env))
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.disable("image")  # `![alt](url)` shows as "!" and a link: nothing loads by itself
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    md.add_render_rule("link_open", _link_open)
+    return md
+
+
+_MD = _markdown()
+
+
+def render_markdown(text: str) -> str:
+    """HTML for Markdown from an untrusted source: no raw HTML, images or script links."""
+    return _MD.render(text)
+
+
+def user_html(text: str) -> str:
+    """A user message."""
+    return f'<div class="nbstream-role">You</div>{render_markdown(safe_markdown(text))}'
+
+
+def reply_html(result: ChatResult) -> str:
+    """An assistant reply so far (notices first), without its stats line."""
+    notes = "".join(
+        f'<div class="nbstream-notice">{html.escape(n)}</div>' for n in result.notices
+    )
+    role = html.escape(result.model or "Assistant")
+    body = render_markdown(reply_markdown(result)) if _has_body(result) else ""
+    return f'<div class="nbstream-role">{role}</div>{notes}{body}'
+
+
+def _has_body(result: ChatResult) -> bool:
+    return bool(result.text or result.refusal or result.tool_calls)
+
+
+def stats_html(line: str) -> str:
+    """The small line under a reply: the footer, or the status while it streams."""
+    return html.escape(line)
+
+
+def error_html(message: str, hint: str = "") -> str:
+    """An error shown in the conversation, with the engine's hint."""
+    hint_html = f'<div class="nbstream-hint">hint: {html.escape(hint)}</div>' if hint else ""
+    return f'<div class="nbstream-error-message">✖ {html.escape(message)}</div>{hint_html}'
+
+
+def exchange_html(user: str, result: ChatResult, footer_line: str) -> str:
+    """A past exchange as one block: it never changes, so it is one widget."""
+    stats = f'<div class="nbstream-stats">{stats_html(footer_line)}</div>'
+    return (
+        f'<div class="nbstream-message nbstream-user">{user_html(user)}</div>'
+        f'<div class="nbstream-message nbstream-assistant">{reply_html(result)}{stats}</div>'
+    )
+
+
+def header_html(thread: str, totals: str) -> str:
+    """The panel's title line: thread name and running totals."""
+    return (
+        f'<span class="nbstream-title">nbstream chat · thread <code>{html.escape(thread)}</code>'
+        f'</span><span class="nbstream-totals">{html.escape(totals)}</span>'
+    )
+
+
+def totals_line(results: Sequence[ChatResult]) -> str:
+    """The panel's running total: requests, tokens, mean decode speed."""
+    if not results:
+        return "no requests yet"
+    tokens = sum(r.usage.total_tokens for r in results)
+    approx = "≈" if any(r.usage.estimated for r in results) else ""
+    rates = [r.tokens_per_second for r in results if r.tokens_per_second]
+    speed = f" · mean {sum(rates) / len(rates):.1f} tok/s" if rates else ""
+    count = len(results)
+    return f"{count} request{'s' if count != 1 else ''} · {approx}{tokens} tokens{speed}"
+
+
+def transcript_bundle(thread: Thread) -> dict[str, str]:
+    """The plain output the saved notebook keeps: the thread as Markdown and as text."""
+    turns = len(thread.exchanges)
+    title = f"nbstream chat transcript · thread {thread.name} · {turns} turn{'s'[: turns != 1]}"
+    markdown = transcript_markdown(thread) or "*No messages yet.*"
+    return {
+        "text/markdown": f"**{safe_markdown(title)}**\n\n{markdown}",
+        "text/plain": f"{title}\n\n{transcript_text(thread)}".rstrip(),
+    }
+
+
+def transcript_text(thread: Thread) -> str:
+    """A thread as plain text."""
+    parts = [f"System: {thread.system}"] if thread.system else []
+    for exchange in thread.exchanges:
+        result = exchange.result
+        flag = "" if result.status is Status.COMPLETE else f" ({result.status.value})"
+        parts.append(f"You: {exchange.user}")
+        parts.append(f"{result.model or 'Assistant'}{flag}: {reply_text(result)}")
+    return "\n\n".join(parts)
+
+
+#: Scoped to the panel; JupyterLab's theme variables make it follow light and dark themes
+#: (Notebook 7 defines the same variables).
+PANEL_CSS = """<style>
+.nbstream-panel { border: 1px solid var(--jp-border-color2); border-radius: 4px;
+  background: var(--jp-layout-color1); color: var(--jp-ui-font-color1);
+  padding: 6px; gap: 4px; max-width: 56em; }
+.nbstream-panel .nbstream-header .widget-html-content { display: flex; gap: 1em;
+  justify-content: space-between; font-size: var(--jp-ui-font-size1); }
+.nbstream-panel .nbstream-totals, .nbstream-panel .nbstream-stats,
+.nbstream-panel .nbstream-stats .widget-html-content { color: var(--jp-ui-font-color2);
+  font-size: var(--jp-ui-font-size0); }
+.nbstream-panel .nbstream-messages { display: flex; flex-direction: column-reverse;
+  overflow-y: auto; max-height: 32em; border-top: 1px solid var(--jp-border-color2);
+  border-bottom: 1px solid var(--jp-border-color2); }
+.nbstream-panel .widget-html, .nbstream-panel .widget-html-content { height: auto;
+  line-height: 1.5; white-space: normal; width: 100%; margin: 0; }
+.nbstream-panel .nbstream-message { padding: 2px 8px; margin: 3px 0; border-radius: 4px;
+  color: var(--jp-content-font-color1); font-family: var(--jp-content-font-family);
+  font-size: var(--jp-content-font-size1); overflow-wrap: anywhere; }
+.nbstream-panel .nbstream-user { background: var(--jp-layout-color2); }
+.nbstream-panel .nbstream-assistant { border-left: 3px solid var(--jp-brand-color1); }
+.nbstream-panel .nbstream-error { border-left: 3px solid var(--jp-error-color1); }
+.nbstream-panel .nbstream-error-message { color: var(--jp-error-color1); }
+.nbstream-panel .nbstream-hint, .nbstream-panel .nbstream-notice {
+  color: var(--jp-ui-font-color2); font-style: italic; }
+.nbstream-panel .nbstream-role { font-weight: 600; font-size: var(--jp-ui-font-size1);
+  color: var(--jp-ui-font-color2); }
+.nbstream-panel .nbstream-streaming .nbstream-role::after { content: " ▍";
+  color: var(--jp-brand-color1); }
+.nbstream-panel .nbstream-message pre { background: var(--jp-cell-editor-background);
+  border: 1px solid var(--jp-border-color2); padding: 6px; overflow-x: auto;
+  white-space: pre; }
+.nbstream-panel .nbstream-message code { font-family: var(--jp-code-font-family);
+  font-size: var(--jp-code-font-size); }
+.nbstream-panel .nbstream-message a { color: var(--jp-content-link-color); }
+.nbstream-panel .nbstream-message table { border-collapse: collapse; }
+.nbstream-panel .nbstream-message th, .nbstream-panel .nbstream-message td {
+  border: 1px solid var(--jp-border-color2); padding: 2px 6px; }
+.nbstream-panel .nbstream-input textarea { width: 100%; box-sizing: border-box;
+  resize: vertical; min-height: 3.2em; background: var(--jp-layout-color0);
+  color: var(--jp-ui-font-color1); border: 1px solid var(--jp-border-color1);
+  font-family: var(--jp-content-font-family); font-size: var(--jp-content-font-size1); }
+.nbstream-panel .nbstream-controls { flex-wrap: wrap; align-items: center; }
+</style>"""
