@@ -35,7 +35,6 @@ function render({ model, el }) {
   model.on("change:value", () => {
     if (area.value !== model.get("value")) area.value = model.get("value");
   });
-  el.classList.add("nbstream-input");
   el.appendChild(area);
 }
 export default { render };

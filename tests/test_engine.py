@@ -296,3 +296,9 @@ def test_no_key_and_no_fallback_is_a_config_error_naming_the_setting() -> None:
 
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         resolve(NbStream(offline_fallback=False), environ={})
+
+
+def test_413_says_the_prompt_is_too_long(settings) -> None:
+    with pytest.raises(RequestError, match="413 from") as caught:
+        run(settings, fail_status=413, key="too-long")
+    assert "too long" in caught.value.hint

@@ -285,3 +285,42 @@ def test_no_key_and_no_url_falls_back_to_the_offline_server(tmp_path: Path) -> N
         assert "offline demo server at" not in again and again.endswith("· offline demo")
     finally:
         kernel.shutdown()
+
+
+def test_a_very_long_fast_reply_is_throttled_in_rate_and_bytes(kernel) -> None:
+    run = chat(kernel, "Go", "-t long --no-history", tokens=10_000, rate=2_000)
+    assert run.reply["status"] == "ok"
+    times = [t for t, kind, _ in run.outputs]
+    seconds = times[-1] - times[0]
+    assert seconds > 4
+    for start in times:
+        assert sum(start <= t < start + 1 for t in times) <= 11
+    sizes = [len(json.dumps(c)) for _, _, c in run.outputs]
+    assert sum(sizes) / seconds < 500_000
+    assert "10000 tokens" in run.final["data"]["text/plain"]
+
+
+def test_a_rate_limit_shows_a_retry_status_then_the_stream(kernel, log, fault_key) -> None:
+    run = chat(kernel, "hi", "--no-history", text="done", fail_status=429, retry_after="1",
+               key=fault_key)  # fmt: skip
+    texts = [c["data"]["text/plain"] for c in run.of("display_data", "update_display_data")]
+    assert any("rate limited, retrying in 1 s" in t for t in texts)
+    assert "rate limited" not in run.final["data"]["text/plain"]
+    assert [r.status for r in log.records] == [429, 200]
+
+
+def test_no_stream_quiet_and_text_formats(kernel, log) -> None:
+    run = chat(kernel, "hi", "--no-history --no-stream --quiet", text="whole *reply*")
+    assert log.records[-1].stream is False
+    assert run.final["data"]["text/plain"] == "whole *reply*"
+    run = chat(kernel, "hi", "--no-history --format text", text="as *text*")
+    assert set(run.final["data"]) == {"text/plain"}
+
+
+def test_code_format_puts_the_code_in_the_next_cell(kernel) -> None:
+    text = "Here:\n```python\nprint('hi')\n```\nand\n```\nx = 1\n```\n"
+    run = chat(kernel, "code please", "--no-history --format code", text=text)
+    payloads = run.reply.get("payload", [])
+    assert [p["text"] for p in payloads if p["source"] == "set_next_input"] == [
+        "print('hi')\n\nx = 1"
+    ]
