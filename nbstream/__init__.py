@@ -1,10 +1,23 @@
 """nbstream: stream chat completions into Jupyter notebooks, with usage and speed.
 
-`%load_ext nbstream`, then `%%chat` cells. See README.md.
+`%load_ext nbstream`, then `%%chat` cells; or from Python, `nbstream.chat("Hello")`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from .api import (
+    AsyncTextStream,
+    Chat,
+    TextStream,
+    achat,
+    astream,
+    chat,
+    compare,
+    gather,
+    stream,
+)
 from .errors import NbStreamError
 from .loop import run
 from .result import ChatResult, Status, Usage
@@ -13,25 +26,44 @@ from .settings import NbStream
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncTextStream",
+    "Chat",
+    "ChatPanel",
     "ChatResult",
     "NbStream",
     "NbStreamError",
     "Status",
+    "TextStream",
     "Usage",
+    "achat",
+    "astream",
+    "chat",
+    "compare",
+    "gather",
     "load_ipython_extension",
     "run",
+    "stream",
     "unload_ipython_extension",
 ]
 
 
-def load_ipython_extension(ipython: object) -> None:
+def __getattr__(name: str) -> Any:
+    # The panel needs ipywidgets, which `%load_ext nbstream` should not pay for.
+    if name == "ChatPanel":
+        from .panel import ChatPanel
+
+        return ChatPanel
+    raise AttributeError(f"module 'nbstream' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nbstream`: register the `%chat` / `%%chat` magics."""
     from .magics import load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython: object) -> None:
+def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext nbstream`: remove the magics."""
     from .magics import unload
 

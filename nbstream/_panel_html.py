@@ -59,9 +59,7 @@ def user_html(text: str) -> str:
 
 def reply_html(result: ChatResult) -> str:
     """An assistant reply so far (notices first), without its stats line."""
-    notes = "".join(
-        f'<div class="nbstream-notice">{html.escape(n)}</div>' for n in result.notices
-    )
+    notes = "".join(f'<div class="nbstream-notice">{html.escape(n)}</div>' for n in result.notices)
     role = html.escape(result.model or "Assistant")
     body = render_markdown(reply_markdown(result)) if _has_body(result) else ""
     return f'<div class="nbstream-role">{role}</div>{notes}{body}'
@@ -112,12 +110,16 @@ def totals_line(results: Sequence[ChatResult]) -> str:
 
 
 def transcript_bundle(thread: Thread) -> dict[str, str]:
-    """The plain output the saved notebook keeps: the thread as Markdown and as text."""
+    """The output the saved notebook keeps: the thread as (collapsed) Markdown and as text."""
     turns = len(thread.exchanges)
-    title = f"nbstream chat transcript · thread {thread.name} · {turns} turn{'s'[: turns != 1]}"
+    plural = "" if turns == 1 else "s"
+    title = f"nbstream chat transcript · thread {thread.name} · {turns} turn{plural}"
     markdown = transcript_markdown(thread) or "*No messages yet.*"
+    # Collapsed, so the live notebook does not show the conversation twice; JupyterLab
+    # renders <details> in Markdown outputs (checked in 4.x), as GitHub and nbconvert do.
+    summary = f"<details><summary>{html.escape(title)}</summary>"
     return {
-        "text/markdown": f"**{safe_markdown(title)}**\n\n{markdown}",
+        "text/markdown": f"{summary}\n\n{markdown}\n\n</details>",
         "text/plain": f"{title}\n\n{transcript_text(thread)}".rstrip(),
     }
 

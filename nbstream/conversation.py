@@ -162,6 +162,13 @@ class ConversationStore:
             self._save()
             return exchange
 
+    def fork(self, name: str, new_name: str) -> None:
+        """Make `new_name` a copy of thread `name` (system prompt and exchanges), replacing it."""
+        with self._lock:
+            source = self._threads.get(name) or Thread(name)
+            self._threads[new_name] = Thread(new_name, source.system, list(source.exchanges))
+            self._save()
+
     def undo(self, name: str = DEFAULT) -> Exchange | None:
         """Remove and return the thread's last exchange (None if it has none)."""
         with self._lock:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 
@@ -56,6 +56,22 @@ SDK_PARAMS = {
     "tools", "tool_choice", "response_format", "reasoning_effort", "parallel_tool_calls",
     "metadata", "modalities", "prediction", "service_tier", "store",
 }  # fmt: skip
+
+
+class TurnStream(Protocol):
+    """What runs a turn: a live `ChatStream`, or a replay of a stored reply."""
+
+    sink: Sink
+    result: ChatResult | None
+
+    @property
+    def has_output(self) -> bool: ...
+
+    def snapshot(self) -> ChatResult: ...
+
+    def interrupted(self) -> ChatResult: ...
+
+    async def run(self) -> ChatResult: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@
     ├── ReplyTimeoutError      no first token / no data within the configured time
     ├── StreamError            the stream broke after tokens arrived; `.result` keeps them
     ├── ThreadBusyError        a turn is already running on that conversation thread
-    └── StateFileError         a conversation file that cannot be read
+    ├── StateFileError         a conversation file that cannot be read
+    └── CacheError             a response cache that cannot be used (corrupt, foreign, newer)
+        └── CacheMissError       strict cache mode: no recorded reply for the request
 
 `UsageError` from IPython is raised by the magics for mistakes in the cell itself.
 """
@@ -90,3 +92,11 @@ class ThreadBusyError(NbStreamError):
 
 class StateFileError(NbStreamError):
     """A conversation state file is corrupt, foreign, or from a newer nbstream."""
+
+
+class CacheError(NbStreamError):
+    """The response cache file is corrupt, foreign or newer; it is left as it is."""
+
+
+class CacheMissError(CacheError):
+    """In strict cache mode, a request that has no recorded reply (nothing was sent)."""

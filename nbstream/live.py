@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from . import loop
-from .engine import ChatStream
+from .engine import TurnStream
 from .errors import NbStreamError, StreamError
 from .rendering import Throttle, bundle, footer, status_line
 from .result import ChatResult, Event, Notice, Retrying, Status, TextDelta
@@ -92,6 +92,36 @@ class TerminalSurface:
         self._out.flush()
 
 
+class NullSurface:
+    """Shows nothing: for scripts and for callers that only want the result."""
+
+    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> None:
+        """Nothing to show."""
+
+    def finish(
+        self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
+    ) -> None:
+        """Nothing to show."""
+
+
+def surface_for(show: bool | None) -> Surface:
+    """The surface for this process: a notebook output in a kernel, text in a terminal.
+
+    `show=None` decides by where the code runs (plain Python scripts stay silent),
+    `True` always shows, `False` never does.
+    """
+    if show is False:
+        return NullSurface()
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        return NotebookSurface()
+    if shell is not None or show:
+        return TerminalSurface()
+    return NullSurface()
+
+
 class _Progress:
     """What the loop thread tells the main thread besides the text: notes and a wake-up."""
 
@@ -113,62 +143,88 @@ class _Progress:
             self.wake.set()
 
 
+class LiveView:
+    """Shows one turn on a surface at the throttle's pace: `tick()` while it runs, `end()` once.
+
+    `snapshot` returns the reply so far; `progress` is the sink that tells of retries and of
+    the first token, and wakes the waiting thread.
+    """
+
+    def __init__(
+        self,
+        surface: Surface,
+        snapshot: Callable[[], ChatResult],
+        *,
+        thread: str = "",
+        cost: Callable[[ChatResult], float | None] = lambda result: None,
+        meta: Callable[[ChatResult], dict[str, Any]] = lambda result: {},
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.surface, self.snapshot = surface, snapshot
+        self.progress = _Progress()
+        self._thread, self._cost, self._meta = thread, cost, meta
+        self._throttle = throttle or Throttle()
+        self._started = time.monotonic()
+        self._shown = -1  # characters of reply text on screen; -1: nothing shown yet
+
+    def tick(self) -> float:
+        """Update the surface if the throttle allows; return the seconds until the next tick."""
+        now = time.monotonic()
+        snapshot = self.snapshot()
+        if snapshot.timings.first_token is None:
+            if self._shown < 0 or self._throttle.wait(now, 0) == 0:
+                self._show(snapshot, now, 0)
+            return WAITING_REFRESH
+        size = len(snapshot.text)
+        # The first text goes out at once: it must be visible within 50 ms of arriving.
+        delay = 0.0 if self._shown <= 0 else self._throttle.wait(now, size)
+        if delay == 0.0 and size != self._shown:
+            self._show(snapshot, now, size)
+            delay = self._throttle.wait(now, size)
+        return delay
+
+    def _show(self, snapshot: ChatResult, now: float, size: int) -> None:
+        line = status_line(snapshot, now - self._started, self.progress.note)
+        self.surface.show(snapshot, line, snapshot.notices)
+        self._throttle.sent(now, size)
+        self._shown = size
+
+    def end(self, result: ChatResult, error: NbStreamError | None = None) -> None:
+        """The final update: the reply with its footer, or the error that ended it."""
+        if error is not None and not isinstance(error, StreamError):
+            self.surface.finish(result, f"✖ {error.message}", result.notices, {})
+            return
+        cost = self._cost(result) if error is None else None
+        last_line = footer(result, thread=self._thread, cost=cost)
+        self.surface.finish(result, last_line, result.notices, self._meta(result))
+
+
 def stream_to(
-    stream: ChatStream,
+    stream: TurnStream,
     surface: Surface,
     *,
     thread: str = "",
     cost: Callable[[ChatResult], float | None] = lambda result: None,
     meta: Callable[[ChatResult], dict[str, Any]] = lambda result: {},
-    throttle: Throttle | None = None,
 ) -> ChatResult:
     """Run a turn on the loop thread and show it on `surface` until it ends.
 
     Returns the result (complete or incomplete). Raises what the engine raises, after a final
     update; a KeyboardInterrupt propagates after the partial reply is shown as interrupted.
     """
-    progress = _Progress()
-    stream.sink = progress
-    throttle = throttle or Throttle()
-    clock = time.monotonic
-    started = clock()
-    shown_text = [-1]
-
-    def tick() -> float | None:
-        now = clock()
-        snapshot = stream.snapshot()
-        notices = snapshot.notices
-        if snapshot.timings.first_token is None:
-            if shown_text[0] < 0 or throttle.wait(now, 0) == 0:
-                surface.show(snapshot, status_line(snapshot, now - started, progress.note), notices)
-                throttle.sent(now, 0)
-                shown_text[0] = 0
-            return WAITING_REFRESH
-        size = len(snapshot.text)
-        delay = 0.0 if shown_text[0] <= 0 else throttle.wait(now, size)
-        if delay == 0.0 and size != shown_text[0]:
-            surface.show(snapshot, status_line(snapshot, now - started, progress.note), notices)
-            throttle.sent(now, size)
-            shown_text[0] = size
-            delay = throttle.wait(now, size)
-        return delay
-
-    job = loop.submit(stream.run(), progress.wake)
+    view = LiveView(surface, stream.snapshot, thread=thread, cost=cost, meta=meta)
+    stream.sink = view.progress
+    job = loop.submit(stream.run(), view.progress.wake)
     try:
-        result = loop.wait(job, tick=tick)
+        result = loop.wait(job, tick=view.tick)
     except KeyboardInterrupt:
-        final = stream.interrupted()
-        surface.finish(final, footer(final, thread=thread), final.notices, meta(final))
+        view.end(stream.interrupted())
         raise
     except StreamError as err:
-        surface.finish(
-            err.result, footer(err.result, thread=thread), err.result.notices, meta(err.result)
-        )
+        view.end(err.result, err)
         raise
     except NbStreamError as err:
-        final = stream.snapshot()
-        surface.finish(final, f"✖ {err.message}", final.notices, {})
+        view.end(stream.snapshot(), err)
         raise
-    last_line = footer(result, thread=thread, cost=cost(result))
-    surface.finish(result, last_line, result.notices, meta(result))
+    view.end(result)
     return result

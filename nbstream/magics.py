@@ -7,6 +7,8 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,19 +16,22 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
+from .cache import cache_path, parse_age
 from .conversation import DEFAULT, notebook_path, state_path
 from .engine import list_models
 from .errors import NbStreamError
+from .gather import compare_turns, gather_turns
 from .interpolate import interpolate
 from .live import NotebookSurface, TerminalSurface
 from .loop import run
 from .rendering import transcript_markdown
+from .result import ChatResult
 from .session import Session, TurnOptions, set_current
-from .settings import NbStream
+from .settings import CACHE_MODES, NbStream, cache_mode
 
 SUBCOMMANDS = (
     "history", "threads", "new", "reset", "undo", "system", "model", "usage", "config",
-    "models", "export", "help",
+    "models", "export", "cache", "panel", "help",
 )  # fmt: skip
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 
@@ -69,6 +74,11 @@ class ChatMagics(Magics):
               help="code: also put the reply's code in the next cell")  # fmt: skip
     @argument("--quiet", action="store_true", help="no footer")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
+    @argument("--cache", choices=CACHE_MODES, help="response cache mode for this cell")
+    @argument("--each", metavar="NAME",
+              help="run the cell once per element of list NAME; {item} is the element")  # fmt: skip
+    @argument("--compare", metavar="M1,M2", help="send the cell to these models side by side")
+    @argument("--concurrency", type=int, default=8, help="streams at once with --each")
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> None:
         """Chat with a model: `%%chat [options]` sends the cell; `%chat help` lists subcommands."""
@@ -79,19 +89,50 @@ class ChatMagics(Magics):
         prompt = cell.strip()
         if not prompt:
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
-        if not args.no_interpolate:
-            prompt = interpolate(prompt, shell.user_ns)
+        if args.each and args.compare:
+            raise UsageError("%%chat: use --each or --compare, not both")
         options = self._options(args)
-        surface = self._surface(args)
-        result = self.session.chat(prompt, options, surface, cell_id=self._cell_id())
+        result: Any
+        if args.each:
+            prompts = self._each_prompts(args, prompt)
+            result = gather_turns(
+                self.session, prompts, replace(options, no_history=True),
+                concurrency=args.concurrency,
+            )  # fmt: skip
+        else:
+            if not args.no_interpolate:
+                prompt = interpolate(prompt, shell.user_ns)
+            if args.compare:
+                models = [m.strip() for m in args.compare.split(",") if m.strip()]
+                result = compare_turns(self.session, prompt, models, options)
+            else:
+                surface = self._surface(args)
+                result = self.session.chat(prompt, options, surface, cell_id=self._cell_id())
+                self._put_code_in_next_cell(args, result)
         shell.user_ns["_chat"] = result
         if args.out:
             shell.user_ns[args.out] = result
-        if args.format == "code":
-            blocks = _CODE_BLOCK.findall(result.text)
-            if blocks:
-                shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
         return None
+
+    def _each_prompts(self, args: Any, template: str) -> list[str]:
+        items = self.shell.user_ns.get(args.each) if self.shell else None
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise UsageError(f"%%chat --each: {args.each!r} is not a list in the notebook")
+        namespace = dict(self.shell.user_ns) if self.shell else {}
+        prompts = []
+        for index, item in enumerate(items):
+            namespace.update(item=item, index=index)
+            prompts.append(template if args.no_interpolate else interpolate(template, namespace))
+        if not prompts:
+            raise UsageError(f"%%chat --each: {args.each!r} is empty")
+        return prompts
+
+    def _put_code_in_next_cell(self, args: Any, result: ChatResult) -> None:
+        if args.format != "code" or self.shell is None:
+            return
+        blocks = _CODE_BLOCK.findall(result.text)
+        if blocks:
+            self.shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
 
     def _options(self, args: Any) -> TurnOptions:
         params: dict[str, Any] = {
@@ -115,6 +156,7 @@ class ChatMagics(Magics):
             timeout=args.timeout,
             retries=args.retries,
             stream=not args.no_stream,
+            cache=args.cache,
         )
 
     def _surface(self, args: Any) -> Any:
@@ -186,6 +228,7 @@ class ChatMagics(Magics):
         shown = self.session.settings(TurnOptions()).shown()
         store = self.session.store
         shown["state_file"] = str(store.path) if store.path else "in memory only"
+        shown["cache_file"] = str(self.session.cache.path)
         _show("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
@@ -201,12 +244,41 @@ class ChatMagics(Magics):
             raise UsageError(str(err)) from None
         print(f"nbstream: wrote {path}")
 
+    def _cmd_panel(self, thread: str, rest: list[str]) -> None:
+        from .panel import show_panel
+
+        show_panel(thread, self.session)
+
+    def _cmd_cache(self, thread: str, rest: list[str]) -> None:
+        action, args = (rest[0], rest[1:]) if rest else ("", [])
+        cache = self.session.cache
+        if action in ("", *CACHE_MODES) and not args:
+            if action:
+                self.session.config.cache = action
+            mode = cache_mode(None, self.session.config, os.environ)
+            print(f"nbstream: cache mode {mode} · store {cache.where}")
+        elif action == "list" and not args:
+            _show(cache.table())
+        elif action == "clear" and (not args or (len(args) == 2 and args[0] == "--older-than")):
+            try:
+                age = parse_age(args[1]) if args else None
+            except ValueError as err:
+                raise UsageError(f"%chat cache clear: {err}") from None
+            removed = cache.clear(age)
+            print(f"nbstream: removed {removed} recorded repl{'y' if removed == 1 else 'ies'}")
+        else:
+            raise UsageError(CACHE_USAGE)
+
 
 HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lists the options.
 
 **%chat** subcommands (add `-t NAME` for another thread):
 `history` · `threads` · `new` / `reset` · `undo` · `system TEXT` · `model NAME` · `usage` ·
-`config` · `models` · `export PATH.md|PATH.json` · `help`"""
+`config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` · `help`"""
+CACHE_USAGE = (
+    "%chat cache [off|record|replay|strict]  |  %chat cache list  |  "
+    "%chat cache clear [--older-than 7d]"
+)
 
 
 def _parse_options(magic: Any, line: str) -> Any:
@@ -251,7 +323,7 @@ def load(shell: Any) -> None:
     shell.configurables.append(config)
     notebook = notebook_path(os.environ, shell.user_ns)
     state = state_path(notebook) if notebook and config.persist else None
-    session = Session(config, state)
+    session = Session(config, state, cache_path(notebook))
     for warning in session.store.warnings:
         print(warning, file=sys.stderr)
     if session.store.restored:

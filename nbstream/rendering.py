@@ -8,6 +8,7 @@ so raw HTML, images (remote loads) and script URLs are neutralised here, outside
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,11 @@ _CODE = re.compile(
     r"(?ms)^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)"
     r"|(`+)(?!`).+?(?<!`)\2(?!`)"
 )
-_SCRIPT_SCHEME = re.compile(r"(?i)\b(java|vb)(\s*)script(\s*):")
-_DATA_LINK = re.compile(r"(?i)(\]\(\s*|^\s*\[[^\]\n]+\]:\s*)data:", re.M)
-_ZWSP = "\u200b"
+_UNSAFE_URL = r"(?:(?:java|vb)\s*script|data)\s*:"
+# An inline link `[x](javascript:...)` or a definition `[x]: javascript:...` to such a URL
+# loses its link syntax, so it shows as the text it is.
+_UNSAFE_LINK = re.compile(rf"(?i)\]\((?=\s*<?\s*{_UNSAFE_URL})")
+_UNSAFE_DEFINITION = re.compile(rf"(?im)^(\s{{0,3}})\[(?=[^\]\n]+\]:\s*<?\s*{_UNSAFE_URL})")
 
 
 def safe_markdown(text: str) -> str:
@@ -43,10 +46,8 @@ def _neutralise(prose: str) -> str:
         r"(?m)^([ \t]*(?:&gt;[ \t]?)+)", lambda m: m.group(1).replace("&gt;", ">"), prose
     )
     prose = prose.replace("![", "!\\[")  # an image would load its URL; show it as a link
-    prose = _SCRIPT_SCHEME.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}script{m.group(3)}{_ZWSP}:", prose
-    )
-    return _DATA_LINK.sub(lambda m: f"{m.group(1)}data{_ZWSP}:", prose)
+    prose = _UNSAFE_LINK.sub(r"]\\(", prose)
+    return _UNSAFE_DEFINITION.sub(r"\1\\[", prose)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -60,6 +61,11 @@ def format_seconds(seconds: float | None) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
+def count(tokens: int) -> str:
+    """'1 token', '12 tokens'."""
+    return f"{tokens} token" if tokens == 1 else f"{tokens} tokens"
+
+
 def status_line(result: ChatResult, elapsed: float, note: str = "") -> str:
     """The line under a reply while it streams: tokens so far, elapsed time, rate."""
     tokens = result.usage.completion_tokens
@@ -68,7 +74,7 @@ def status_line(result: ChatResult, elapsed: float, note: str = "") -> str:
         return f"⏳ {note or waiting}"
     rate = result.tokens_per_second
     speed = f" · {rate:.1f} tok/s" if rate else ""
-    return f"⏳ {tokens} tokens · {format_seconds(elapsed)}{speed}" + (f" · {note}" if note else "")
+    return f"⏳ {count(tokens)} · {format_seconds(elapsed)}{speed}" + (f" · {note}" if note else "")
 
 
 def footer(result: ChatResult, *, thread: str = "", cost: float | None = None) -> str:
@@ -90,22 +96,31 @@ def footer(result: ChatResult, *, thread: str = "", cost: float | None = None) -
     if cost is not None:
         parts.append(f"${cost:.4f}")
     if result.replayed:
-        parts.append("replayed")
+        parts.append(replayed_from(result))
     if result.backend == OFFLINE_BACKEND:
         parts.append(OFFLINE_BACKEND)
     return " · ".join(parts)
 
 
+def replayed_from(result: ChatResult) -> str:
+    """'replayed from 2026-11-24': the date the reply was recorded, in UTC so that re-runs
+    anywhere show the same output."""
+    started = result.timings.started_at
+    if not started:
+        return "replayed"
+    return f"replayed from {time.strftime('%Y-%m-%d', time.gmtime(started))}"
+
+
 def ending(result: ChatResult) -> str:
     """Why the reply stopped, in a few words."""
-    tokens = result.usage.completion_tokens
+    tokens = count(result.usage.completion_tokens)
     if result.status is Status.INTERRUPTED:
-        return f"interrupted after {tokens} tokens"
+        return f"interrupted after {tokens}"
     if result.status is Status.INCOMPLETE:
         cause = "connection lost" if result.error == "connection lost" else "stream ended early"
-        return f"{cause} after {tokens} tokens (no finish reason)"
+        return f"{cause} after {tokens} (no finish reason)"
     if result.status is Status.FAILED:
-        return f"failed after {tokens} tokens"
+        return f"failed after {tokens}"
     return {
         "stop": "finished",
         "length": "stopped: max tokens reached",
@@ -194,6 +209,7 @@ def metadata(result: ChatResult, *, thread: str, turn_id: str) -> dict[str, Any]
             "model": result.model,
             "status": result.status.value,
             "finish_reason": result.finish_reason,
+            "replayed": result.replayed,
             "usage": {
                 "prompt_tokens": result.usage.prompt_tokens,
                 "completion_tokens": result.usage.completion_tokens,

@@ -9,17 +9,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache import (
+    CacheRequest,
+    ReplayStream,
+    ResponseCache,
+    cache_host,
+    cache_path,
+    miss_error,
+)
 from .conversation import DEFAULT, ConversationStore
-from .engine import ChatRequest, ChatStream
+from .engine import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .live import Surface, stream_to
 from .pricing import UsageTotals, cost
 from .rendering import metadata
-from .result import ChatResult
+from .result import ChatResult, Status
 from .settings import NbStream, Settings, resolve
 
 
@@ -36,14 +45,18 @@ class TurnOptions:
     timeout: float | None = None
     retries: int | None = None
     stream: bool = True
+    cache: str | None = None
 
 
 class Session:
-    """Owns the conversation store and usage totals of one kernel."""
+    """Owns the conversation store, the response cache and usage totals of one kernel."""
 
-    def __init__(self, config: NbStream | None = None, state: Path | None = None) -> None:
+    def __init__(
+        self, config: NbStream | None = None, state: Path | None = None, cache: Path | None = None
+    ) -> None:
         self.config = config or NbStream()
         self.store = ConversationStore.open(state) if state else ConversationStore()
+        self.cache = ResponseCache(cache or cache_path(None))
         self.totals = UsageTotals()
         self.last: ChatResult | None = None
 
@@ -56,6 +69,7 @@ class Session:
             first_token_timeout=timeout,
             idle_timeout=timeout,
             max_retries=options.retries,
+            cache=options.cache,
         )
 
     def chat(
@@ -71,7 +85,7 @@ class Session:
         def meta(result: ChatResult) -> dict[str, Any]:
             return metadata(result, thread=options.thread, turn_id=turn.turn_id)
 
-        with self.store.turn(options.thread):
+        with self._guard(options):
             try:
                 result = stream_to(
                     turn.stream, surface, thread=options.thread, cost=self.cost, meta=meta
@@ -79,7 +93,7 @@ class Session:
             except (KeyboardInterrupt, StreamError):
                 self._keep_partial(turn)
                 raise
-        self._keep(turn, result)
+        self._commit(turn, result)
         return result
 
     async def achat(
@@ -90,14 +104,18 @@ class Session:
         on_update: Callable[[ChatResult], None] | None = None,
         interval: float = 0.1,
         cell_id: str | None = None,
+        sink: Sink | None = None,
     ) -> ChatResult:
-        """Run one turn on nbstream's loop; `on_update(snapshot)` is called every `interval` s.
+        """Run one turn on nbstream's loop; `on_update(snapshot)` is called every `interval` s
+        and `sink` gets the stream's events.
 
         Cancelling the task stops the stream, closes the connection and records the partial
         reply as interrupted. The same recording rules as `chat` apply.
         """
         turn = self._prepare(prompt, options, cell_id)
-        with self.store.turn(options.thread):
+        if sink is not None:
+            turn.stream.sink = sink
+        with self._guard(options):
             ticker = asyncio.ensure_future(_tick(turn.stream, on_update, interval))
             try:
                 result = await turn.stream.run()
@@ -106,8 +124,12 @@ class Session:
                 raise
             finally:
                 ticker.cancel()
-        self._keep(turn, result)
+        self._commit(turn, result)
         return result
+
+    def _guard(self, options: TurnOptions) -> AbstractContextManager[None]:
+        # A one-off turn reads and writes no history, so it may run beside the thread's turn.
+        return nullcontext() if options.no_history else self.store.turn(options.thread)
 
     def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> _Turn:
         settings = self.settings(options)
@@ -122,12 +144,37 @@ class Session:
         if system:
             messages.insert(0, {"role": "system", "content": system})
         request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
-        return _Turn(prompt, options, cell_id, uuid.uuid4().hex, ChatStream(request, settings))
+        stream, to_record = self._stream_for(request, settings, cell_id)
+        return _Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
+
+    def _stream_for(
+        self, request: ChatRequest, settings: Settings, cell_id: str | None
+    ) -> tuple[TurnStream, CacheRequest | None]:
+        """The live stream or a replay, as the cache mode says; and what to record, if any."""
+        if settings.cache == "off":
+            return ChatStream(request, settings), None
+        keyed = CacheRequest(cache_host(settings), request.model, request.messages, request.params)
+        key = keyed.key  # parameters the cache cannot key fail the cell before any request
+        if settings.cache == "record":
+            self.cache.check()  # and so does a store that cannot be used
+            return ChatStream(request, settings), keyed
+        entry = self.cache.get(key)
+        if entry is not None:
+            return ReplayStream(entry, settings.replay_pace), None
+        if settings.cache == "strict":
+            raise miss_error(keyed, cell_id, self.cache.where)
+        return ChatStream(request, settings), keyed
 
     def cost(self, result: ChatResult) -> float | None:
         """The reply's cost in dollars, with configured prices over the built-in table."""
         extra = {k: (float(v[0]), float(v[1])) for k, v in self.config.prices.items()}
         return cost(result, extra)
+
+    def _commit(self, turn: _Turn, result: ChatResult) -> None:
+        """Keep a finished turn; store it in the response cache if it is to be recorded."""
+        self._keep(turn, result)
+        if turn.to_record is not None and result.status is Status.COMPLETE:
+            self.cache.put(turn.to_record, result)
 
     def _keep(self, turn: _Turn, result: ChatResult) -> None:
         """Commit a turn that produced output: the thread changes only now."""
@@ -155,11 +202,12 @@ class _Turn:
     options: TurnOptions
     cell_id: str | None
     turn_id: str
-    stream: ChatStream
+    stream: TurnStream
+    to_record: CacheRequest | None  # the request to store a complete reply under
 
 
 async def _tick(
-    stream: ChatStream, on_update: Callable[[ChatResult], None] | None, interval: float
+    stream: TurnStream, on_update: Callable[[ChatResult], None] | None, interval: float
 ) -> None:
     while on_update is not None:
         await asyncio.sleep(interval)

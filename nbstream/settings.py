@@ -20,6 +20,9 @@ from .errors import ConfigError
 DEFAULT_MODEL = "gpt-4o-mini"
 OFFLINE_MODEL = "nbstream-demo"
 OPENAI_URL = "https://api.openai.com/v1"
+#: Response cache modes (see nbstream.cache) and how a replay paces the recorded text.
+CACHE_MODES = ("off", "record", "replay", "strict")
+REPLAY_PACES = ("instant", "recorded")
 
 
 class NbStream(Configurable):
@@ -54,6 +57,14 @@ class NbStream(Configurable):
     prices = Dict(help="Extra prices, {model: [input $/1M tokens, output $/1M tokens]}.").tag(
         config=True
     )
+    cache = Unicode(
+        None,
+        allow_none=True,
+        help="Response cache: off, record, replay, strict (else $NBSTREAM_CACHE).",
+    ).tag(config=True)
+    replay_pace = Unicode(
+        "instant", help="Replayed replies appear at once (instant) or at the recorded pace."
+    ).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -71,10 +82,14 @@ class Settings:
     offline: bool = False
     azure_endpoint: str | None = None
     api_version: str | None = None
+    cache: str = "off"
+    replay_pace: str = "instant"
 
     @property
     def host(self) -> str:
         """The server's host for messages: 'api.openai.com', '127.0.0.1:8000', ..."""
+        if self.offline:
+            return "the offline demo server"
         url = self.azure_endpoint or self.base_url or OPENAI_URL
         return urlsplit(url).netloc or url
 
@@ -90,6 +105,8 @@ class Settings:
             "idle_timeout": self.idle_timeout,
             "max_retries": self.max_retries,
             "max_retry_wait": self.max_retry_wait,
+            "cache": self.cache,
+            "replay_pace": self.replay_pace,
         }
 
     def redact(self, text: str) -> str:
@@ -128,11 +145,16 @@ def resolve(
     config = config or NbStream()
     env = os.environ if environ is None else environ
     given = {k: v for k, v in explicit.items() if v is not None}
-    unknown = set(given) - {"model", "base_url", "api_key", *_TUNABLES}
+    unknown = set(given) - {"model", "base_url", "api_key", "cache", *_TUNABLES}
     if unknown:
         raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}", "see %chat config")
     tunables = {name: given.get(name, getattr(config, name)) for name in _TUNABLES}
     _check_tunables(tunables)
+    pace_example = "%config NbStream.replay_pace = 'recorded'"
+    tunables["cache"] = cache_mode(given.get("cache"), config, env)
+    tunables["replay_pace"] = _choice(
+        "NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example
+    )
     model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
     base_url = (
         given.get("base_url")
@@ -171,3 +193,19 @@ def _check_tunables(values: dict[str, Any]) -> None:
                 f"{name} must be a number >= 0, got {value!r}",
                 f"%config NbStream.{name} = 30",
             )
+
+
+def cache_mode(explicit: str | None, config: NbStream, environ: Mapping[str, str]) -> str:
+    """The response cache mode: explicit > `NbStream.cache` > $NBSTREAM_CACHE > off."""
+    if explicit is not None:
+        return _choice("cache", explicit, CACHE_MODES, "cache='replay'")
+    if config.cache is not None:
+        return _choice("NbStream.cache", config.cache, CACHE_MODES, "%chat cache replay")
+    value = environ.get("NBSTREAM_CACHE") or "off"
+    return _choice("NBSTREAM_CACHE", value, CACHE_MODES, "export NBSTREAM_CACHE=replay")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...], example: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}", example)
+    return value

@@ -324,3 +324,31 @@ def test_code_format_puts_the_code_in_the_next_cell(kernel) -> None:
     assert [p["text"] for p in payloads if p["source"] == "set_next_input"] == [
         "print('hi')\n\nx = 1"
     ]
+
+
+def test_each_runs_the_template_once_per_element(kernel, log) -> None:
+    kernel.execute("cities = ['Lisbon', 'Osaka', 'Quito']")
+    run = chat(kernel, "One line about {item} (#{index}).", "--each cities", tokens=5)
+    assert run.reply["status"] == "ok"
+    sent = sorted(r.body["messages"][-1]["content"] for r in log.records)
+    assert sent == [
+        "One line about Lisbon (#0).", "One line about Osaka (#1).", "One line about Quito (#2).",
+    ]  # fmt: skip
+    assert "3/3 requests" in run.final["data"]["text/plain"]
+    assert value(kernel, "[r.status.value for r in _chat]") == ["complete"] * 3
+    bad = chat(kernel, "x", "--each nothing_here")
+    assert bad.reply["status"] == "error" and "not a list" in bad.text
+
+
+def test_compare_streams_side_by_side_then_a_table_and_branches(kernel, log) -> None:
+    run = chat(kernel, "Same question", "-t cmp --compare nbstream-demo,fault-length", tokens=6)
+    assert run.reply["status"] == "ok"
+    assert {r.model for r in log.records} == {"nbstream-demo", "fault-length"}
+    grid, table = run.of("display_data")[-2:]
+    assert "grid-template-columns:repeat(2" in grid["data"]["text/html"]
+    assert table["data"]["text/markdown"].startswith("| model | first token")
+    follow = chat(kernel, "Go on", "-t cmp@fault-length", text="ok")
+    assert follow.reply["status"] == "ok"
+    sent = log.records[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert (sent[0]["content"], sent[2]["content"]) == ("Same question", "Go on")

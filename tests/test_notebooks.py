@@ -39,3 +39,15 @@ def test_the_quickstart_runs_offline_and_saves_replies_with_footers(
     assert "sk-must-not-be-used" not in json.dumps(nb)
     text = echoed.getvalue()
     assert "Offline demo reply" in text and "· offline demo" in text
+
+
+def test_the_concurrency_notebook_runs_every_cell_offline(tmp_path: Path) -> None:
+    saved = run_demo(NOTEBOOKS / "concurrency.ipynb", tmp_path / "out.ipynb", out=io.StringIO())
+    nb = nbformat.read(saved, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)  # Run All reached the last cell
+    assert not any(o.output_type == "error" for cell in code for o in cell.outputs)
+    assert code[-1].outputs[0]["text"] == "this cell ran after nbstream.run\n"
+    grid = code[1].outputs[0]["data"]
+    assert set(grid) == {"text/html", "text/plain"}
+    assert "8/8 requests" in grid["text/plain"]

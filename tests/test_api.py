@@ -1,0 +1,182 @@
+"""The Python API and concurrent streams, in-process against the offline server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+import nbstream
+from nbstream.errors import NbStreamError
+from nbstream.result import Status
+from nbstream.session import Session
+from nbstream.settings import NbStream
+
+from .conftest import SECRET_KEY
+
+
+@pytest.fixture
+def session(server, log, monkeypatch) -> Session:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    return Session(NbStream(base_url=server.url, model="nbstream-demo", max_retries=2))
+
+
+def text(value: str) -> dict:
+    return {"nbstream": {"text": value}}
+
+
+def test_chat_returns_the_result_and_records_the_exchange(session, log) -> None:
+    result = nbstream.chat("Hi", session=session, params=text("Hello back"), temperature=0.3)
+    assert result.text == "Hello back" and result.status is Status.COMPLETE
+    assert log.records[-1].body["temperature"] == 0.3
+    assert [e.user for e in session.store.thread("default").exchanges] == ["Hi"]
+
+
+def test_unknown_keywords_are_request_parameters(session, log) -> None:
+    nbstream.chat("Hi", session=session, stop=["\n"], user="u7", params=text("x"))
+    assert log.records[-1].body["stop"] == ["\n"] and log.records[-1].body["user"] == "u7"
+
+
+def test_an_empty_prompt_is_refused_before_any_request(session, log) -> None:
+    with pytest.raises(NbStreamError, match="empty prompt"):
+        nbstream.chat("  ", session=session)
+    assert log.records == []
+
+
+def test_stream_yields_deltas_then_holds_the_result(session) -> None:
+    deltas = nbstream.stream("Hi", session=session, params=text("one two three"))
+    pieces = list(deltas)
+    assert pieces == ["one", " two", " three"]
+    assert deltas.result.text == "one two three"
+    assert deltas.result.usage.completion_tokens == 3
+
+
+def test_closing_a_stream_early_closes_the_connection(session, log) -> None:
+    with nbstream.stream(
+        "Hi", session=session, params={"nbstream": {"tokens": 500, "rate": 50}}
+    ) as s:
+        for _ in zip(range(3), s, strict=False):
+            pass
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+
+
+def test_achat_and_astream_work_from_any_event_loop(session) -> None:
+    async def main():
+        result = await nbstream.achat("Hi", session=session, params=text("async reply"))
+        deltas = nbstream.astream("Hi", session=session, params=text("a b"))
+        pieces = [piece async for piece in deltas]
+        return result, pieces, deltas.result
+
+    result, pieces, streamed = asyncio.run(main())
+    assert result.text == "async reply"
+    assert pieces == ["a", " b"] and streamed.text == "a b"
+
+
+def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, log) -> None:
+    async def main():
+        task = asyncio.ensure_future(
+            nbstream.achat("Hi", session=session, thread="cancel",
+                           params={"nbstream": {"tokens": 500, "rate": 50}})
+        )  # fmt: skip
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    (exchange,) = session.store.thread("cancel").exchanges
+    assert exchange.status is Status.INTERRUPTED and exchange.result.text
+
+
+def test_chat_class_keeps_history_and_reset_keeps_the_system(session, log) -> None:
+    chat = nbstream.Chat(system="Be brief.", session=session)
+    chat.send("one", params=text("1"))
+    chat.send("two", params=text("2"))
+    sent = [m["content"] for m in log.records[-1].body["messages"]]
+    assert sent == ["Be brief.", "one", "1", "two"]
+    assert chat.history == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "1"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "2"},
+    ]
+    chat.reset()
+    assert chat.history == [{"role": "system", "content": "Be brief."}]
+
+
+def test_run_runs_a_coroutine_on_nbstreams_loop() -> None:
+    async def work():
+        await asyncio.sleep(0.01)
+        return asyncio.get_running_loop()
+
+    assert nbstream.run(work()) is nbstream.loop.get_loop()
+
+
+def test_gather_returns_results_in_prompt_order(session, log) -> None:
+    prompts = [f"prompt {i}" for i in range(6)]
+    results = nbstream.gather(prompts, session=session, concurrency=3,
+                              params={"nbstream": {"tokens": 20, "rate": 100}})  # fmt: skip
+    assert [r.status for r in results] == [Status.COMPLETE] * 6
+    by_prompt = {r.body["messages"][-1]["content"]: r for r in log.records}
+    assert set(by_prompt) == set(prompts)
+    assert session.store.threads() == []  # one-offs: nothing recorded
+
+
+def test_gather_runs_at_most_concurrency_streams_at_once(session, log) -> None:
+    nbstream.gather([f"p{i}" for i in range(6)], session=session, concurrency=2,
+                    params={"nbstream": {"tokens": 10, "rate": 50}})  # fmt: skip
+    spans = [(r.started, r.ended) for r in log.records]
+    most = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+    assert most == 2
+
+
+def test_one_failure_does_not_cancel_the_others(session, fault_key) -> None:
+    results = nbstream.gather(
+        ["a", "b", "c"], session=session, concurrency=1,
+        params={"nbstream": {"tokens": 3, "fail_status": 400, "key": fault_key}},
+    )  # fmt: skip
+    assert [r.status for r in results] == [Status.FAILED, Status.COMPLETE, Status.COMPLETE]
+    assert "400 from" in results[0].error
+
+
+def test_gather_backs_off_on_rate_limits_and_recovers(session, log, fault_key) -> None:
+    results = nbstream.gather(
+        [f"p{i}" for i in range(4)], session=session, concurrency=4,
+        params={"nbstream": {"tokens": 5, "fail_status": 429, "fail_times": 2,
+                             "retry_after": "0.2", "key": fault_key}},
+    )  # fmt: skip
+    assert all(r.status is Status.COMPLETE for r in results)
+    assert sum(r.status == 429 for r in log.records) == 2
+
+
+def test_interrupting_gather_cancels_every_stream(session, log) -> None:
+    import _thread
+    import threading
+
+    threading.Timer(0.6, _thread.interrupt_main).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        nbstream.gather([f"p{i}" for i in range(4)], session=session,
+                        params={"nbstream": {"tokens": 500, "rate": 20}})  # fmt: skip
+    assert time.monotonic() - started < 1.5
+    assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), 0.5)
+    assert len(log.records) == 4
+
+
+def test_compare_branches_the_thread_per_model(session, log) -> None:
+    nbstream.chat("earlier", session=session, thread="cmp", params=text("before"))
+    results = nbstream.compare(
+        "same question", ["nbstream-demo", "fault-length"], thread="cmp", session=session,
+        params={"nbstream": {"tokens": 4}},
+    )  # fmt: skip
+    assert [r.model for r in results] == ["nbstream-demo", "fault-length"]
+    assert [r.finish_reason for r in results] == ["stop", "length"]
+    for model in ("nbstream-demo", "fault-length"):
+        users = [e.user for e in session.store.thread(f"cmp@{model}").exchanges]
+        assert users == ["earlier", "same question"]
+    assert [e.user for e in session.store.thread("cmp").exchanges] == ["earlier"]
+    assert json.dumps(session.store.threads())

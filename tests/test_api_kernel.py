@@ -1,0 +1,61 @@
+"""The Python API inside real kernels: top-level await, interrupts, the grid's messages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from .conftest import SECRET_KEY
+from .kernels import Kernel, clean_env
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(server, tmp_path_factory) -> Iterator[Kernel]:
+    env = clean_env(
+        OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY, NBSTREAM_MODEL="nbstream-demo"
+    )
+    started = Kernel(env, cwd=tmp_path_factory.mktemp("api"))
+    started.execute("import nbstream")
+    yield started
+    started.shutdown()
+
+
+def test_top_level_await_streams_live_into_one_output(kernel) -> None:
+    run = kernel.execute(
+        "r = await nbstream.achat('hi', no_history=True, "
+        "params={'nbstream': {'tokens': 60, 'rate': 100}})"
+    )
+    assert run.reply["status"] == "ok"
+    assert len(run.of("display_data")) == 1 and len(run.of("update_display_data")) >= 3
+    assert "60 tokens" in run.final["data"]["text/plain"]
+    assert run.final["metadata"]["nbstream"]["status"] == "complete"
+
+
+def test_gather_draws_one_grid_with_few_messages(kernel) -> None:
+    run = kernel.execute(
+        "rs = nbstream.gather([f'q{i}' for i in range(20)], concurrency=20, "
+        "params={'nbstream': {'tokens': 100, 'rate': 100}})"
+    )
+    assert run.reply["status"] == "ok"
+    seconds = run.idle - run.sent
+    assert len(run.outputs) <= 10 * seconds + 3
+    assert "20/20 requests" in run.final["data"]["text/plain"]
+
+
+def test_interrupting_gather_closes_every_connection(kernel, log) -> None:
+    msg_id = kernel.start(
+        "nbstream.gather([f'q{i}' for i in range(5)], "
+        "params={'nbstream': {'tokens': 1000, 'rate': 20}})"
+    )
+    assert log.wait_for(lambda r: len(r) == 5 and all(x.chunks_sent > 3 for x in r), 5)
+    interrupted = time.monotonic()
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id)
+    assert run.idle - interrupted < 0.5
+    assert run.error["ename"] == "KeyboardInterrupt"
+    assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), 0.5)
+    assert kernel.execute("1 + 1").reply["status"] == "ok"
