@@ -367,20 +367,22 @@ def demo_text(body: Mapping[str, Any], rate: float, delay: float) -> str:
     quote = last[:200] + ("…" if len(last) > 200 else "")
     quoted = "\n".join(f"> {line}" for line in quote.splitlines()) or "> (empty)"
     limit = body.get("max_tokens", body.get("max_completion_tokens"))
-    settings = ", ".join(
-        f"{name}={'—' if value is None else json.dumps(value)}"
+    chosen = [
+        f"{name} {json.dumps(value)}"
         for name, value in (
             ("temperature", body.get("temperature")),
             ("top_p", body.get("top_p")),
             ("max_tokens", limit),
         )
-    )
+        if value is not None
+    ]
+    settings = ", ".join(chosen) if chosen else "no temperature, top_p or max_tokens"
     pace = "as fast as it can" if rate <= 0 else f"at about {rate:g} tokens per second"
     wait = f" after a {delay:g} s pause" if delay > 0 else ""
     return (
         "**Offline demo reply** — nbstream's built-in server, not a language model.\n\n"
         f"You sent {len(messages)} message{'s' * (len(messages) != 1)} ({roles}). "
-        f"Your last message has {len(last)} characters:\n\n{quoted}\n\nRequest: {settings}.\n\n"
+        f"Your last message has {len(last)} characters:\n\n{quoted}\n\nSampling: {settings}.\n\n"
         "A real model would answer here. This server only describes what it received, so you "
         f"can try nbstream without a network or an API key. It streams {pace}{wait}: watch the "
         "reply grow, interrupt it, read the usage. For a real model, point nbstream at any "

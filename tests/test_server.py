@@ -77,7 +77,7 @@ def test_demo_stream_matches_the_non_streaming_reply(client: openai.OpenAI) -> N
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole.choices[0].message.content
     assert text.startswith("**Offline demo reply**") and "not a language model" in text
-    assert "temperature=0.7" in text and "> Hello there" in text
+    assert "Sampling: temperature 0.7." in text and "> Hello there" in text
     assert 60 <= whole.usage.completion_tokens <= 120
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-2].choices[0].finish_reason == "stop"
