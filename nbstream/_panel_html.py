@@ -17,8 +17,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from .conversation import Thread
-from .rendering import reply_markdown, reply_text, safe_markdown, transcript_markdown
-from .result import ChatResult, Status
+from .rendering import (
+    reply_markdown,
+    safe_markdown,
+    transcript_markdown,
+    transcript_text,
+)
+from .result import ChatResult
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
 _SAFE_SCHEMES = {"http", "https", "mailto"}
@@ -122,17 +127,6 @@ def transcript_bundle(thread: Thread) -> dict[str, str]:
         "text/markdown": f"{summary}\n\n{markdown}\n\n</details>",
         "text/plain": f"{title}\n\n{transcript_text(thread)}".rstrip(),
     }
-
-
-def transcript_text(thread: Thread) -> str:
-    """A thread as plain text."""
-    parts = [f"System: {thread.system}"] if thread.system else []
-    for exchange in thread.exchanges:
-        result = exchange.result
-        flag = "" if result.status is Status.COMPLETE else f" ({result.status.value})"
-        parts.append(f"You: {exchange.user}")
-        parts.append(f"{result.model or 'Assistant'}{flag}: {reply_text(result)}")
-    return "\n\n".join(parts)
 
 
 #: Scoped to the panel; JupyterLab's theme variables make it follow light and dark themes

@@ -24,7 +24,7 @@ from .gather import compare_turns, gather_turns
 from .interpolate import interpolate
 from .live import NotebookSurface, TerminalSurface
 from .loop import run
-from .rendering import transcript_markdown
+from .rendering import transcript_markdown, transcript_text
 from .result import ChatResult
 from .session import Session, TurnOptions, set_current
 from .settings import CACHE_MODES, NbStream, cache_mode
@@ -191,7 +191,17 @@ class ChatMagics(Magics):
 
     def _cmd_history(self, thread: str, rest: list[str]) -> None:
         store = self.session.store
-        _show(transcript_markdown(store.thread(thread)) if thread in store.threads() else "")
+        if thread not in store.threads():
+            _show("")
+            return
+        conversation = store.thread(thread)
+        display(
+            {
+                "text/markdown": transcript_markdown(conversation),
+                "text/plain": transcript_text(conversation),
+            },
+            raw=True,
+        )
 
     def _cmd_threads(self, thread: str, rest: list[str]) -> None:
         store = self.session.store

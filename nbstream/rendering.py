@@ -174,6 +174,17 @@ def transcript_markdown(thread: Thread) -> str:
     return "\n\n---\n\n".join(parts)
 
 
+def transcript_text(thread: Thread) -> str:
+    """A thread as plain text."""
+    parts = [f"System: {thread.system}"] if thread.system else []
+    for exchange in thread.exchanges:
+        result = exchange.result
+        flag = "" if result.status is Status.COMPLETE else f" ({ending(result)})"
+        parts.append(f"You: {exchange.user}")
+        parts.append(f"{result.model or 'Assistant'}{flag}: {reply_text(result)}")
+    return "\n\n".join(parts)
+
+
 @dataclass
 class Throttle:
     """Decides when the next update may go out: at most `max_rate` a second, and no more
