@@ -249,7 +249,7 @@ class ConversationStore:
             # Warn once per run of failures; the conversation carries on in memory.
             if not self._save_failed:
                 self.warnings.append(
-                    f"nbstream: could not save {_shown(self._path)} ({exc}); "
+                    f"nbstream: could not save {short_path(self._path)} ({exc}); "
                     "keeping the conversation in memory only"
                 )
             self._save_failed = True
@@ -270,7 +270,7 @@ class ConversationStore:
 
     def _set_aside(self, problem: _Unusable) -> None:
         assert self._path is not None
-        shown = _shown(self._path)
+        shown = short_path(self._path)
         try:
             kept = _rename_aside(self._path, problem.reason, self._clock())
         except OSError as exc:
@@ -392,7 +392,8 @@ def _rename_aside(path: Path, reason: str, now: float) -> Path:
     return target
 
 
-def _shown(path: Path) -> str:
+def short_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, for messages."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):

@@ -14,20 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import (
-    CacheRequest,
-    ReplayStream,
-    ResponseCache,
-    cache_host,
-    cache_path,
-    miss_error,
-)
+from .cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
 from .conversation import DEFAULT, ConversationStore
 from .engine import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .live import Surface, stream_to
 from .pricing import UsageTotals, cost
 from .rendering import metadata
+from .replay import ReplayStream
 from .result import ChatResult, Status
 from .settings import NbStream, Settings, resolve
 

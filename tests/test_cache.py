@@ -18,7 +18,6 @@ import pytest
 from nbstream.cache import (
     CacheRequest,
     Entry,
-    ReplayStream,
     ResponseCache,
     cache_host,
     key_for,
@@ -28,6 +27,7 @@ from nbstream.demo import run_demo
 from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
 from nbstream.live import NullSurface
 from nbstream.rendering import footer
+from nbstream.replay import ReplayStream
 from nbstream.result import ChatResult, Status, TextDelta, Timings, ToolCall, Usage
 from nbstream.server import OfflineServer
 from nbstream.session import Session, TurnOptions
