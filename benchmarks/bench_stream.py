@@ -78,6 +78,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -262,11 +263,18 @@ def kernel_env(url: str) -> dict[str, str]:
     return env
 
 
+#: Where the kernels' stderr goes (their start-up warnings would clutter the table).
+KERNEL_LOG = Path(tempfile.gettempdir()) / "nbstream-bench-kernels.log"
+
+
 class BenchKernel:
     """A fresh IPython kernel: shell through jupyter_client, IOPub through the recorder."""
 
     def __init__(self, env: dict[str, str], record: bool = True) -> None:
-        self.km, self.kc = start_new_kernel(startup_timeout=60, kernel_name="python3", env=env)
+        with KERNEL_LOG.open("a") as stderr:
+            self.km, self.kc = start_new_kernel(
+                startup_timeout=60, kernel_name="python3", env=env, stderr=stderr
+            )
         self.pid: int | None = getattr(self.km.provisioner, "pid", None)
         self._cpu_at_send = 0.0
         self.recorder: IOPubRecorder | None = None
@@ -586,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-runs", type=int)
     args = parser.parse_args(argv)
     quick = args.quick
-    runs = args.runs or (2 if quick else 4)
+    runs = args.runs or (3 if quick else 4)
     long_tokens = args.long_tokens or (1200 if quick else 6000)
     big_tokens = args.big_tokens if args.big_tokens is not None else (0 if quick else 50_000)
     first_runs = args.first_runs or (5 if quick else 10)
@@ -594,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
     load_runs = args.load_runs or (2 if quick else 5)
 
     started = time.monotonic()
-    load_before = load_average()
+    load_before, setup = load_average(), machine()
+    KERNEL_LOG.write_text("")
     log = StampedLog()
     server = OfflineServer(rate=0, first_token_delay=0)
     server.log = log  # before start(): the app is built with this log
@@ -704,12 +713,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     print()
-    print(machine())
+    print(setup)
     print(
         f"load average before {load_before}, after {load_average()} (other work on the "
         "machine skews timings)"
     )
-    print(f"benchmark took {time.monotonic() - started:.0f} s")
+    print(f"benchmark took {time.monotonic() - started:.0f} s; kernels' stderr in {KERNEL_LOG}")
     return 0
 
 

@@ -135,7 +135,7 @@ FOOTER = re.compile(
     r"first token [\d.]+ s"
     r"( · [\d.]+ tok/s)? · total [\d.]+ s · (?P<ending>.+)$"
 )
-STATUS = re.compile(r"^⏳ (?P<tokens>\d+) tokens · ")
+STATUS = re.compile(r"^⏳ (?P<tokens>\d+) tokens? · ")
 
 
 def chat_cell(prompt: str, **server_options: object) -> str:
