@@ -15,7 +15,7 @@ from typing import Any
 
 from . import loop
 from .errors import NbStreamError, StreamError
-from .gather import compare_turns, gather_turns
+from .gather import agather_turns, compare_turns, gather_turns
 from .live import LiveView, surface_for
 from .rendering import metadata
 from .result import ChatResult, Event, Status, TextDelta, with_status
@@ -250,6 +250,24 @@ def gather(
         _check(prompt)
     options.setdefault("no_history", True)
     return gather_turns(
+        session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
+    )
+
+
+async def agather(
+    prompts: Sequence[str],
+    *,
+    concurrency: int = 8,
+    show: bool | None = None,
+    session: Session | None = None,
+    **options: Any,
+) -> list[ChatResult]:
+    """`await nbstream.agather(...)`: like `gather`, without blocking the caller's event loop,
+    so other cells run meanwhile (`asyncio.ensure_future(nbstream.agather(...))`)."""
+    for prompt in prompts:
+        _check(prompt)
+    options.setdefault("no_history", True)
+    return await agather_turns(
         session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
     )
 

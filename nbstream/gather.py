@@ -183,6 +183,29 @@ async def _run_all(
         board.finished = time.monotonic()
 
 
+class _BoardView:
+    """Draws the board into one output at the throttle's pace, then once more at the end."""
+
+    def __init__(self, board: Board, show: bool | None, columns: int | None) -> None:
+        self.board, self.columns = board, columns
+        self.output = _GridOutput(show)
+        self.throttle = Throttle()
+        self.shown = -1  # the board version on screen
+
+    def tick(self) -> float:
+        """Redraw if the board changed and the throttle allows; seconds to the next tick."""
+        now, size = time.monotonic(), self.output.size
+        if self.board.version != self.shown and self.throttle.wait(now, size) == 0:
+            self.shown = self.board.version
+            self.output.show(render(self.board, final=False, columns=self.columns), final=False)
+            self.throttle.sent(now, self.output.size)
+        return max(self.throttle.wait(now, self.output.size), 0.1)
+
+    def end(self) -> None:
+        """The final drawing, with every reply in full."""
+        self.output.show(render(self.board, final=True, columns=self.columns), final=True)
+
+
 def run_board(
     session: Session,
     titles: Sequence[str],
@@ -194,24 +217,36 @@ def run_board(
 ) -> list[ChatResult]:
     """Run `jobs` concurrently, drawing them as one live grid; results in job order."""
     board = Board(titles)
-    output = _GridOutput(show)
-    throttle = Throttle()
-    shown = [-1]
-
-    def tick() -> float:
-        now = time.monotonic()
-        if board.version != shown[0] and throttle.wait(now, output.size) == 0:
-            shown[0] = board.version
-            output.show(render(board, final=False, columns=columns), final=False)
-            throttle.sent(now, output.size)
-        return max(throttle.wait(now, output.size), 0.1)
-
+    view = _BoardView(board, show, columns)
     job = loop.submit(_run_all(session, board, jobs, concurrency), board.wake)
     try:
-        results = loop.wait(job, tick=tick)
+        return loop.wait(job, tick=view.tick)
     finally:
-        output.show(render(board, final=True, columns=columns), final=True)
-    return results
+        view.end()
+
+
+async def arun_board(
+    session: Session,
+    titles: Sequence[str],
+    jobs: Sequence[tuple[str, TurnOptions]],
+    *,
+    concurrency: int,
+    show: bool | None,
+) -> list[ChatResult]:
+    """`run_board` for async callers: the caller's event loop stays free while it runs."""
+    board = Board(titles)
+    view = _BoardView(board, show, None)
+    job = loop.submit(_run_all(session, board, jobs, concurrency), board.wake)
+    done = asyncio.wrap_future(job.future)
+    try:
+        while not done.done():
+            await asyncio.wait([done], timeout=view.tick())
+        return done.result()
+    except BaseException:
+        job.cancel()
+        raise
+    finally:
+        view.end()
 
 
 class _GridOutput:
@@ -254,6 +289,22 @@ def gather_turns(
     titles = [_preview(prompt) for prompt in prompts]
     jobs = [(prompt, options) for prompt in prompts]
     return run_board(session, titles, jobs, concurrency=concurrency, show=show)
+
+
+async def agather_turns(
+    session: Session,
+    prompts: Sequence[str],
+    options: TurnOptions,
+    *,
+    concurrency: int = 8,
+    show: bool | None = None,
+) -> list[ChatResult]:
+    """`gather_turns` for async callers."""
+    if not prompts:
+        return []
+    titles = [_preview(prompt) for prompt in prompts]
+    jobs = [(prompt, options) for prompt in prompts]
+    return await arun_board(session, titles, jobs, concurrency=concurrency, show=show)
 
 
 def compare_turns(

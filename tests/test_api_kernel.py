@@ -59,3 +59,18 @@ def test_interrupting_gather_closes_every_connection(kernel, log) -> None:
     assert run.error["ename"] == "KeyboardInterrupt"
     assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), 0.5)
     assert kernel.execute("1 + 1").reply["status"] == "ok"
+
+
+def test_agather_leaves_the_kernel_free_for_other_cells(kernel, log) -> None:
+    started = kernel.execute(
+        "import asyncio\n"
+        "task = asyncio.ensure_future(nbstream.agather([f'q{i}' for i in range(10)], "
+        "params={'nbstream': {'tokens': 40, 'rate': 20}}))"
+    )
+    assert started.reply["status"] == "ok"
+    assert log.wait_for(lambda r: len(r) >= 8, 5)
+    probe = kernel.execute("21 * 2")
+    assert probe.idle - probe.sent < 0.5
+    assert not any(x.outcome == "complete" for x in log.records)  # still streaming meanwhile
+    done = kernel.execute("rs = await task; [r.status.value for r in rs].count('complete')")
+    assert done.of("execute_result")[0]["data"]["text/plain"] == "10"
