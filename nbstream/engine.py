@@ -160,7 +160,6 @@ class ChatStream:
     async def _attempt(self, client: Any, include_usage: bool) -> ChatResult:
         self._acc.start()
         kwargs = self._create_kwargs(include_usage)
-        first_token = self.settings.first_token_timeout
         opened = client.chat.completions.with_streaming_response.create(**kwargs)
         async with opened as response:
             kind = response.headers.get("content-type", "")
@@ -173,23 +172,28 @@ class ChatStream:
             if "json" in kind:
                 self._feed(_completion_as_chunk(await response.json()))
             else:
-                stream = await response.parse()
-                chunks = stream.__aiter__()
-                while True:
-                    wait = None if self.has_output else first_token - self._acc.elapsed()
-                    try:
-                        chunk = await _next(chunks, wait)
-                    except StopAsyncIteration:
-                        break
-                    except asyncio.TimeoutError:
-                        raise ReplyTimeoutError(
-                            f"no first token from {self.settings.host} within {first_token:g} s",
-                            "raise NbStream.first_token_timeout or try again later",
-                        ) from None
-                    self._feed(chunk)
+                await self._consume(response)
         if self._acc.finish_reason is None:
             return self._end(Status.INCOMPLETE, "the stream ended without a finish reason")
         return self._end(Status.COMPLETE)
+
+    async def _consume(self, response: Any) -> None:
+        chunks = (await response.parse()).__aiter__()
+        first_token = self.settings.first_token_timeout
+        while True:
+            wait = None if self.has_output else first_token - self._acc.elapsed()
+            try:
+                chunk = await _next(chunks, wait)
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise ReplyTimeoutError(
+                    f"no first token from {self.settings.host} within {first_token:g} s",
+                    "raise NbStream.first_token_timeout or try again later",
+                ) from None
+            except Exception as err:
+                raise _as_sdk_error(err, response.http_response.request) from err
+            self._feed(chunk)
 
     def _create_kwargs(self, include_usage: bool) -> dict[str, Any]:
         params = dict(self.request.params)
@@ -256,6 +260,15 @@ async def _next(chunks: Any, timeout: float | None) -> Any:
     if timeout is None:
         return await chunks.__anext__()
     return await asyncio.wait_for(chunks.__anext__(), max(timeout, 0.0))
+
+
+def _as_sdk_error(err: Exception, request: Any) -> Exception:
+    """The SDK's error for an HTTP library error; openai 1.x lets these escape mid-stream."""
+    if type(err).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
+        return err
+    if "Timeout" in type(err).__name__:
+        return openai.APITimeoutError(request=request)
+    return openai.APIConnectionError(message=str(err), request=request)
 
 
 def _completion_as_chunk(data: dict[str, Any]) -> Any:
