@@ -104,7 +104,7 @@ class Notice:
 Event = TextDelta | ToolCallDelta | UsageReport | Finish | Retrying | Notice
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ChatResult:
     """Everything nbstream knows about one assistant reply."""
 
@@ -151,6 +151,18 @@ class ChatResult:
             return None
         # The first token's own time is in the TTFT, so count the tokens after it.
         return (tokens - 1) / (last - first)
+
+    def __repr__(self) -> str:
+        text = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        usage = self.usage
+        speed = f", {self.tokens_per_second:.1f} tok/s" if self.tokens_per_second else ""
+        first = self.time_to_first_token
+        ttft = f", first token {first:.2f} s" if first is not None else ""
+        return (
+            f"ChatResult({self.status.value}, model={self.model!r}, text={text!r}, "
+            f"tokens={usage.prompt_tokens}→{usage.completion_tokens}"
+            f"{' (estimated)' if usage.estimated else ''}{ttft}{speed})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record."""
