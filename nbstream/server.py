@@ -43,7 +43,6 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -56,6 +55,15 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ._faults import ABORT, FAULTS, FRAMING_TEXT, Abort, Fault, Op, Pacer, Pause, Write, build_reply
+from ._requests import (
+    Refusal,
+    RequestLog,
+    RequestRecord,
+    include_usage,
+    parse_body,
+    request_options,
+    validate,
+)
 
 __all__ = [
     "DEMO_MODEL",
@@ -70,93 +78,11 @@ __all__ = [
 DEMO_MODEL = "nbstream-demo"
 _DEMO = Fault()
 _CREATED = 1_735_689_600  # a fixed "created" for the model list
-_OPTIONS: dict[str, type] = {
-    **dict.fromkeys(("text", "key", "retry_after"), str),
-    **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status"), int),
-    **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive"), float),
-}
 _LOGIN_PAGE = (
     "<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in</h1>"
     '<form method="post" action="/login"><input name="user"><input name="password" '
     'type="password"><button>Sign in</button></form></body></html>'
 )
-
-
-@dataclass
-class RequestRecord:
-    """One POST /v1/chat/completions as the server saw it; `outcome` starts as "pending"."""
-
-    model: str
-    body: dict[str, Any]
-    authorization: str | None
-    stream: bool
-    include_usage: bool
-    started: float = field(default_factory=time.monotonic)
-    ended: float | None = None
-    outcome: str = "pending"  # complete, disconnected, aborted or error once it ends
-    status: int = 200
-    chunks_sent: int = 0  # SSE events written, [DONE] included
-
-
-class RequestLog:
-    """Thread-safe record of every chat request; tests read it while the server writes it."""
-
-    def __init__(self) -> None:
-        self._records: list[RequestRecord] = []
-        self._changed = threading.Condition()
-
-    @property
-    def records(self) -> list[RequestRecord]:
-        """Snapshots of the records so far, oldest first."""
-        with self._changed:
-            return [replace(record) for record in self._records]
-
-    def clear(self) -> None:
-        """Forget all records."""
-        with self._changed:
-            self._records.clear()
-
-    def wait_for(
-        self, predicate: Callable[[list[RequestRecord]], bool], timeout: float = 5.0
-    ) -> bool:
-        """Wait until `predicate(records)` holds; False if `timeout` seconds pass first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: predicate(self.records), timeout)
-
-    def _add(self, record: RequestRecord) -> RequestRecord:
-        with self._changed:
-            self._records.append(record)
-            self._changed.notify_all()
-        return record
-
-    def _update(self, record: RequestRecord, **changes: Any) -> None:
-        with self._changed:
-            for name, value in changes.items():
-                setattr(record, name, value)
-            self._changed.notify_all()
-
-    def _end(self, record: RequestRecord, outcome: str, status: int) -> None:
-        self._update(record, outcome=outcome, status=status, ended=time.monotonic())
-
-
-class _Refusal(Exception):
-    """An answer with an HTTP error status and OpenAI's error body."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        kind: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.headers = status, headers
-        self.error = {"message": message, "type": kind, "param": param, "code": code}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.error}, self.status, headers=self.headers)
 
 
 class _Abort(Exception):
@@ -167,107 +93,6 @@ class _HideAborts(logging.Filter):
     # uvicorn logs every exception from the app with a traceback; aborts are deliberate.
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], _Abort))
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _check_int(body: dict[str, Any], name: str) -> None:
-    value = body.get(name)
-    if value is not None and (type(value) is not int or value < 1):
-        raise _Refusal(
-            400,
-            f"Invalid '{name}': expected an integer of at least 1.",
-            param=name,
-            code="invalid_value",
-        )
-
-
-def _validate(body: dict[str, Any] | None) -> dict[str, Any]:
-    """The body if it is a chat request; otherwise a 400 like OpenAI's."""
-    if body is None:
-        raise _Refusal(
-            400,
-            "We could not parse the JSON body of your request. "
-            "The OpenAI API expects a JSON object.",
-        )
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise _Refusal(
-            400,
-            "You must provide a model parameter.",
-            param="model",
-            code="missing_required_parameter",
-        )
-    messages = body.get("messages")
-    if messages is None:
-        raise _Refusal(
-            400,
-            "Missing required parameter: 'messages'.",
-            param="messages",
-            code="missing_required_parameter",
-        )
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise _Refusal(
-            400,
-            "Invalid type for 'messages': expected an array of objects.",
-            param="messages",
-            code="invalid_type",
-        )
-    if not messages:
-        raise _Refusal(
-            400,
-            "Invalid 'messages': empty array. Expected an array with minimum "
-            "length 1, but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    if "stream_options" in body and not body.get("stream"):
-        raise _Refusal(
-            400,
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code="invalid_value",
-        )
-    for name in ("max_tokens", "max_completion_tokens", "n"):
-        _check_int(body, name)
-    return body
-
-
-def _options(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
-    """The `nbstream` options over the model's defaults; a 400 for unknown or bad ones."""
-    given = body.get("nbstream") or {}
-    if not isinstance(given, dict):
-        raise _Refusal(400, "Invalid 'nbstream': expected an object of options.", param="nbstream")
-    for name, value in given.items():
-        kind = _OPTIONS.get(name)
-        if kind is None:
-            raise _Refusal(
-                400,
-                f"Unknown nbstream option '{name}'; known: {', '.join(_OPTIONS)}.",
-                param="nbstream",
-            )
-        number = type(value) in (int, float) and kind is float
-        if not (type(value) is kind or number) or (kind is not str and value < 0):
-            raise _Refusal(
-                400,
-                f"Invalid nbstream option '{name}': expected a non-negative {kind.__name__}.",
-                param="nbstream",
-            )
-    if not 400 <= given.get("fail_status", 400) <= 599:
-        raise _Refusal(
-            400, "Invalid nbstream option 'fail_status': expected 400-599.", param="nbstream"
-        )
-    return {**fault.defaults, **given}
-
-
-def _include_usage(body: dict[str, Any]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 async def _race(play: Callable[[], Awaitable[str]], receive: Receive, stopping: anyio.Event) -> str:
@@ -399,7 +224,7 @@ class _Backend:
         return JSONResponse({"object": "list", "data": data})
 
     async def chat(self, request: Request) -> Response:
-        body = _parse(await request.body())
+        body = parse_body(await request.body())
         given = body or {}
         model = given.get("model")
         record = self.log._add(
@@ -408,12 +233,12 @@ class _Backend:
                 body=given,
                 authorization=request.headers.get("authorization"),
                 stream=bool(given.get("stream")),
-                include_usage=_include_usage(given),
+                include_usage=include_usage(given),
             )
         )
         try:
-            return self.answer(_validate(body), record)
-        except _Refusal as refusal:
+            return self.answer(validate(body), record)
+        except Refusal as refusal:
             self.log._end(record, "error", refusal.status)
             return refusal.response()
 
@@ -421,19 +246,19 @@ class _Backend:
         model = body["model"]
         fault = _DEMO if model == DEMO_MODEL else FAULTS.get(model)
         if fault is None:
-            raise _Refusal(
+            raise Refusal(
                 404,
                 f"The model `{model}` does not exist or you do not have access to it.",
                 param="model",
                 code="model_not_found",
             )
-        opts = _options(body, fault)
+        opts = request_options(body, fault)
         if model == "fault-401":
             key = (record.authorization or "").removeprefix("Bearer ")
-            raise _Refusal(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
+            raise Refusal(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
         self.fail_if_asked(opts)
         if model == "fault-reject-stream-options" and "stream_options" in body:
-            raise _Refusal(
+            raise Refusal(
                 opts.get("reject_status", 400),
                 "Unrecognized request argument supplied: stream_options",
                 param="stream_options",
@@ -453,7 +278,7 @@ class _Backend:
         retry = opts.get("retry_after")
         headers = None if retry is None else {"Retry-After": retry}
         if status == 429:
-            raise _Refusal(
+            raise Refusal(
                 429,
                 f"Rate limit reached, retry after {retry or 1} s (offline fault).",
                 "rate_limit_exceeded",
@@ -461,13 +286,13 @@ class _Backend:
                 headers=headers,
             )
         if status >= 500:
-            raise _Refusal(
+            raise Refusal(
                 status,
                 "The server had an error while processing your request.",
                 "server_error",
                 headers=headers,
             )
-        raise _Refusal(status, f"Offline fault: HTTP {status}.", headers=headers)
+        raise Refusal(status, f"Offline fault: HTTP {status}.", headers=headers)
 
     def play(
         self,
@@ -486,7 +311,7 @@ class _Backend:
             opts,
             rate,
             delay,
-            include_usage=stream and fault.usage and _include_usage(body),
+            include_usage=stream and fault.usage and include_usage(body),
         )
         pacer = Pacer(rate, delay)
         if stream:
@@ -519,7 +344,7 @@ class _Backend:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Wrong path or method, in OpenAI's error shape."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return _Refusal(status, f"Invalid URL ({request.method} {request.url.path})").response()
+    return Refusal(status, f"Invalid URL ({request.method} {request.url.path})").response()
 
 
 def create_app(

@@ -127,14 +127,20 @@ class Panel:
 
     def wait_for_reply(self, replies: int, timeout: float = 30) -> dict[str, Any]:
         """Wait until the panel shows `replies` replies, none streaming, with a final stats
-        line; what it shows then."""
-        self.page.wait_for_function(
-            "([panel, read, n]) => { const s = eval(read)(panel); return s.replies.length >= n"
-            " && !s.streaming && s.stats && !s.stats.startsWith('⏳') && s.send; }",
-            arg=[self.root.element_handle(), _READ_PANEL, replies],
-            timeout=timeout * 1000,
-            polling=50,
-        )
+        line, and is ready for the next message (Send on, Stop off); what it shows then."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(
+                "([panel, read, n]) => { const s = eval(read)(panel); return s.replies.length"
+                " >= n && !s.streaming && s.stats && !s.stats.startsWith('⏳') && s.send"
+                " && !s.stop; }",
+                arg=[self.root.element_handle(), _READ_PANEL, replies],
+                timeout=timeout * 1000,
+                polling=50,
+            )
+        except PlaywrightTimeout:
+            raise AssertionError(f"no finished reply {replies} after {timeout} s: {self.read()}")
         return self.read()
 
     def wait_for_tokens(self, least: int, timeout: float = 15) -> None:
