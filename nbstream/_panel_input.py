@@ -25,10 +25,18 @@ function render({ model, el }) {
   area.addEventListener("input", sync);
   area.addEventListener("keydown", (event) => {
     event.stopPropagation();
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") {
+      // Shortcuts are suppressed in here (copy, paste, undo stay the box's); save is not.
       event.preventDefault();
+      el.parentElement?.dispatchEvent(new KeyboardEvent("keydown", event));
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (model.get("busy") || !area.value.trim()) return;
+      // The text travels with the submit, and the box is cleared here: while a cell runs,
+      // ipywidgets holds value updates back (keeping only the latest), not custom messages.
+      model.send({ event: "submit", value: area.value });
+      area.value = "";
       sync();
-      model.send({ event: "submit" });
     }
   });
   area.addEventListener("keypress", (event) => event.stopPropagation());
@@ -47,6 +55,7 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
     _esm = _ESM
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
+    busy = traitlets.Bool(False, help="While True, Enter sends nothing.").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -64,4 +73,6 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "submit":
+            if isinstance(content.get("value"), str):
+                self.value = content["value"]
             self.submit()

@@ -108,7 +108,7 @@ class ReplyView:
                 self.stats.value = h.stats_html(status_line(snapshot, now - self._t0))
             return
         value = h.reply_html(snapshot)
-        if value == self.body.value or self._throttle.wait(now, len(value)) > 0:
+        if value == self.body.value or self._throttle.wait(now) > 0:
             return
         self.body.value = value
         self._throttle.sent(now, len(value))

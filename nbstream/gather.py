@@ -194,12 +194,12 @@ class _BoardView:
 
     def tick(self) -> float:
         """Redraw if the board changed and the throttle allows; seconds to the next tick."""
-        now, size = time.monotonic(), self.output.size
-        if self.board.version != self.shown and self.throttle.wait(now, size) == 0:
+        now = time.monotonic()
+        if self.board.version != self.shown and self.throttle.wait(now) == 0:
             self.shown = self.board.version
             self.output.show(render(self.board, final=False, columns=self.columns), final=False)
             self.throttle.sent(now, self.output.size)
-        return max(self.throttle.wait(now, self.output.size), 0.1)
+        return max(self.throttle.wait(now), 0.1)
 
     def end(self) -> None:
         """The final drawing, with every reply in full."""
@@ -263,7 +263,7 @@ class _GridOutput:
 
     def show(self, data: dict[str, str], *, final: bool) -> None:
         """Draw the grid; a terminal gets only the final text (50 live streams would scroll)."""
-        self.size = len(data["text/html"])
+        self.size = sum(len(value) for value in data.values())
         if self._notebook:
             from IPython.display import display
 

@@ -11,23 +11,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any, Protocol
 
 from . import loop
 from .engine import TurnStream
 from .errors import NbStreamError, StreamError
-from .rendering import Throttle, bundle, footer, status_line
+from .rendering import Throttle, bundle, footer, paragraph_cut, status_line
 from .result import ChatResult, Event, Notice, Retrying, Status, TextDelta
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5
+#: Characters of reply one notebook output holds before the rest goes on in a new one: each
+#: update re-sends its whole output, and Jupyter drops IOPub traffic past 500 KB/s or so.
+SEGMENT = 32_000
 
 
 class Surface(Protocol):
     """Where a turn is shown."""
 
-    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> None:
-        """Show the reply so far with a status line."""
+    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
+        """Show the reply so far with a status line; return the bytes that were sent."""
 
     def finish(
         self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
@@ -36,31 +40,52 @@ class Surface(Protocol):
 
 
 class NotebookSurface:
-    """One display output, updated in place: Markdown plus plain text, metadata at the end."""
+    """Display outputs updated in place: Markdown plus plain text, metadata at the end.
+
+    A reply longer than SEGMENT characters goes on in a new output, started at a paragraph
+    break outside code, so that no update re-sends more than about SEGMENT characters.
+    """
 
     def __init__(self, *, plain: bool = False, quiet: bool = False) -> None:
         self._handle: Any = None
         self._plain = plain
         self._quiet = quiet
+        self._frozen = 0  # characters of reply in finished outputs above the live one
 
-    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> None:
-        """Update the output in place (the first call creates it)."""
-        self._send(bundle(result, last_line, notices, plain_only=self._plain), {})
+    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
+        """Update the live output in place (the first call creates it)."""
+        sent = self._freeze(result, notices)
+        return sent + self._send(self._bundle(result, last_line, notices), {})
 
     def finish(
         self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
     ) -> None:
         """Send the final update, which is what the saved notebook keeps."""
+        self._freeze(result, notices)
         footer_line = "" if self._quiet and result.status is Status.COMPLETE else last_line
-        self._send(bundle(result, footer_line, notices, plain_only=self._plain), meta)
+        self._send(self._bundle(result, footer_line, notices), meta)
 
-    def _send(self, data: dict[str, str], metadata: dict[str, Any]) -> None:
+    def _bundle(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> dict:
+        tail = replace(result, text=result.text[self._frozen :])
+        shown = notices if self._frozen == 0 else ()
+        return bundle(tail, last_line, shown, plain_only=self._plain)
+
+    def _freeze(self, result: ChatResult, notices: tuple[str, ...]) -> int:
+        sent = 0
+        while (cut := paragraph_cut(result.text, self._frozen, SEGMENT)) is not None:
+            done = replace(result, text=result.text[:cut], tool_calls=(), refusal=None)
+            sent += self._send(self._bundle(done, "", notices), {})
+            self._handle, self._frozen = None, cut
+        return sent
+
+    def _send(self, data: dict[str, str], metadata: dict[str, Any]) -> int:
         from IPython.display import display
 
         if self._handle is None:
             self._handle = display(data, raw=True, metadata=metadata, display_id=True)
         else:
             self._handle.update(data, raw=True, metadata=metadata)
+        return sum(len(value) for value in data.values())
 
 
 class TerminalSurface:
@@ -71,14 +96,16 @@ class TerminalSurface:
         self._written = 0
         self._notices = 0
 
-    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> None:
+    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
         """Write the new part of the reply."""
         for notice in notices[self._notices :]:
             self._out.write(f"[{notice}]\n")
         self._notices = len(notices)
-        self._out.write(result.text[self._written :])
+        new = result.text[self._written :]
+        self._out.write(new)
         self._written = len(result.text)
         self._out.flush()
+        return len(new)
 
     def finish(
         self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
@@ -95,8 +122,9 @@ class TerminalSurface:
 class NullSurface:
     """Shows nothing: for scripts and for callers that only want the result."""
 
-    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> None:
+    def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
         """Nothing to show."""
+        return 0
 
     def finish(
         self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
@@ -172,21 +200,21 @@ class LiveView:
         now = time.monotonic()
         snapshot = self.snapshot()
         if snapshot.timings.first_token is None:
-            if self._shown < 0 or self._throttle.wait(now, 0) == 0:
+            if self._shown < 0 or self._throttle.wait(now) == 0:
                 self._show(snapshot, now, 0)
             return WAITING_REFRESH
         size = len(snapshot.text)
         # The first text goes out at once: it must be visible within 50 ms of arriving.
-        delay = 0.0 if self._shown <= 0 else self._throttle.wait(now, size)
+        delay = 0.0 if self._shown <= 0 else self._throttle.wait(now)
         if delay == 0.0 and size != self._shown:
             self._show(snapshot, now, size)
-            delay = self._throttle.wait(now, size)
+            delay = self._throttle.wait(now)
         return delay
 
     def _show(self, snapshot: ChatResult, now: float, size: int) -> None:
         line = status_line(snapshot, now - self._started, self.progress.note)
-        self.surface.show(snapshot, line, snapshot.notices)
-        self._throttle.sent(now, size)
+        sent = self.surface.show(snapshot, line, snapshot.notices)
+        self._throttle.sent(now, sent)
         self._shown = size
 
     def end(self, result: ChatResult, error: NbStreamError | None = None) -> None:

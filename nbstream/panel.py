@@ -336,7 +336,7 @@ class ChatPanel:
         self._update_transcript()
 
     def _set_buttons(self, *, streaming: bool) -> None:
-        self._send.disabled = self._new.disabled = streaming
+        self._send.disabled = self._new.disabled = self._input.busy = streaming
         self._stop.disabled = not streaming
 
     def _require_idle(self, action: str) -> None:

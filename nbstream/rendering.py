@@ -50,6 +50,30 @@ def _neutralise(prose: str) -> str:
     return _UNSAFE_DEFINITION.sub(r"\1\\[", prose)
 
 
+_FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
+
+
+def paragraph_cut(text: str, start: int, limit: int) -> int | None:
+    """Where a segment of `text` that begins at `start` ends once the text runs past `limit`
+    characters from it: at the last paragraph break outside code fences within the limit
+    (the first one after it if there is none). None: not yet."""
+    if len(text) - start <= limit:
+        return None
+    fence, cut, position = "", None, start
+    for line in text[start:].splitlines(keepends=True)[:-1]:  # the last line may still grow
+        position += len(line)
+        opener = _FENCE_LINE.match(line)
+        if opener and (not fence or opener.group(1).startswith(fence)):
+            fence = "" if fence else opener.group(1)
+        elif not fence and not line.strip():
+            if position - start > limit and cut is not None:
+                break
+            cut = position
+            if position - start > limit:
+                break
+    return cut
+
+
 def format_seconds(seconds: float | None) -> str:
     """'0.41 s', '12.3 s', '2 min 05 s'; 'n/a' when unknown."""
     if seconds is None:
@@ -195,8 +219,8 @@ class Throttle:
     _last: float | None = None
     _size: int = 0
 
-    def wait(self, now: float, size: int) -> float:
-        """Seconds to wait before an update of `size` bytes may be sent (0: send now)."""
+    def wait(self, now: float) -> float:
+        """Seconds to wait before the next update may be sent (0: send now)."""
         if self._last is None:
             return 0.0
         interval = max(1.0 / self.max_rate, self._size / self.byte_budget)

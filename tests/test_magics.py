@@ -352,3 +352,20 @@ def test_compare_streams_side_by_side_then_a_table_and_branches(kernel, log) -> 
     sent = log.records[-1].body["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert (sent[0]["content"], sent[2]["content"]) == ("Same question", "Go on")
+
+
+def test_a_reply_past_one_segment_goes_on_in_new_outputs_at_paragraph_breaks(kernel) -> None:
+    text = "".join(f"Paragraph {i} " + "lorem ipsum " * 40 + "\n\n" for i in range(200)).strip()
+    run = chat(kernel, "Go", "--no-history", text=text, rate=0)
+    displays = run.of("display_data", "update_display_data")
+    assert max(len(json.dumps(d["data"])) for d in displays) < 2 * 33_000 + 2_000
+    finals = {}  # the last content of each display id: what the saved notebook keeps
+    for d in displays:
+        finals[d["transient"]["display_id"]] = d
+    parts = [d["data"]["text/plain"] for d in finals.values()]
+    assert len(parts) >= 3
+    footer = parts[-1].rsplit("\n", 1)[1]
+    assert footer.startswith("nbstream-demo · ")
+    shown = " ".join([*parts[:-1], parts[-1].rsplit("\n", 1)[0]])
+    assert shown.split() == text.split()  # each output holds whole paragraphs, in order
+    assert "nbstream" in list(finals.values())[-1]["metadata"]

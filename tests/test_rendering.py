@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nbstream.rendering import Throttle, bundle, ending, footer, safe_markdown, status_line
+from nbstream.rendering import (
+    Throttle,
+    bundle,
+    ending,
+    footer,
+    paragraph_cut,
+    safe_markdown,
+    status_line,
+)
 from nbstream.result import ChatResult, Status, Timings, ToolCall, Usage
 
 
@@ -121,20 +129,32 @@ def test_bundle_has_markdown_and_real_plain_text() -> None:
 
 def test_throttle_allows_ten_updates_a_second_and_fewer_for_long_outputs() -> None:
     throttle = Throttle(max_rate=10, byte_budget=100_000)
-    assert throttle.wait(0.0, 10) == 0
+    assert throttle.wait(0.0) == 0
     throttle.sent(0.0, 10)
-    assert throttle.wait(0.05, 10) == pytest.approx(0.05)
-    assert throttle.wait(0.2, 10) == 0
+    assert throttle.wait(0.05) == pytest.approx(0.05)
+    assert throttle.wait(0.2) == 0
     throttle.sent(1.0, 50_000)
-    assert throttle.wait(1.1, 50_000) == pytest.approx(0.4)
+    assert throttle.wait(1.1) == pytest.approx(0.4)
 
 
 def test_throttle_keeps_bytes_per_second_bounded_for_a_growing_reply() -> None:
     throttle, now, size, sent = Throttle(), 0.0, 0, 0
     while now < 60:
         size += 400  # 2,000 chunks/s of 4 bytes, for a minute
-        if throttle.wait(now, size) == 0:
+        if throttle.wait(now) == 0:
             throttle.sent(now, size)
             sent += size
         now += 0.02
     assert sent / 60 <= 110_000
+
+
+def test_a_long_reply_is_cut_at_a_paragraph_break_outside_code() -> None:
+    para = "word " * 10 + "\n\n"  # 52 characters
+    code = "```\ncode\n\nmore code\n```\n"
+    text = para * 3 + code + para + "tail"
+    assert paragraph_cut(text, 0, len(text)) is None
+    assert paragraph_cut(text, 0, 120) == len(para) * 2  # the last break within the limit
+    assert paragraph_cut(text, 0, 20) == len(para)  # none within: the first one after
+    after_code = len(para) * 3 + len(code) + len(para)
+    assert paragraph_cut(text, len(para) * 3, 10) == after_code  # never inside the fence
+    assert paragraph_cut("```python\n" + "x = 1\n\n" * 20, 0, 10) is None

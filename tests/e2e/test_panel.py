@@ -2,13 +2,15 @@
 
 Issue 7 §5 and issue 4's browser test: the panel streams on nbstream's loop thread while
 another cell sleeps, Stop ends a stream, the transcript output survives saving and a kernel
-shutdown, the panel reads well in light and dark themes (docs/panel.png, docs/panel-dark.png),
-and model output in it never runs.
+shutdown, the panel reads well in light and dark themes (its pictures, panel.png and
+panel-dark.png in the artifacts directory, are docs/'s, copied by hand), and model output in
+it never runs.
 
 Messages are put in the box with `fill` (one input event, as a paste) and sent with a real
 Enter key press. Typed character by character faster than the kernel acknowledges each update,
 the text reaches the kernel after the submit (ipywidgets buffers state updates while one is
-unanswered, custom messages are not buffered): see the xfail test at the end.
+unanswered, custom messages are not buffered), so the submit carries the text: see the
+last test.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ class Panel:
                 polling=50,
             )
         except PlaywrightTimeout:
-            raise AssertionError(f"no finished reply {replies} after {timeout} s: {self.read()}")
+            state = self.read()  # says more than the timeout
+            raise AssertionError(
+                f"no finished reply {replies} after {timeout} s: {state}"
+            ) from None
         return self.read()
 
     def wait_for_tokens(self, least: int, timeout: float = 15) -> None:
@@ -226,7 +231,8 @@ def test_the_panel_keeps_streaming_while_another_cell_sleeps(
     assert len(final["reply"].split()) == 100
     assert final["users"] == ["Tell me about streaming."]
     assert final["box"] == "" and final["send"] and not final["stop"] and final["new"], final
-    assert re.search(r"1 request · \d+ tokens · mean [\d.]+ tok/s$", final["header"]), final["header"]
+    header = final["header"]
+    assert re.search(r"1 request · \d+ tokens · mean [\d.]+ tok/s$", header), header
     finished = [s for s in states if s["stats"] and not s["stats"].startswith("⏳")]
     assert all(flat(s["reply"]) == flat(final["reply"]) for s in finished), finished
     assert offline.log.records[-1].outcome == "complete"
@@ -311,7 +317,7 @@ def test_a_saved_panel_keeps_its_transcript_after_kernel_shutdown_and_reload(
     )
     assert not panel.transcript().evaluate("(d) => d.open"), "the transcript starts collapsed"
 
-    nb.cell(1).click()  # out of the panel's box, whose keys never reach JupyterLab
+    panel.box.click()  # Ctrl+S saves from the panel's box too; other keys stay in the box
     nb.save()
     outputs = jupyter.read_notebook(name).cells[0].outputs
     assert [o.output_type for o in outputs] == ["display_data", "display_data"], outputs
@@ -440,12 +446,6 @@ def test_html_and_script_links_in_the_panel_show_as_text_and_never_run(
     assert alarms and all(not a.startswith("dialog") for a in alarms), alarms
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="panel bug: the box's text reaches the kernel after the submit message when state "
-    "updates are buffered (ipywidgets sends one update at a time; custom messages are never "
-    "held back), so only the first keystroke's text is sent",
-)
 def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
     page, jupyter: JupyterServer
 ) -> None:
