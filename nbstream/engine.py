@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import json
 import random
 import threading
@@ -17,9 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Protocol
-
-import openai
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import (
     AuthError,
@@ -42,6 +41,22 @@ from .result import (
     estimate_tokens,
 )
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import openai
+else:
+
+    class _Deferred:
+        """A module imported on first use."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    # `%load_ext nbstream` should not pay for importing the SDK (about 0.3 s): the first turn does.
+    openai = _Deferred("openai")
 
 Sink = Callable[[Event], None]
 OFFLINE_NOTICE = (
