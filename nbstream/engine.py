@@ -195,20 +195,23 @@ class ChatStream:
     async def _consume(self, response: Any) -> None:
         chunks = (await response.parse()).__aiter__()
         first_token = self.settings.first_token_timeout
-        while True:
-            wait = None if self.has_output else first_token - self._acc.elapsed()
-            try:
-                chunk = await _next(chunks, wait)
-            except StopAsyncIteration:
-                return
-            except asyncio.TimeoutError:
-                raise ReplyTimeoutError(
-                    f"no first token from {self.settings.host} within {first_token:g} s",
-                    "raise NbStream.first_token_timeout or try again later",
-                ) from None
-            except Exception as err:
-                raise _as_sdk_error(err, response.http_response.request) from err
-            self._feed(chunk)
+        try:
+            while not self.has_output:  # the first token has a deadline of its own
+                self._feed(await asyncio.wait_for(chunks.__anext__(), self._until(first_token)))
+            async for chunk in chunks:  # then only the idle timeout applies, in the SDK
+                self._feed(chunk)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise ReplyTimeoutError(
+                f"no first token from {self.settings.host} within {first_token:g} s",
+                "raise NbStream.first_token_timeout or try again later",
+            ) from None
+        except Exception as err:
+            raise _as_sdk_error(err, response.http_response.request) from err
+
+    def _until(self, deadline: float) -> float:
+        return max(deadline - self._acc.elapsed(), 0.0)
 
     def _create_kwargs(self, include_usage: bool) -> dict[str, Any]:
         params = dict(self.request.params)
@@ -269,12 +272,6 @@ class ChatStream:
         reason = "rate limited" if status == 429 else _short_cause(err, self.settings)
         self._emit(Retrying(reason, wait, attempt + 1))
         await asyncio.sleep(wait)
-
-
-async def _next(chunks: Any, timeout: float | None) -> Any:
-    if timeout is None:
-        return await chunks.__anext__()
-    return await asyncio.wait_for(chunks.__anext__(), max(timeout, 0.0))
 
 
 def _as_sdk_error(err: Exception, request: Any) -> Exception:

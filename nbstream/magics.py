@@ -91,28 +91,30 @@ class ChatMagics(Magics):
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
         if args.each and args.compare:
             raise UsageError("%%chat: use --each or --compare, not both")
-        options = self._options(args)
-        result: Any
-        if args.each:
-            prompts = self._each_prompts(args, prompt)
-            result = gather_turns(
-                self.session, prompts, replace(options, no_history=True),
-                concurrency=args.concurrency,
-            )  # fmt: skip
-        else:
-            if not args.no_interpolate:
-                prompt = interpolate(prompt, shell.user_ns)
-            if args.compare:
-                models = [m.strip() for m in args.compare.split(",") if m.strip()]
-                result = compare_turns(self.session, prompt, models, options)
-            else:
-                surface = self._surface(args)
-                result = self.session.chat(prompt, options, surface, cell_id=self._cell_id())
-                self._put_code_in_next_cell(args, result)
+        try:
+            result = self._run(args, prompt, shell.user_ns)
+        except KeyboardInterrupt:
+            # A bare interrupt: formatting nbstream's frames took IPython ~0.3 s the first time.
+            raise KeyboardInterrupt from None
         shell.user_ns["_chat"] = result
         if args.out:
             shell.user_ns[args.out] = result
         return None
+
+    def _run(self, args: Any, prompt: str, namespace: dict[str, Any]) -> Any:
+        options = self._options(args)
+        if args.each:
+            prompts = self._each_prompts(args, prompt)
+            one_offs = replace(options, no_history=True)
+            return gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
+        if not args.no_interpolate:
+            prompt = interpolate(prompt, namespace)
+        if args.compare:
+            models = [m.strip() for m in args.compare.split(",") if m.strip()]
+            return compare_turns(self.session, prompt, models, options)
+        result = self.session.chat(prompt, options, self._surface(args), cell_id=self._cell_id())
+        self._put_code_in_next_cell(args, result)
+        return result
 
     def _each_prompts(self, args: Any, template: str) -> list[str]:
         items = self.shell.user_ns.get(args.each) if self.shell else None
