@@ -36,6 +36,7 @@ import os
 import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -264,36 +265,43 @@ class ResponseCache:
             db.close()
 
     def _open_file(self) -> None:
-        """Create the file (and .nbstream/) if needed; refuse one that is not SQLite."""
+        """Create the store if needed; refuse a file that is not SQLite."""
         try:
             if not self.path.exists():
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                # Prompts and replies are private: the file is 0600 from its first byte.
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+                self._create()
             with self.path.open("rb") as handle:
                 head = handle.read(len(_SQLITE_HEADER))
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise CacheError(
-                f"cannot use the response cache {self.where}: {exc.strerror or exc}",
+                f"cannot use the response cache {self.where}: {getattr(exc, 'strerror', exc)}",
                 "check the permissions of .nbstream/, or turn the cache off: %chat cache off",
             ) from None
-        if head and head != _SQLITE_HEADER:
+        if head != _SQLITE_HEADER:
             raise self._unusable("is not an SQLite database")
 
-    def _check_schema(self, db: sqlite3.Connection) -> None:
-        tables = _tables(db)
-        if not tables:
-            db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers and a writer at once
-            db.execute("BEGIN IMMEDIATE")
-            if not _tables(db):  # another kernel may have created it meanwhile
-                for statement in _SCHEMA.split(";"):
-                    db.execute(statement)
+    def _create(self) -> None:
+        # Built whole beside the store, then linked into place: two kernels creating it at
+        # once never meet in a half-made file (switching to WAL on a shared one deadlocked).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+        try:
+            # Prompts and replies are private: the file is 0600 from its first byte.
+            os.close(os.open(draft, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+            with contextlib.closing(sqlite3.connect(draft, isolation_level=None)) as db:
+                db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers beside a writer
+                db.executescript(_SCHEMA)
                 db.executemany(
                     "INSERT INTO nbstream_cache VALUES (?, ?)",
                     [("format", FORMAT), ("version", str(VERSION))],
                 )
-            db.execute("COMMIT")
-            tables = _tables(db)
+            with contextlib.suppress(FileExistsError):  # another kernel made it first
+                os.link(draft, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(draft)
+
+    def _check_schema(self, db: sqlite3.Connection) -> None:
+        tables = _tables(db)
         if "nbstream_cache" not in tables:
             raise self._unusable("is an SQLite database but not an nbstream response cache")
         meta = dict(db.execute("SELECT name, value FROM nbstream_cache").fetchall())

@@ -286,9 +286,7 @@ def gather_turns(
     """Stream every prompt with `options`, at most `concurrency` at once, live in one grid."""
     if not prompts:
         return []
-    titles = [_preview(prompt) for prompt in prompts]
-    jobs = [(prompt, options) for prompt in prompts]
-    return run_board(session, titles, jobs, concurrency=concurrency, show=show)
+    return run_board(session, *_same_options(prompts, options), concurrency=concurrency, show=show)
 
 
 async def agather_turns(
@@ -302,9 +300,14 @@ async def agather_turns(
     """`gather_turns` for async callers."""
     if not prompts:
         return []
-    titles = [_preview(prompt) for prompt in prompts]
-    jobs = [(prompt, options) for prompt in prompts]
+    titles, jobs = _same_options(prompts, options)
     return await arun_board(session, titles, jobs, concurrency=concurrency, show=show)
+
+
+def _same_options(
+    prompts: Sequence[str], options: TurnOptions
+) -> tuple[list[str], list[tuple[str, TurnOptions]]]:
+    return [_preview(prompt) for prompt in prompts], [(prompt, options) for prompt in prompts]
 
 
 def compare_turns(
