@@ -71,14 +71,15 @@ LAB_SETTINGS = {
     },
 }
 
-# What a cell shows, read in the page. The nbstream output is the text/markdown output; its last
-# paragraph is a lone <sub>: the status line while streaming ("⏳ ..."), then the footer.
+# What a cell shows, read in the page. The nbstream reply is the text/markdown output (a long
+# one goes on in more of them); the last one ends with a lone <sub>: the status line while
+# streaming ("⏳ ..."), then the footer.
 _READ_CELL = """(cell) => {
   const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')];
-  const md = outputs.find((o) => o.getAttribute('data-mime-type') === 'text/markdown');
+  const mds = outputs.filter((o) => o.getAttribute('data-mime-type') === 'text/markdown');
   let reply = null, last = null;
-  if (md) {
-    const blocks = [...md.children];
+  if (mds.length) {
+    const blocks = mds.flatMap((md) => [...md.children]);
     const tail = blocks[blocks.length - 1];
     if (tail && tail.tagName === 'P' && tail.children.length === 1
         && tail.firstElementChild.tagName === 'SUB') {
