@@ -222,6 +222,7 @@ class Chat:
 
     @property
     def system(self) -> str | None:
+        """The conversation's system prompt."""
         return self.session.store.thread(self.thread).system
 
     def reset(self) -> None:

@@ -99,6 +99,7 @@ class CacheRequest:
 
     @property
     def key(self) -> str:
+        """The sha256 the reply is stored under."""
         return hashlib.sha256(self.canonical().encode("ascii")).hexdigest()
 
     @property

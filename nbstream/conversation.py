@@ -40,6 +40,7 @@ class Exchange:
 
     @property
     def status(self) -> Status:
+        """How the reply ended."""
         return self.result.status
 
 

@@ -80,13 +80,17 @@ class TurnStream(Protocol):
     result: ChatResult | None
 
     @property
-    def has_output(self) -> bool: ...
+    def has_output(self) -> bool:
+        """True once reply content arrived."""
 
-    def snapshot(self) -> ChatResult: ...
+    def snapshot(self) -> ChatResult:
+        """The reply so far."""
 
-    def interrupted(self) -> ChatResult: ...
+    def interrupted(self) -> ChatResult:
+        """End the turn as interrupted and return its result."""
 
-    async def run(self) -> ChatResult: ...
+    async def run(self) -> ChatResult:
+        """Run the turn to its end."""
 
 
 @dataclass(frozen=True)

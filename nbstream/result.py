@@ -128,18 +128,22 @@ class ChatResult:
 
     @property
     def incomplete(self) -> bool:
+        """The stream ended or dropped without a finish reason."""
         return self.status is Status.INCOMPLETE
 
     @property
     def interrupted(self) -> bool:
+        """The user stopped it."""
         return self.status is Status.INTERRUPTED
 
     @property
     def usage_estimated(self) -> bool:
+        """The token counts are nbstream's estimate: the server sent none."""
         return self.usage.estimated
 
     @property
     def time_to_first_token(self) -> float | None:
+        """Seconds from sending the request to the first token."""
         return self.timings.first_token
 
     @property
