@@ -369,3 +369,17 @@ def test_a_reply_past_one_segment_goes_on_in_new_outputs_at_paragraph_breaks(ker
     shown = " ".join([*parts[:-1], parts[-1].rsplit("\n", 1)[0]])
     assert shown.split() == text.split()  # each output holds whole paragraphs, in order
     assert "nbstream" in list(finals.values())[-1]["metadata"]
+
+
+def test_interrupting_twice_still_leaves_a_final_output_and_a_usable_kernel(kernel, log) -> None:
+    msg_id = kernel.start("%%chat -t twice -p nbstream='{\"tokens\": 1000, \"rate\": 20}'\nlong")
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, 5)
+    kernel.manager.interrupt_kernel()
+    time.sleep(0.05)
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id)
+    # The second interrupt may land while IPython reports the first: then it prints it.
+    assert (run.error or {}).get("ename") == "KeyboardInterrupt" or "KeyboardInterrupt" in run.text
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    assert "interrupted after" in run.final["data"]["text/plain"]
+    assert chat(kernel, "again", "-t twice", text="fine").reply["status"] == "ok"
