@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -51,3 +52,24 @@ def test_the_concurrency_notebook_runs_every_cell_offline(tmp_path: Path) -> Non
     grid = code[1].outputs[0]["data"]
     assert set(grid) == {"text/html", "text/plain"}
     assert "8/8 requests" in grid["text/plain"]
+
+
+def test_papermill_runs_the_quickstart_and_saves_final_replies(tmp_path: Path, monkeypatch) -> None:
+    import papermill
+
+    for name in [k for k in os.environ if k.startswith(("OPENAI_", "NBSTREAM_", "AZURE_"))]:
+        monkeypatch.delenv(name)
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "quickstart.ipynb"), str(out), cwd=str(tmp_path), progress_bar=False,
+        kernel_name="python3",
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    footers = [
+        o["data"]["text/plain"].rsplit("\n", 1)[-1]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if "nbstream" in o.get("metadata", {})
+    ]
+    assert len(footers) == 5 and all(f.startswith("nbstream-demo · ") for f in footers)
