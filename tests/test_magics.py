@@ -383,3 +383,18 @@ def test_interrupting_twice_still_leaves_a_final_output_and_a_usable_kernel(kern
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
     assert "interrupted after" in run.final["data"]["text/plain"]
     assert chat(kernel, "again", "-t twice", text="fine").reply["status"] == "ok"
+
+
+def test_unload_removes_the_magics_and_load_brings_them_back(server, tmp_path: Path) -> None:
+    env = clean_env(OPENAI_BASE_URL=server.url, NBSTREAM_MODEL="nbstream-demo")
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        kernel.execute("%load_ext nbstream")
+        kernel.execute("%unload_ext nbstream")
+        gone = kernel.execute("%%chat\nhi")
+        assert gone.reply["status"] == "error" and "not found" in gone.text
+        kernel.execute("%load_ext nbstream")
+        back = kernel.execute("%%chat -p nbstream='{\"text\": \"back\"}'\nhi")
+        assert back.reply["status"] == "ok"
+    finally:
+        kernel.shutdown()
