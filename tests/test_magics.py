@@ -372,7 +372,7 @@ def test_a_reply_past_one_segment_goes_on_in_new_outputs_at_paragraph_breaks(ker
 
 
 def test_interrupting_twice_still_leaves_a_final_output_and_a_usable_kernel(kernel, log) -> None:
-    msg_id = kernel.start("%%chat -t twice -p nbstream='{\"tokens\": 1000, \"rate\": 20}'\nlong")
+    msg_id = kernel.start('%%chat -t twice -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong')
     assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, 5)
     kernel.manager.interrupt_kernel()
     time.sleep(0.05)
@@ -394,7 +394,7 @@ def test_unload_removes_the_magics_and_load_brings_them_back(server, tmp_path: P
         gone = kernel.execute("%%chat\nhi")
         assert gone.reply["status"] == "error" and "not found" in gone.text
         kernel.execute("%load_ext nbstream")
-        back = kernel.execute("%%chat -p nbstream='{\"text\": \"back\"}'\nhi")
+        back = kernel.execute('%%chat -p nbstream=\'{"text": "back"}\'\nhi')
         assert back.reply["status"] == "ok"
     finally:
         kernel.shutdown()
