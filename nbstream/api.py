@@ -70,13 +70,9 @@ async def achat(
     job = loop.submit(
         session.achat(prompt, turn, on_update=on_update, interval=0.05, sink=view.progress)
     )
-    done = asyncio.wrap_future(job.future)
     try:
-        while not done.done():
-            await asyncio.wait([done], timeout=min(view.tick(), 0.25))
-        result = done.result()
+        result = await loop.wait_async(job, tick=view.tick)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        job.cancel()
         view.end(with_status(latest, Status.INTERRUPTED))
         raise
     except StreamError as err:

@@ -237,14 +237,8 @@ async def arun_board(
     board = Board(titles)
     view = _BoardView(board, show, None)
     job = loop.submit(_run_all(session, board, jobs, concurrency), board.wake)
-    done = asyncio.wrap_future(job.future)
     try:
-        while not done.done():
-            await asyncio.wait([done], timeout=view.tick())
-        return done.result()
-    except BaseException:
-        job.cancel()
-        raise
+        return await loop.wait_async(job, tick=view.tick)
     finally:
         view.end()
 

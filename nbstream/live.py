@@ -132,11 +132,11 @@ class NullSurface:
         """Nothing to show."""
 
 
-def surface_for(show: bool | None) -> Surface:
+def surface_for(show: bool | None, *, plain: bool = False, quiet: bool = False) -> Surface:
     """The surface for this process: a notebook output in a kernel, text in a terminal.
 
     `show=None` decides by where the code runs (plain Python scripts stay silent),
-    `True` always shows, `False` never does.
+    `True` always shows, `False` never does; `plain` and `quiet` are NotebookSurface's.
     """
     if show is False:
         return NullSurface()
@@ -144,7 +144,7 @@ def surface_for(show: bool | None) -> Surface:
 
     shell = get_ipython()
     if shell is not None and getattr(shell, "kernel", None) is not None:
-        return NotebookSurface()
+        return NotebookSurface(plain=plain, quiet=quiet)
     if shell is not None or show:
         return TerminalSurface()
     return NullSurface()

@@ -96,6 +96,20 @@ def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
         raise
 
 
+async def wait_async(job: Job[T], *, tick: Callable[[], float]) -> T:
+    """`wait` for async callers: the caller's event loop stays free meanwhile, and an
+    interrupt or a cancel of the caller cancels the job."""
+    done = asyncio.wrap_future(job.future)
+    try:
+        while not done.done():
+            await asyncio.wait([done], timeout=min(tick(), 0.25))
+        return done.result()
+    except BaseException:
+        if not job.future.done():
+            job.cancel()
+        raise
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from synchronous code, on nbstream's loop thread.
 

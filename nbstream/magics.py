@@ -22,7 +22,7 @@ from .engine import list_models
 from .errors import NbStreamError
 from .gather import compare_turns, gather_turns
 from .interpolate import interpolate
-from .live import NotebookSurface, TerminalSurface
+from .live import Surface, surface_for
 from .loop import run
 from .rendering import transcript_markdown, transcript_text
 from .result import ChatResult
@@ -161,10 +161,8 @@ class ChatMagics(Magics):
             cache=args.cache,
         )
 
-    def _surface(self, args: Any) -> Any:
-        if _in_terminal(self.shell):
-            return TerminalSurface()
-        return NotebookSurface(plain=args.format == "text", quiet=args.quiet)
+    def _surface(self, args: Any) -> Surface:
+        return surface_for(True, plain=args.format == "text", quiet=args.quiet)
 
     def _cell_id(self) -> str | None:
         kernel = getattr(self.shell, "kernel", None)
@@ -315,10 +313,6 @@ def _thread_option(words: list[str]) -> tuple[str, list[str]]:
 def _show(markdown: str) -> None:
     text = markdown or "Nothing here yet."
     display({"text/markdown": text, "text/plain": text}, raw=True)
-
-
-def _in_terminal(shell: Any) -> bool:
-    return getattr(shell, "kernel", None) is None
 
 
 def _error_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
