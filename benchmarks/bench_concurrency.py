@@ -29,7 +29,7 @@ from pathlib import Path
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 
 OUTPUTS = {"display_data", "update_display_data", "stream", "execute_result", "error"}
 

@@ -12,8 +12,8 @@ Options: --runs N (timed repeats per variant, after one warm-up), --long-tokens 
 
 What runs where
 ---------------
-The offline server (`nbstream.server.OfflineServer`) runs in this process; kernels are started
-with `jupyter_client.manager.start_new_kernel` and get its URL through OPENAI_BASE_URL, with
+The offline server (`nbstream.offline.server.OfflineServer`) runs in this process; kernels are
+started with `jupyter_client.manager.start_new_kernel` and get its URL through OPENAI_BASE_URL, with
 OPENAI_API_KEY=sk-bench and NBSTREAM_MODEL=nbstream-demo (other OPENAI_/NBSTREAM_ variables
 removed). Every reply is the server's filler text (`{"nbstream": {"tokens": N, "rate": R}}`).
 
@@ -90,7 +90,7 @@ from typing import Any
 import zmq
 from jupyter_client.manager import start_new_kernel
 
-from nbstream.server import OfflineServer, RequestLog, RequestRecord
+from nbstream.offline.server import OfflineServer, RequestLog, RequestRecord
 
 OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result", "error"}
 IGNORED_TYPES = {"status", "execute_input"}

@@ -19,9 +19,9 @@ from .api import (
     gather,
     stream,
 )
+from .engine.loop import run
+from .engine.result import ChatResult, Status, Usage
 from .errors import NbStreamError
-from .loop import run
-from .result import ChatResult, Status, Usage
 from .settings import NbStream
 
 __version__ = "0.1.0"
@@ -52,7 +52,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The panel needs ipywidgets, which `%load_ext nbstream` should not pay for.
     if name == "ChatPanel":
-        from .panel import ChatPanel
+        from .show.panel import ChatPanel
 
         return ChatPanel
     raise AttributeError(f"module 'nbstream' has no attribute {name!r}")
@@ -60,13 +60,13 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nbstream`: register the `%chat` / `%%chat` magics."""
-    from .magics import load
+    from .ipython.magics import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext nbstream`: remove the magics."""
-    from .magics import unload
+    from .ipython.magics import unload
 
     unload(ipython)

@@ -13,13 +13,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from . import loop
+from .engine import loop
+from .engine.result import ChatResult, Event, Status, TextDelta, with_status
 from .errors import NbStreamError, StreamError
 from .gather import agather_turns, compare_turns, gather_turns
-from .live import LiveView, surface_for
-from .rendering import metadata
-from .result import ChatResult, Event, Status, TextDelta, with_status
 from .session import Session, TurnOptions, current
+from .show.live import LiveView, surface_for
+from .show.rendering import metadata
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
             "cache"}  # fmt: skip

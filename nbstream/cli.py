@@ -7,10 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .engine import ChatRequest, ChatStream
+from .engine.stream import ChatRequest, ChatStream
 from .errors import NbStreamError
-from .live import TerminalSurface, stream_to
+from .session import with_backend
 from .settings import resolve
+from .show.live import TerminalSurface, stream_to
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,19 +61,21 @@ def _parser() -> argparse.ArgumentParser:
 def _chat(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         raise NbStreamError("empty prompt", 'give a prompt: nbstream chat "Hello"')
-    settings = resolve(model=args.model, base_url=args.base_url)
+    notices: list[str] = []
+    settings = with_backend(resolve(model=args.model, base_url=args.base_url), notices.append)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.prompt})
     params = {"temperature": args.temperature, "max_tokens": args.max_tokens}
     request = ChatRequest(
         messages, settings.model, {k: v for k, v in params.items() if v is not None}
     )
-    result = stream_to(ChatStream(request, settings), TerminalSurface())
+    stream = ChatStream(request, settings, notice=notices[0] if notices else None)
+    result = stream_to(stream, TerminalSurface())
     return 0 if result.status.value == "complete" else 2
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .offline.demo import run_demo
 
     output = args.output or args.notebook.with_suffix(".executed.ipynb")
     saved = run_demo(args.notebook, output, live=args.live)
@@ -81,7 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from .offline.server import serve
 
     serve(args.host, args.port, args.rate, args.first_token_delay)
     return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .result import ChatResult
+    from .engine.result import ChatResult
 
 
 class NbStreamError(Exception):

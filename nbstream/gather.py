@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import loop
+from .engine import loop
+from .engine.result import ChatResult, Event, Retrying, Status
 from .errors import NbStreamError, StreamError
-from .rendering import Throttle, footer, format_seconds
-from .result import ChatResult, Event, Retrying, Status
 from .session import Session, TurnOptions
+from .show.rendering import Throttle, footer, format_seconds
 
 #: Characters of each reply shown while streaming; the final output has everything.
 TAIL = 400
@@ -247,7 +247,7 @@ class _GridOutput:
     """One display output for the whole grid (nothing in plain scripts)."""
 
     def __init__(self, show: bool | None) -> None:
-        from .live import NotebookSurface, TerminalSurface, surface_for
+        from .show.live import NotebookSurface, TerminalSurface, surface_for
 
         surface = surface_for(show)
         self._notebook = isinstance(surface, NotebookSurface)
@@ -350,7 +350,7 @@ def comparison_table(models: Sequence[str], results: Sequence[ChatResult], sessi
 
 
 def _show_table(markdown: str, show: bool | None) -> None:
-    from .live import NotebookSurface, TerminalSurface, surface_for
+    from .show.live import NotebookSurface, TerminalSurface, surface_for
 
     surface = surface_for(show)
     if isinstance(surface, NotebookSurface):

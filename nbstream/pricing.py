@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .result import ChatResult
+from .engine.result import ChatResult
 
 #: US dollars per million tokens (input, output), from OpenAI's public price list.
 PRICES_TAKEN = "2025-06"

@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
-from .conversation import DEFAULT, ConversationStore
-from .engine import ChatRequest, ChatStream, Sink, TurnStream
+from . import offline
+from .engine.clients import list_models
+from .engine.result import ChatResult, Status
+from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
-from .live import Surface, stream_to
 from .pricing import UsageTotals, cost
-from .rendering import metadata
-from .replay import ReplayStream
-from .result import ChatResult, Status
 from .settings import NbStream, Settings, resolve
+from .show.live import Surface, stream_to
+from .show.rendering import metadata
+from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
+from .store.replay import ReplayStream
+from .store.threads import DEFAULT, ConversationStore
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ class Session:
         self.cache = ResponseCache(cache or cache_path(None))
         self.totals = UsageTotals()
         self.last: ChatResult | None = None
+        self._offline_notice: str | None = None  # said by the first turn after the server started
 
     def settings(self, options: TurnOptions) -> Settings:
         """Resolve the settings for a turn with these options."""
         timeout = options.timeout
-        return resolve(
+        settings = resolve(
             self.config,
             model=options.model,
             first_token_timeout=timeout,
@@ -65,6 +68,18 @@ class Session:
             max_retries=options.retries,
             cache=options.cache,
         )
+        return settings
+
+    async def models(self, options: TurnOptions) -> list[str]:
+        """The model ids the backend for these options offers ([] when it does not say)."""
+        return await list_models(with_backend(self.settings(options), self._said_offline))
+
+    def _said_offline(self, notice: str) -> None:
+        self._offline_notice = notice
+
+    def _take_offline_notice(self) -> str | None:
+        notice, self._offline_notice = self._offline_notice, None
+        return notice
 
     def chat(
         self, prompt: str, options: TurnOptions, surface: Surface, *, cell_id: str | None = None
@@ -126,7 +141,7 @@ class Session:
         return nullcontext() if options.no_history else self.store.turn(options.thread)
 
     def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> _Turn:
-        settings = self.settings(options)
+        settings = with_backend(self.settings(options), self._said_offline)
         thread = options.thread
         if options.no_history or options.new:
             messages = [{"role": "user", "content": prompt}]
@@ -146,18 +161,21 @@ class Session:
     ) -> tuple[TurnStream, CacheRequest | None]:
         """The live stream or a replay, as the cache mode says; and what to record, if any."""
         if settings.cache == "off":
-            return ChatStream(request, settings), None
+            return self._live(request, settings), None
         keyed = CacheRequest(cache_host(settings), request.model, request.messages, request.params)
         key = keyed.key  # parameters the cache cannot key fail the cell before any request
         if settings.cache == "record":
             self.cache.check()  # and so does a store that cannot be used
-            return ChatStream(request, settings), keyed
+            return self._live(request, settings), keyed
         entry = self.cache.get(key)
         if entry is not None:
             return ReplayStream(entry, settings.replay_pace), None
         if settings.cache == "strict":
             raise miss_error(keyed, cell_id, self.cache.where)
-        return ChatStream(request, settings), keyed
+        return self._live(request, settings), keyed
+
+    def _live(self, request: ChatRequest, settings: Settings) -> ChatStream:
+        return ChatStream(request, settings, notice=self._take_offline_notice())
 
     def cost(self, result: ChatResult) -> float | None:
         """The reply's cost in dollars, with configured prices over the built-in table."""
@@ -206,6 +224,17 @@ async def _tick(
     while on_update is not None:
         await asyncio.sleep(interval)
         on_update(stream.snapshot())
+
+
+def with_backend(settings: Settings, on_start: Callable[[str], None] | None = None) -> Settings:
+    """`settings` with the offline demo server's URL when it is the backend (started now if
+    need be; `on_start` then gets the notice to show)."""
+    if not settings.offline or settings.base_url:
+        return settings
+    url, started = offline.start()
+    if started and on_start is not None:
+        on_start(offline.NOTICE.format(url=url))
+    return settings.with_(base_url=url)
 
 
 _current: Session | None = None

@@ -97,7 +97,7 @@ class Settings:
         """The settings as a user may see them: the key masked."""
         return {
             "model": self.model,
-            "base_url": self.base_url or ("offline demo server" if self.offline else OPENAI_URL),
+            "base_url": "offline demo server" if self.offline else (self.base_url or OPENAI_URL),
             "azure_endpoint": self.azure_endpoint,
             "api_key": mask(self.api_key),
             "connect_timeout": self.connect_timeout,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 from nbstream.settings import Settings, resolve
 
 #: A key that looks real, so a leak would be visible in any output.

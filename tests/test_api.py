@@ -9,8 +9,8 @@ import time
 import pytest
 
 import nbstream
+from nbstream.engine.result import Status
 from nbstream.errors import NbStreamError
-from nbstream.result import Status
 from nbstream.session import Session
 from nbstream.settings import NbStream
 
@@ -113,7 +113,7 @@ def test_run_runs_a_coroutine_on_nbstreams_loop() -> None:
         await asyncio.sleep(0.01)
         return asyncio.get_running_loop()
 
-    assert nbstream.run(work()) is nbstream.loop.get_loop()
+    assert nbstream.run(work()) is nbstream.engine.loop.get_loop()
 
 
 def test_gather_returns_results_in_prompt_order(session, log) -> None:

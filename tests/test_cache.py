@@ -15,7 +15,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbstream.cache import (
+from nbstream.engine.result import ChatResult, Status, TextDelta, Timings, ToolCall, Usage
+from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
+from nbstream.offline.demo import run_demo
+from nbstream.offline.server import OfflineServer
+from nbstream.session import Session, TurnOptions
+from nbstream.settings import NbStream, resolve
+from nbstream.show.live import NullSurface
+from nbstream.show.rendering import footer
+from nbstream.store.cache import (
     CacheRequest,
     Entry,
     ResponseCache,
@@ -23,15 +31,7 @@ from nbstream.cache import (
     key_for,
     parse_age,
 )
-from nbstream.demo import run_demo
-from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
-from nbstream.live import NullSurface
-from nbstream.rendering import footer
-from nbstream.replay import ReplayStream
-from nbstream.result import ChatResult, Status, TextDelta, Timings, ToolCall, Usage
-from nbstream.server import OfflineServer
-from nbstream.session import Session, TurnOptions
-from nbstream.settings import NbStream, resolve
+from nbstream.store.replay import ReplayStream
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env

@@ -10,7 +10,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 
 from .conftest import SECRET_KEY
 from .kernels import clean_env

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbstream.conversation import (
+from nbstream.engine.result import ChatResult, Status, Timings, ToolCall, Usage
+from nbstream.errors import ThreadBusyError
+from nbstream.store.threads import (
     ConversationStore,
     Exchange,
     notebook_path,
     state_path,
 )
-from nbstream.errors import ThreadBusyError
-from nbstream.result import ChatResult, Status, Timings, ToolCall, Usage
 
 # 2026-11-24 10:15:00 local time, so set-aside names are predictable.
 NOW = 1795515300.0

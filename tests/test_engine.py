@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from nbstream import loop
-from nbstream.engine import ChatRequest, ChatStream
+from nbstream.engine import loop
+from nbstream.engine.result import Event, Finish, Notice, Retrying, Status, TextDelta
+from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import (
     AuthError,
     BadResponseError,
@@ -20,8 +21,7 @@ from nbstream.errors import (
     RequestError,
     StreamError,
 )
-from nbstream.result import Event, Finish, Notice, Retrying, Status, TextDelta
-from nbstream.server import FRAMING_TEXT
+from nbstream.offline.server import FRAMING_TEXT
 from nbstream.settings import Settings, resolve
 
 from .conftest import SECRET_KEY

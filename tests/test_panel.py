@@ -23,14 +23,14 @@ import nbclient
 import nbformat
 import pytest
 
-from nbstream import _panel_html
+from nbstream.engine.result import Status
 from nbstream.errors import ThreadBusyError
-from nbstream.live import TerminalSurface
-from nbstream.panel import ChatPanel, PanelState
-from nbstream.result import Status
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
+from nbstream.show import panel_html as _panel_html
+from nbstream.show.live import TerminalSurface
+from nbstream.show.panel import ChatPanel, PanelState
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env
@@ -456,7 +456,7 @@ def kernel(server: OfflineServer, tmp_path_factory) -> Iterator[Kernel]:
         OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY, NBSTREAM_MODEL="nbstream-demo"
     )
     started = Kernel(env, cwd=tmp_path_factory.mktemp("panel-kernel"))
-    started.execute("%load_ext nbstream\nfrom nbstream.panel import ChatPanel")
+    started.execute("%load_ext nbstream\nfrom nbstream.show.panel import ChatPanel")
     yield started
     started.shutdown()
 

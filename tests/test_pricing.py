@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nbstream.engine.result import ChatResult, Timings, Usage
 from nbstream.pricing import UsageTotals, cost, price_for
-from nbstream.result import ChatResult, Timings, Usage
 
 
 def reply(model: str, prompt: int, completion: int, **changes) -> ChatResult:

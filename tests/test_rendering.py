@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nbstream.rendering import (
+from nbstream.engine.result import ChatResult, Status, Timings, ToolCall, Usage
+from nbstream.show.rendering import (
     Throttle,
     bundle,
     ending,
@@ -17,7 +18,6 @@ from nbstream.rendering import (
     safe_markdown,
     status_line,
 )
-from nbstream.result import ChatResult, Status, Timings, ToolCall, Usage
 
 
 @pytest.mark.parametrize(

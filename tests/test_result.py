@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionChunk
 
-from nbstream.result import (
+from nbstream.engine.result import (
     Accumulator,
     ChatResult,
     Finish,

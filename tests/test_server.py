@@ -15,7 +15,7 @@ import httpx2
 import openai
 import pytest
 
-from nbstream.server import DEMO_MODEL, FRAMING_TEXT, OfflineServer, RequestRecord
+from nbstream.offline.server import DEMO_MODEL, FRAMING_TEXT, OfflineServer, RequestRecord
 
 USER = [{"role": "user", "content": "Hello there"}]
 
@@ -411,7 +411,7 @@ def test_stop_aborts_open_streams_and_is_idempotent() -> None:
 
 
 def test_serve_prints_its_url_and_stops_on_ctrl_c() -> None:
-    code = "from nbstream.server import serve; serve('127.0.0.1', 0, 100.0, 0.05)"
+    code = "from nbstream.offline.server import serve; serve('127.0.0.1', 0, 100.0, 0.05)"
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 import pytest
 
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 
 from ..kernels import clean_env
 

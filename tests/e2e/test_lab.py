@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 
 from .conftest import (
     API_KEY,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from nbstream.server import OfflineServer
+from nbstream.offline.server import OfflineServer
 
 from .conftest import API_KEY, FOOTER, MODEL, STATUS, JupyterServer, Notebook, flat
 from .test_lab import PAYLOAD

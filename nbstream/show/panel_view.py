@@ -16,11 +16,11 @@ from typing import Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from . import _panel_html as h
-from .errors import NbStreamError
+from ..engine.result import ChatResult
+from ..errors import NbStreamError
+from . import panel_html as h
 from .live import WAITING_REFRESH
 from .rendering import Throttle, status_line
-from .result import ChatResult
 
 #: Seconds between streaming updates (the engine's tick); the throttle lengthens the gap
 #: for long replies, since each update re-sends the message's whole HTML.

@@ -6,9 +6,9 @@ import asyncio
 import re
 from dataclasses import replace
 
+from ..engine.result import ChatResult, Finish, Notice, Status, TextDelta, Timings, UsageReport
+from ..engine.stream import Sink
 from .cache import Entry
-from .engine import Sink
-from .result import ChatResult, Finish, Notice, Status, TextDelta, Timings, UsageReport
 
 
 class ReplayStream:

@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .conversation import short_path
-from .errors import CacheError, CacheMissError
-from .rendering import safe_markdown
-from .result import ChatResult, Status
-from .settings import OPENAI_URL, Settings
+from ..engine.result import ChatResult, Status
+from ..errors import CacheError, CacheMissError
+from ..settings import OPENAI_URL, Settings
+from ..show.rendering import safe_markdown
+from .threads import short_path
 
 FORMAT = "nbstream-cache"
 VERSION = 1

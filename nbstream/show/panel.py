@@ -29,16 +29,16 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.core.error import UsageError
 
-from . import _panel_html as h
-from . import loop
-from ._panel_input import ChatInput
-from ._panel_view import UPDATE_INTERVAL, MessageList, ReplyView, button, close_tree, html_widget
-from .conversation import DEFAULT
-from .engine import list_models
-from .errors import NbStreamError, StreamError, ThreadBusyError
+from ..engine import loop
+from ..engine.clients import list_models
+from ..engine.result import ChatResult
+from ..errors import NbStreamError, StreamError, ThreadBusyError
+from ..session import Session, TurnOptions, current
+from ..store.threads import DEFAULT
+from . import panel_html as h
+from .panel_input import ChatInput
+from .panel_view import UPDATE_INTERVAL, MessageList, ReplyView, button, close_tree, html_widget
 from .rendering import footer
-from .result import ChatResult
-from .session import Session, TurnOptions, current
 
 DEFAULT_TEMPERATURE = 1.0
 

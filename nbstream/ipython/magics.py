@@ -16,18 +16,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
-from .cache import cache_path, parse_age
-from .conversation import DEFAULT, notebook_path, state_path
-from .engine import list_models
-from .errors import NbStreamError
-from .gather import compare_turns, gather_turns
-from .interpolate import interpolate
-from .live import Surface, surface_for
-from .loop import run
-from .rendering import transcript_markdown, transcript_text
-from .result import ChatResult
-from .session import Session, TurnOptions, set_current
-from .settings import CACHE_MODES, NbStream, cache_mode
+from ..engine.loop import run
+from ..engine.result import ChatResult
+from ..errors import NbStreamError
+from ..gather import compare_turns, gather_turns
+from ..interpolate import interpolate
+from ..session import Session, TurnOptions, set_current
+from ..settings import CACHE_MODES, NbStream, cache_mode
+from ..show.live import Surface, surface_for
+from ..show.rendering import transcript_markdown, transcript_text
+from ..store.cache import cache_path, parse_age
+from ..store.threads import DEFAULT, notebook_path, state_path
 
 SUBCOMMANDS = (
     "history", "threads", "new", "reset", "undo", "system", "model", "usage", "config",
@@ -242,7 +241,7 @@ class ChatMagics(Magics):
         _show("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
-        models = run(list_models(self.session.settings(TurnOptions())))
+        models = run(self.session.models(TurnOptions()))
         _show("\n".join(f"- `{m}`" for m in models) or "The server did not list its models.")
 
     def _cmd_export(self, thread: str, rest: list[str]) -> None:
@@ -255,7 +254,7 @@ class ChatMagics(Magics):
         print(f"nbstream: wrote {path}")
 
     def _cmd_panel(self, thread: str, rest: list[str]) -> None:
-        from .panel import show_panel
+        from ..show.panel import show_panel
 
         show_panel(thread, self.session)
 

@@ -9,27 +9,29 @@ one raises `StreamError` carrying a FAILED result, a cancel leaves an INTERRUPTE
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import importlib
 import json
-import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from .errors import (
-    AuthError,
+from ..errors import (
     BadResponseError,
-    ConnectError,
-    ModelNotFoundError,
     NbStreamError,
     RateLimitError,
     ReplyTimeoutError,
     RequestError,
     StreamError,
+)
+from ..settings import Settings
+from .clients import client_for, openai
+from .failures import (
+    RETRYABLE,
+    as_sdk_error,
+    rejects_stream_options,
+    retry_wait,
+    short_cause,
+    translate,
 )
 from .result import (
     OFFLINE_BACKEND,
@@ -40,30 +42,8 @@ from .result import (
     Status,
     estimate_tokens,
 )
-from .settings import Settings
-
-if TYPE_CHECKING:
-    import openai
-else:
-
-    class _Deferred:
-        """A module imported on first use."""
-
-        def __init__(self, name: str) -> None:
-            self._name = name
-
-        def __getattr__(self, attr: str) -> Any:
-            return getattr(importlib.import_module(self._name), attr)
-
-    # `%load_ext nbstream` should not pay for importing the SDK (about 0.3 s): the first turn does.
-    openai = _Deferred("openai")
 
 Sink = Callable[[Event], None]
-OFFLINE_NOTICE = (
-    "No API key or base URL is set, so nbstream uses its offline demo server at {url}: "
-    "replies describe your request; they do not come from a language model."
-)
-RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 #: Parameters the SDK's `create()` knows by name; anything else goes in the JSON body as is.
 SDK_PARAMS = {
     "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "n",
@@ -106,9 +86,17 @@ class ChatRequest:
 class ChatStream:
     """One streamed turn. `run()` on the loop thread; `snapshot()` from any thread."""
 
-    def __init__(self, request: ChatRequest, settings: Settings, sink: Sink | None = None) -> None:
+    def __init__(
+        self,
+        request: ChatRequest,
+        settings: Settings,
+        sink: Sink | None = None,
+        *,
+        notice: str | None = None,
+    ) -> None:
         self.request = request
         self.settings = settings
+        self._notice = notice  # said first, once the turn runs (the offline server's notice)
         self.sink: Sink = sink or (lambda event: None)
         self._acc = Accumulator()
         self._prompt_estimate = sum(
@@ -132,15 +120,15 @@ class ChatStream:
     async def run(self) -> ChatResult:
         """Stream the reply; see the module docstring for how each ending is reported."""
         try:
-            if self.settings.offline and start_offline_server():
-                self._emit(self._acc.notice(OFFLINE_NOTICE.format(url=offline_url())))
+            if self._notice:
+                self._emit(self._acc.notice(self._notice))
             client = await client_for(self.settings)
             include_usage = True
             for attempt in range(self.settings.max_retries + 2):
                 try:
                     return await self._attempt(client, include_usage)
                 except openai.APIStatusError as err:
-                    if include_usage and _rejects_stream_options(err):
+                    if include_usage and rejects_stream_options(err):
                         include_usage = False
                         self._emit(
                             self._acc.notice("server rejected stream_options; usage estimated")
@@ -189,7 +177,7 @@ class ChatStream:
                     "check the base URL: it should end in /v1 and need no login page",
                 )
             if "json" in kind:
-                self._feed(_completion_as_chunk(await response.json()))
+                self._feed(completion_as_chunk(await response.json()))
             else:
                 await self._consume(response)
         if self._acc.finish_reason is None:
@@ -212,7 +200,7 @@ class ChatStream:
                 "raise NbStream.first_token_timeout or try again later",
             ) from None
         except Exception as err:
-            raise _as_sdk_error(err, response.http_response.request) from err
+            raise as_sdk_error(err, response.http_response.request) from err
 
     def _until(self, deadline: float) -> float:
         return max(deadline - self._acc.elapsed(), 0.0)
@@ -264,8 +252,8 @@ class ChatStream:
         status = getattr(err, "status_code", None)
         retryable = status is None or status in RETRYABLE
         if not retryable or attempt >= self.settings.max_retries:
-            raise await _translate(err, self.settings, attempts=attempt + 1)
-        wait = _retry_wait(err, attempt)
+            raise await translate(err, self.settings, attempts=attempt + 1)
+        wait = retry_wait(err, attempt)
         if wait > self.settings.max_retry_wait:
             raise RateLimitError(
                 f"{status} from {self.settings.host}: the server asks to wait {wait:g} s, "
@@ -273,21 +261,12 @@ class ChatStream:
                 "try again later, or raise NbStream.max_retry_wait",
                 status=status,
             )
-        reason = "rate limited" if status == 429 else _short_cause(err, self.settings)
+        reason = "rate limited" if status == 429 else short_cause(err, self.settings)
         self._emit(Retrying(reason, wait, attempt + 1))
         await asyncio.sleep(wait)
 
 
-def _as_sdk_error(err: Exception, request: Any) -> Exception:
-    """The SDK's error for an HTTP library error; openai 1.x lets these escape mid-stream."""
-    if type(err).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
-        return err
-    if "Timeout" in type(err).__name__:
-        return openai.APITimeoutError(request=request)
-    return openai.APIConnectionError(message=str(err), request=request)
-
-
-def _completion_as_chunk(data: dict[str, Any]) -> Any:
+def completion_as_chunk(data: dict[str, Any]) -> Any:
     """A plain chat.completion (a server that ignored `stream`) in the shape of one chunk."""
     choices = [
         SimpleNamespace(
@@ -306,143 +285,3 @@ def _completion_as_chunk(data: dict[str, Any]) -> Any:
         choices=choices,
         usage=SimpleNamespace(**usage) if usage else None,
     )
-
-
-def _rejects_stream_options(err: openai.APIStatusError) -> bool:
-    return err.status_code in (400, 422) and "stream_options" in str(err.body or err.message)
-
-
-def _retry_wait(err: openai.APIError, attempt: int) -> float:
-    response = getattr(err, "response", None)
-    headers = response.headers if response is not None else {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        stated = _retry_after(headers.get(name), scale)
-        if stated is not None:
-            return stated
-    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
-
-
-def _retry_after(value: str | None, scale: float) -> float | None:
-    """Seconds from a Retry-After(-ms) header: a number or an HTTP date; None if malformed."""
-    if value is None:
-        return None
-    try:
-        return max(float(value) * scale, 0.0)
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None or scale != 1.0:
-        return None
-    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
-
-
-def _server_message(err: openai.APIError, settings: Settings) -> str:
-    body = getattr(err, "body", None)
-    message = None
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-    if not message:
-        response = getattr(err, "response", None)
-        message = (response.text if response is not None else "") or err.message
-    return settings.redact(" ".join(str(message).split()))[:300]
-
-
-def _short_cause(err: openai.APIError, settings: Settings) -> str:
-    status = getattr(err, "status_code", None)
-    if status is not None:
-        return f"{status} from {settings.host}"
-    return "connect timeout" if isinstance(err, openai.APITimeoutError) else "cannot connect"
-
-
-async def _translate(err: openai.APIError, settings: Settings, attempts: int) -> NbStreamError:
-    host, tries = settings.host, f" after {attempts} attempts" if attempts > 1 else ""
-    if isinstance(err, openai.APITimeoutError):
-        return ConnectError(
-            f"timed out connecting to {host}{tries}",
-            f"is the server up? timeouts: connect {settings.connect_timeout:g} s, "
-            f"idle {settings.idle_timeout:g} s (NbStream.connect_timeout)",
-        )
-    if isinstance(err, openai.APIConnectionError):
-        cause = err.__cause__ or err
-        return ConnectError(
-            f"cannot connect to {settings.base_url or host}{tries}: "
-            f"{settings.redact(str(cause)) or type(cause).__name__}",
-            "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL",
-        )
-    assert isinstance(err, openai.APIStatusError)
-    status, message = err.status_code, _server_message(err, settings)
-    head = f"{status} from {host}{tries}: {message}"
-    if status in (401, 403):
-        return AuthError(head, "check OPENAI_API_KEY (or the key you passed)", status=status)
-    if status == 404:
-        models = await list_models(settings)
-        hint = f"this server offers: {', '.join(models[:20])}" if models else "check the model name"
-        return ModelNotFoundError(head, hint + "; choose one with -m NAME", models=models)
-    if status == 429:
-        return RateLimitError(head, "wait and retry, or lower the request rate", status=status)
-    if status == 413:
-        return RequestError(head, "the prompt is too long: shorten it", status=status)
-    if status >= 500:
-        return ConnectError(head, "the server is failing; try again later")
-    return RequestError(head, "the server rejected a parameter of the request", status=status)
-
-
-async def list_models(settings: Settings) -> list[str]:
-    """The model ids the server offers, or [] when `/models` does not answer."""
-    try:
-        client = await client_for(settings)
-        page = await client.with_options(timeout=5.0, max_retries=0).models.list()
-        return sorted(m.id for m in page.data)
-    except (openai.OpenAIError, AttributeError, ValueError):
-        return []
-
-
-_clients: dict[tuple[Any, ...], Any] = {}
-_offline_lock = threading.Lock()
-_offline_server: Any = None
-
-
-async def client_for(settings: Settings) -> Any:
-    """The SDK's async client for these settings, made once per loop (clients bind to it)."""
-    base_url = offline_url() if settings.offline else settings.base_url
-    loop = asyncio.get_running_loop()
-    key = (id(loop), base_url, settings.api_key, settings.azure_endpoint, settings.api_version,
-           settings.connect_timeout, settings.idle_timeout)  # fmt: skip
-    if key not in _clients:
-        timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
-        common: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
-        if settings.azure_endpoint:
-            _clients[key] = openai.AsyncAzureOpenAI(
-                azure_endpoint=settings.azure_endpoint,
-                api_version=settings.api_version,
-                api_key=settings.api_key,
-                **common,
-            )
-        else:
-            # Local servers (Ollama, vLLM, llama.cpp) take any key, but the SDK insists on one.
-            key_or_placeholder = settings.api_key or "no-key"
-            _clients[key] = openai.AsyncOpenAI(
-                api_key=key_or_placeholder, base_url=base_url, **common
-            )
-    return _clients[key]
-
-
-def start_offline_server() -> bool:
-    """Start the in-process offline demo server unless it runs; True if it started now."""
-    global _offline_server
-    with _offline_lock:
-        if _offline_server is not None:
-            return False
-        from .server import OfflineServer
-
-        server = OfflineServer()
-        server.start()
-        _offline_server = server
-        return True
-
-
-def offline_url() -> str:
-    """The URL of the in-process offline demo server (started on first use)."""
-    start_offline_server()
-    return str(_offline_server.url)

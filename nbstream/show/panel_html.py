@@ -16,14 +16,14 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .conversation import Thread
+from ..engine.result import ChatResult
+from ..store.threads import Thread
 from .rendering import (
     reply_markdown,
     safe_markdown,
     transcript_markdown,
     transcript_text,
 )
-from .result import ChatResult
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
 _SAFE_SCHEMES = {"http", "https", "mailto"}

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import IO, Any, Protocol
 
-from . import loop
-from .engine import TurnStream
-from .errors import NbStreamError, StreamError
+from ..engine import loop
+from ..engine.result import ChatResult, Event, Notice, Retrying, Status, TextDelta
+from ..engine.stream import TurnStream
+from ..errors import NbStreamError, StreamError
 from .rendering import Throttle, bundle, footer, paragraph_cut, status_line
-from .result import ChatResult, Event, Notice, Retrying, Status, TextDelta
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import StateFileError, ThreadBusyError
-from .result import ChatResult, Status
+from ..engine.result import ChatResult, Status
+from ..errors import StateFileError, ThreadBusyError
 
 FORMAT = "nbstream-conversations"
 VERSION = 1

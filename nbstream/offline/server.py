@@ -54,8 +54,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._faults import ABORT, FAULTS, FRAMING_TEXT, Abort, Fault, Op, Pacer, Pause, Write, build_reply
-from ._requests import (
+from .faults import ABORT, FAULTS, FRAMING_TEXT, Abort, Fault, Op, Pacer, Pause, Write, build_reply
+from .requests import (
     Refusal,
     RequestLog,
     RequestRecord,

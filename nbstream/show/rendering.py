@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .conversation import Thread
-from .result import OFFLINE_BACKEND, ChatResult, Status
+from ..engine.result import OFFLINE_BACKEND, ChatResult, Status
+from ..store.threads import Thread
 
 # Fenced blocks (closed, or still open while streaming) and inline code spans stay verbatim:
 # Markdown already shows their content as text.

@@ -10,7 +10,7 @@ from typing import IO, Any
 import nbformat
 from nbclient import NotebookClient
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _MODEL_SETTINGS = ("OPENAI_", "AZURE_OPENAI_", "NBSTREAM_")
 

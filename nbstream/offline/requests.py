@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from ._faults import Fault
+from .faults import Fault
 
 #: The per-request options (the extra body field `nbstream`) and their types.
 OPTIONS: dict[str, type] = {

@@ -1,0 +1,1 @@
+"""IPython wiring: `%%chat` and `%chat`, configuration, load and unload."""

@@ -1,0 +1,1 @@
+"""What nbstream keeps on disk: conversation threads and the response cache."""
