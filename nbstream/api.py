@@ -18,7 +18,7 @@ from .engine.result import ChatResult, Event, Status, TextDelta, with_status
 from .errors import NbStreamError, StreamError
 from .gather import agather_turns, compare_turns, gather_turns
 from .session import Session, TurnOptions, current
-from .show.live import LiveView, surface_for
+from .show.live import LiveView, driver, surface_for
 from .show.rendering import metadata
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
@@ -45,7 +45,8 @@ def chat(
     """
     _check(prompt)
     session = session or current()
-    return session.chat(prompt, turn_options(options), surface_for(show))
+    drive = driver(surface_for(show), cost=session.cost)
+    return session.chat(prompt, turn_options(options), drive)
 
 
 async def achat(

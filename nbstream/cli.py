@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .engine.stream import ChatRequest, ChatStream
+from .engine.result import Status
 from .errors import NbStreamError
-from .session import with_backend
-from .settings import resolve
-from .show.live import TerminalSurface, stream_to
+from .session import Session, TurnOptions
+from .settings import NbStream
+from .show.live import TerminalSurface, driver
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,17 +61,16 @@ def _parser() -> argparse.ArgumentParser:
 def _chat(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         raise NbStreamError("empty prompt", 'give a prompt: nbstream chat "Hello"')
-    notices: list[str] = []
-    settings = with_backend(resolve(model=args.model, base_url=args.base_url), notices.append)
-    messages = [{"role": "system", "content": args.system}] if args.system else []
-    messages.append({"role": "user", "content": args.prompt})
+    session = Session(NbStream(base_url=args.base_url))
     params = {"temperature": args.temperature, "max_tokens": args.max_tokens}
-    request = ChatRequest(
-        messages, settings.model, {k: v for k, v in params.items() if v is not None}
+    options = TurnOptions(
+        model=args.model,
+        system=args.system,
+        no_history=True,
+        params={k: v for k, v in params.items() if v is not None},
     )
-    stream = ChatStream(request, settings, notice=notices[0] if notices else None)
-    result = stream_to(stream, TerminalSurface())
-    return 0 if result.status.value == "complete" else 2
+    result = session.chat(args.prompt, options, driver(TerminalSurface(), cost=session.cost))
+    return 0 if result.status is Status.COMPLETE else 2
 
 
 def _demo(args: argparse.Namespace) -> int:

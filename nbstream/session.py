@@ -1,7 +1,9 @@
 """A kernel's nbstream session: configuration, the conversation store, usage totals.
 
-Every surface (magics, panel, Python API) runs its turns through `Session.chat`, so the
-rules live in one place: what is sent, what is recorded, what a failure leaves behind.
+Every surface (magics, panel, Python API) runs its turns through `Session.chat` or
+`Session.achat`, so the rules live in one place: what is sent, what is recorded, what a
+failure leaves behind. The session knows nothing of display: the caller hands `chat` a
+`drive` function (the show layer's) that runs the turn's stream and shows it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
 from .settings import NbStream, Settings, resolve
-from .show.live import Surface, stream_to
-from .show.rendering import metadata
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
 from .store.replay import ReplayStream
 from .store.threads import DEFAULT, ConversationStore
@@ -82,23 +82,22 @@ class Session:
         return notice
 
     def chat(
-        self, prompt: str, options: TurnOptions, surface: Surface, *, cell_id: str | None = None
+        self,
+        prompt: str,
+        options: TurnOptions,
+        drive: Callable[[Turn], ChatResult],
+        *,
+        cell_id: str | None = None,
     ) -> ChatResult:
-        """Run one turn from the main thread, showing it on `surface` as it streams.
+        """Run one turn from the main thread: `drive(turn)` runs its stream and shows it.
 
         A failure before the first token changes nothing; a partial reply (interrupted,
         incomplete, failed) is recorded with its status before the error propagates.
         """
         turn = self._prepare(prompt, options, cell_id)
-
-        def meta(result: ChatResult) -> dict[str, Any]:
-            return metadata(result, thread=options.thread, turn_id=turn.turn_id)
-
         with self._guard(options):
             try:
-                result = stream_to(
-                    turn.stream, surface, thread=options.thread, cost=self.cost, meta=meta
-                )
+                result = drive(turn)
             except (KeyboardInterrupt, StreamError):
                 self._keep_partial(turn)
                 raise
@@ -114,33 +113,38 @@ class Session:
         interval: float = 0.1,
         cell_id: str | None = None,
         sink: Sink | None = None,
+        on_start: Callable[[Turn], None] | None = None,
     ) -> ChatResult:
-        """Run one turn on nbstream's loop; `on_update(snapshot)` is called every `interval` s
-        and `sink` gets the stream's events.
+        """Run one turn on nbstream's loop; `on_update(snapshot)` is called every `interval` s,
+        `sink` gets the stream's events and `on_start` the turn before it runs.
 
         Cancelling the task stops the stream, closes the connection and records the partial
-        reply as interrupted. The same recording rules as `chat` apply.
+        reply as interrupted (`turn.kept`). The same recording rules as `chat` apply; the
+        records are written off the loop thread, so a slow disk never stalls other streams.
         """
         turn = self._prepare(prompt, options, cell_id)
         if sink is not None:
             turn.stream.sink = sink
+        if on_start is not None:
+            on_start(turn)
         with self._guard(options):
             ticker = asyncio.ensure_future(_tick(turn.stream, on_update, interval))
             try:
                 result = await turn.stream.run()
             except (asyncio.CancelledError, StreamError):
-                self._keep_partial(turn)
+                # Shielded: a second cancel must not lose the record of the first.
+                await asyncio.shield(asyncio.to_thread(self._keep_partial, turn))
                 raise
             finally:
                 ticker.cancel()
-        self._commit(turn, result)
+        await asyncio.to_thread(self._commit, turn, result)
         return result
 
     def _guard(self, options: TurnOptions) -> AbstractContextManager[None]:
         # A one-off turn reads and writes no history, so it may run beside the thread's turn.
         return nullcontext() if options.no_history else self.store.turn(options.thread)
 
-    def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> _Turn:
+    def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> Turn:
         settings = with_backend(self.settings(options), self._said_offline)
         thread = options.thread
         if options.no_history or options.new:
@@ -154,7 +158,7 @@ class Session:
             messages.insert(0, {"role": "system", "content": system})
         request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
         stream, to_record = self._stream_for(request, settings, cell_id)
-        return _Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
+        return Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
 
     def _stream_for(
         self, request: ChatRequest, settings: Settings, cell_id: str | None
@@ -182,13 +186,13 @@ class Session:
         extra = {k: (float(v[0]), float(v[1])) for k, v in self.config.prices.items()}
         return cost(result, extra)
 
-    def _commit(self, turn: _Turn, result: ChatResult) -> None:
+    def _commit(self, turn: Turn, result: ChatResult) -> None:
         """Keep a finished turn; store it in the response cache if it is to be recorded."""
         self._keep(turn, result)
         if turn.to_record is not None and result.status is Status.COMPLETE:
             self.cache.put(turn.to_record, result)
 
-    def _keep(self, turn: _Turn, result: ChatResult) -> None:
+    def _keep(self, turn: Turn, result: ChatResult) -> None:
         """Commit a turn that produced output: the thread changes only now."""
         self.last = result
         self.totals.add(result, self.cost(result))
@@ -203,19 +207,31 @@ class Session:
             options.thread, turn.prompt, result, cell_id=turn.cell_id, turn_id=turn.turn_id
         )
 
-    def _keep_partial(self, turn: _Turn) -> None:
+    def _keep_partial(self, turn: Turn) -> None:
         if turn.stream.has_output and turn.stream.result is not None:
             self._keep(turn, turn.stream.result)
 
 
 @dataclass(frozen=True)
-class _Turn:
+class Turn:
+    """One prepared turn: what is sent, the stream that sends it, and where it is recorded."""
+
     prompt: str
     options: TurnOptions
     cell_id: str | None
     turn_id: str
     stream: TurnStream
     to_record: CacheRequest | None  # the request to store a complete reply under
+
+    @property
+    def thread(self) -> str:
+        """The conversation thread the turn belongs to."""
+        return self.options.thread
+
+    @property
+    def kept(self) -> ChatResult | None:
+        """The partial reply kept after an interrupt or a broken stream (None: nothing came)."""
+        return self.stream.result if self.stream.has_output else None
 
 
 async def _tick(

@@ -21,7 +21,7 @@ from nbstream.offline.demo import run_demo
 from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream, resolve
-from nbstream.show.live import NullSurface
+from nbstream.show.live import NullSurface, driver
 from nbstream.show.rendering import footer
 from nbstream.store.cache import (
     CacheRequest,
@@ -349,7 +349,7 @@ def session(server: OfflineServer, log, tmp_path: Path, monkeypatch) -> Session:
 
 
 def ask(session: Session, prompt: str, **options) -> ChatResult:
-    return session.chat(prompt, TurnOptions(**options), NullSurface())
+    return session.chat(prompt, TurnOptions(**options), driver(NullSurface()))
 
 
 def test_record_then_replay_sends_nothing_and_counts_apart(session: Session, log) -> None:
@@ -382,7 +382,7 @@ def test_the_key_ignores_the_api_key_timeouts_retries_and_streaming(
 def test_a_strict_miss_names_the_cell_and_prompt_and_sends_nothing(session: Session, log) -> None:
     with pytest.raises(CacheMissError) as caught:
         session.chat("Summarise the data\nin three bullets", TurnOptions(cache="strict"),
-                     NullSurface(), cell_id="cell-7")  # fmt: skip
+                     driver(NullSurface()), cell_id="cell-7")  # fmt: skip
     message = str(caught.value)
     assert "cell cell-7, prompt 'Summarise the data'" in message
     assert f"in {session.cache.where}; nothing was sent" in message

@@ -29,7 +29,7 @@ from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show import panel_html as _panel_html
-from nbstream.show.live import TerminalSurface
+from nbstream.show.live import TerminalSurface, driver
 from nbstream.show.panel import ChatPanel, PanelState
 
 from .conftest import SECRET_KEY
@@ -244,7 +244,7 @@ def test_cells_and_panels_on_one_thread_are_one_conversation(make_panel, log) ->
     panel_session.chat(
         "What is 2+2?",
         TurnOptions(thread="shared", params=opts(text="Four.")),
-        TerminalSurface(io.StringIO()),
+        driver(TerminalSurface(io.StringIO())),
     )
     panel = make_panel("shared", params=opts(text="Eight."))
     shown = find(panel.widget, "nbstream-exchange")

@@ -23,7 +23,7 @@ from ..gather import compare_turns, gather_turns
 from ..interpolate import interpolate
 from ..session import Session, TurnOptions, set_current
 from ..settings import CACHE_MODES, NbStream, cache_mode
-from ..show.live import Surface, surface_for
+from ..show.live import Surface, driver, surface_for
 from ..show.rendering import transcript_markdown, transcript_text
 from ..store.cache import cache_path, parse_age
 from ..store.threads import DEFAULT, notebook_path, state_path
@@ -111,7 +111,8 @@ class ChatMagics(Magics):
         if args.compare:
             models = [m.strip() for m in args.compare.split(",") if m.strip()]
             return compare_turns(self.session, prompt, models, options)
-        result = self.session.chat(prompt, options, self._surface(args), cell_id=self._cell_id())
+        drive = driver(self._surface(args), cost=self.session.cost)
+        result = self.session.chat(prompt, options, drive, cell_id=self._cell_id())
         self._put_code_in_next_cell(args, result)
         return result
 

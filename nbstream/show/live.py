@@ -12,13 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..engine import loop
 from ..engine.result import ChatResult, Event, Notice, Retrying, Status, TextDelta
 from ..engine.stream import TurnStream
 from ..errors import NbStreamError, StreamError
-from .rendering import Throttle, bundle, footer, paragraph_cut, status_line
+from .rendering import Throttle, bundle, footer, metadata, paragraph_cut, status_line
+
+if TYPE_CHECKING:
+    from ..session import Turn
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5
@@ -225,6 +228,20 @@ class LiveView:
         cost = self._cost(result) if error is None else None
         last_line = footer(result, thread=self._thread, cost=cost)
         self.surface.finish(result, last_line, result.notices, self._meta(result))
+
+
+def driver(
+    surface: Surface, *, cost: Callable[[ChatResult], float | None] = lambda result: None
+) -> Callable[[Turn], ChatResult]:
+    """What `Session.chat` calls to run a turn: stream it on the loop, show it on `surface`."""
+
+    def drive(turn: Turn) -> ChatResult:
+        def meta(result: ChatResult) -> dict[str, Any]:
+            return metadata(result, thread=turn.thread, turn_id=turn.turn_id)
+
+        return stream_to(turn.stream, surface, thread=turn.thread, cost=cost, meta=meta)
+
+    return drive
 
 
 def stream_to(

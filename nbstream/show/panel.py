@@ -33,7 +33,7 @@ from ..engine import loop
 from ..engine.clients import list_models
 from ..engine.result import ChatResult
 from ..errors import NbStreamError, StreamError, ThreadBusyError
-from ..session import Session, TurnOptions, current
+from ..session import Session, Turn, TurnOptions, current
 from ..store.threads import DEFAULT
 from . import panel_html as h
 from .panel_input import ChatInput
@@ -290,13 +290,14 @@ class ChatPanel:
 
     async def _run(self, prompt: str, options: TurnOptions, view: ReplyView) -> None:
         view.started = True
-        started = time.time()
+        turns: list[Turn] = []
         try:
             result = await self.session.achat(
-                prompt, options, on_update=view.update, interval=UPDATE_INTERVAL
-            )
+                prompt, options, on_update=view.update, interval=UPDATE_INTERVAL,
+                on_start=turns.append,
+            )  # fmt: skip
         except asyncio.CancelledError:
-            view.stopped(self._kept_since(started))
+            view.stopped(turns[0].kept if turns else None)
             raise
         except StreamError as err:
             view.failed(err, err.result)
@@ -309,14 +310,6 @@ class ChatPanel:
             view.finish(result)
         finally:
             self._settle(view)
-
-    def _kept_since(self, started: float) -> ChatResult | None:
-        # The store's turn lock kept this thread ours until the cancel; nothing else can
-        # have recorded on it since, so a reply begun after we started is ours.
-        exchanges = self.session.store.thread(self.thread).exchanges
-        if exchanges and exchanges[-1].result.timings.started_at >= started:
-            return exchanges[-1].result
-        return None
 
     def _settle(self, view: ReplyView) -> None:
         """End of a turn, however it ended: record its outcome and make the panel usable."""
