@@ -60,13 +60,13 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nbstream`: register the `%chat` / `%%chat` magics."""
-    from .ipython.magics import load
+    from .ipython.extension import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext nbstream`: remove the magics."""
-    from .ipython.magics import unload
+    from .ipython.extension import unload
 
     unload(ipython)

@@ -1,0 +1,47 @@
+"""Loading and unloading the extension: the one place that builds a kernel's session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ..errors import NbStreamError
+from ..session import Session, set_current
+from ..settings import NbStream
+from ..store.cache import cache_path
+from ..store.threads import notebook_path, state_path
+from .magics import ChatMagics
+
+
+def _error_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+    """Show an nbstream error as its message and hint, not a traceback wall; `%tb` has it."""
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
+    sys.last_exc = value  # type: ignore[attr-defined]  # read by %tb on Python 3.12+
+    message = str(value).replace("\n", "\n  ")
+    shell._showtraceback(etype, value, [f"{etype.__name__}: {message}\n  (%tb for the traceback)"])
+
+
+def load(shell: Any) -> None:
+    """Register the magics, the configuration and the short error display on `shell`."""
+    config = NbStream(parent=shell)
+    shell.configurables.append(config)
+    notebook = notebook_path(os.environ, shell.user_ns)
+    state = state_path(notebook) if notebook and config.persist else None
+    session = Session(config, state, cache_path(notebook))
+    for warning in session.store.warnings:
+        print(warning, file=sys.stderr)
+    if session.store.restored:
+        print(f"nbstream: restored {session.store.restored} turns from {state}")
+    shell.register_magics(ChatMagics(shell, session))
+    shell.set_custom_exc((NbStreamError,), _error_handler)
+    set_current(session)
+
+
+def unload(shell: Any) -> None:
+    """Remove what `load` registered."""
+    shell.magics_manager.registry.pop("ChatMagics", None)
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("chat", None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, NbStream)]
+    shell.set_custom_exc((), None)

@@ -1,0 +1,161 @@
+"""`%chat SUBCOMMAND`: history, threads, settings, usage, export, the cache and the panel."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from ..engine.loop import run
+from ..session import Session, TurnOptions
+from ..settings import CACHE_MODES, cache_mode
+from ..show.rendering import transcript_markdown, transcript_text
+from ..store.cache import parse_age
+from ..store.threads import DEFAULT
+
+SUBCOMMANDS = (
+    "history", "threads", "new", "reset", "undo", "system", "model", "usage", "config",
+    "models", "export", "cache", "panel", "help",
+)  # fmt: skip
+
+
+class Subcommands:
+    """The `%chat` line magic's subcommands, on one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def run(self, line: str) -> None:
+        """Run `%chat LINE`."""
+        try:
+            words = shlex.split(line)
+        except ValueError as err:
+            raise UsageError(f"%chat: {err}") from None
+        name, rest = (words[0], words[1:]) if words else ("help", [])
+        if name not in SUBCOMMANDS:
+            raise UsageError(
+                f"%chat: unknown subcommand {name!r}; use one of: {', '.join(SUBCOMMANDS)}"
+            )
+        thread, rest = _thread_option(rest)
+        getattr(self, f"_cmd_{name}")(thread, rest)
+
+    def _cmd_help(self, thread: str, rest: list[str]) -> None:
+        _show(HELP)
+
+    def _cmd_history(self, thread: str, rest: list[str]) -> None:
+        store = self.session.store
+        if thread not in store.threads():
+            _show("")
+            return
+        conversation = store.thread(thread)
+        display(
+            {
+                "text/markdown": transcript_markdown(conversation),
+                "text/plain": transcript_text(conversation),
+            },
+            raw=True,
+        )
+
+    def _cmd_threads(self, thread: str, rest: list[str]) -> None:
+        store = self.session.store
+        lines = [f"- **{name}**: {store.summary(name)}" for name in store.threads()]
+        _show("\n".join(lines) or "No threads yet.")
+
+    def _cmd_new(self, thread: str, rest: list[str]) -> None:
+        self.session.store.reset(thread)
+        print(f"nbstream: thread {thread!r} cleared (its system prompt is kept)")
+
+    _cmd_reset = _cmd_new
+
+    def _cmd_undo(self, thread: str, rest: list[str]) -> None:
+        removed = self.session.store.undo(thread)
+        print(
+            f"nbstream: removed the last exchange of {thread!r}" if removed else "nothing to undo"
+        )
+
+    def _cmd_system(self, thread: str, rest: list[str]) -> None:
+        self.session.store.set_system(thread, " ".join(rest) or None)
+        print(f"nbstream: system prompt of {thread!r} {'set' if rest else 'cleared'}")
+
+    def _cmd_model(self, thread: str, rest: list[str]) -> None:
+        if not rest:
+            print(f"nbstream: model is {self.session.settings(TurnOptions()).model}")
+            return
+        self.session.config.model = rest[0]
+        print(f"nbstream: model set to {rest[0]} for this session")
+
+    def _cmd_usage(self, thread: str, rest: list[str]) -> None:
+        _show(self.session.totals.table())
+
+    def _cmd_config(self, thread: str, rest: list[str]) -> None:
+        shown = self.session.settings(TurnOptions()).shown()
+        store = self.session.store
+        shown["state_file"] = str(store.path) if store.path else "in memory only"
+        shown["cache_file"] = str(self.session.cache.path)
+        _show("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
+
+    def _cmd_models(self, thread: str, rest: list[str]) -> None:
+        models = run(self.session.models(TurnOptions()))
+        _show("\n".join(f"- `{m}`" for m in models) or "The server did not list its models.")
+
+    def _cmd_export(self, thread: str, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise UsageError("%chat export PATH  (PATH ends in .md or .json)")
+        try:
+            path = self.session.store.export(rest[0], thread)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        print(f"nbstream: wrote {path}")
+
+    def _cmd_panel(self, thread: str, rest: list[str]) -> None:
+        from ..show.panel import show_panel
+
+        show_panel(thread, self.session)
+
+    def _cmd_cache(self, thread: str, rest: list[str]) -> None:
+        action, args = (rest[0], rest[1:]) if rest else ("", [])
+        cache = self.session.cache
+        if action in ("", *CACHE_MODES) and not args:
+            if action:
+                self.session.config.cache = action
+            mode = cache_mode(None, self.session.config, os.environ)
+            print(f"nbstream: cache mode {mode} · store {cache.where}")
+        elif action == "list" and not args:
+            _show(cache.table())
+        elif action == "clear" and (not args or (len(args) == 2 and args[0] == "--older-than")):
+            try:
+                age = parse_age(args[1]) if args else None
+            except ValueError as err:
+                raise UsageError(f"%chat cache clear: {err}") from None
+            removed = cache.clear(age)
+            print(f"nbstream: removed {removed} recorded repl{'y' if removed == 1 else 'ies'}")
+        else:
+            raise UsageError(CACHE_USAGE)
+
+
+HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lists the options.
+
+**%chat** subcommands (add `-t NAME` for another thread):
+`history` · `threads` · `new` / `reset` · `undo` · `system TEXT` · `model NAME` · `usage` ·
+`config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` · `help`"""
+CACHE_USAGE = (
+    "%chat cache [off|record|replay|strict]  |  %chat cache list  |  "
+    "%chat cache clear [--older-than 7d]"
+)
+
+
+def _thread_option(words: list[str]) -> tuple[str, list[str]]:
+    for flag in ("-t", "--thread"):
+        if flag in words:
+            i = words.index(flag)
+            if i + 1 >= len(words):
+                raise UsageError(f"%chat: {flag} needs a thread name")
+            return words[i + 1], words[:i] + words[i + 2 :]
+    return DEFAULT, words
+
+
+def _show(markdown: str) -> None:
+    text = markdown or "Nothing here yet."
+    display({"text/markdown": text, "text/plain": text}, raw=True)
