@@ -76,12 +76,13 @@ def submit(coro: Coroutine[Any, Any, T], changed: threading.Event | None = None)
     return Job(coro, changed)
 
 
-def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
+def settle(job: Job[Any], *, tick: Callable[[], float | None] | None = None) -> None:
     """Block until `job` is done, calling `tick` whenever it changes or its delay runs out.
 
     `tick` returns the seconds until it wants to be called again (None: only on change).
     Waits are short slices, so a KeyboardInterrupt lands at once: the task is then
     cancelled and given CANCEL_GRACE seconds to close its connection before it propagates.
+    This is the one place the main thread waits for the loop.
     """
     try:
         while not job.future.done():
@@ -90,10 +91,15 @@ def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
             job.changed.wait(0.25 if delay is None else max(0.0, min(delay, 0.25)))
         if tick:
             tick()
-        return job.future.result()
     except KeyboardInterrupt:
         job.cancel()
         raise
+
+
+def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
+    """`settle` the job, then return its result (or raise what it raised)."""
+    settle(job, tick=tick)
+    return job.future.result()
 
 
 async def wait_async(job: Job[T], *, tick: Callable[[], float]) -> T:

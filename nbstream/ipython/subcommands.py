@@ -110,9 +110,9 @@ class Subcommands:
         print(f"nbstream: wrote {path}")
 
     def _cmd_panel(self, thread: str, rest: list[str]) -> None:
-        from ..show.panel import show_panel
+        from ..show.panel import ChatPanel
 
-        show_panel(thread, self.session)
+        display(ChatPanel(thread, session=self.session))
 
     def _cmd_cache(self, thread: str, rest: list[str]) -> None:
         action, args = (rest[0], rest[1:]) if rest else ("", [])

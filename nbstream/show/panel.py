@@ -1,46 +1,33 @@
 """The chat panel: an ipywidgets chat that streams on nbstream's loop thread.
 
-`ChatPanel(thread)` shows a conversation thread of the kernel's session and lets the user
-continue it; `%%chat -t THREAD` cells and panels on the same thread are one conversation.
-Send returns at once: the turn runs on nbstream's own event loop (never the kernel's, which
-freezes while any cell runs), and the loop thread updates the widgets about ten times a
-second. One turn at a time per panel (Send is disabled while a reply streams), and the
-store refuses a second turn on a thread that is streaming anywhere else (FAULTS 22).
-
-Widget state is not saved with a notebook, so a displayed panel also keeps a plain
-transcript output (Markdown and text) that is updated whenever a turn ends.
-
-Clicks and Enter reach the kernel as comm messages, handled between cells: while a cell
-runs they wait for it, unless the frontend sends comm messages over kernel subshells
-(JupyterLab's `commsOverSubshells` setting, with ipykernel 7), where they are handled at once
-on a subshell thread; the panel's state is guarded by a lock for that case.
+`ChatPanel(thread)` shows a thread of the kernel's session and lets the user continue it;
+`%%chat -t THREAD` cells and panels on one thread are one conversation. Send returns at once:
+the turn runs on nbstream's loop (never the kernel's, which freezes while a cell runs), which
+updates the widgets about ten times a second. One turn at a time per panel, and the store
+refuses a second turn on a thread streaming elsewhere (FAULTS 22). Clicks reach the kernel as
+comm messages: between cells, or at once on a subshell thread where the front end sends comms
+over kernel subshells — hence the lock on the panel's state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
-import uuid
 from enum import Enum
 from typing import Any
 
-import ipywidgets as widgets
 from IPython.core.error import UsageError
 
 from ..engine import loop
-from ..engine.clients import list_models
 from ..engine.result import ChatResult
 from ..errors import NbStreamError, StreamError, ThreadBusyError
 from ..session import Session, Turn, TurnOptions, current
 from ..store.threads import DEFAULT
 from . import panel_html as h
-from .panel_input import ChatInput
-from .panel_view import UPDATE_INTERVAL, MessageList, ReplyView, button, close_tree, html_widget
+from .panel_layout import PanelWidgets, TranscriptOutput, default_model, fill_models
+from .panel_view import UPDATE_INTERVAL, ReplyView, close_tree
 from .rendering import footer
-
-DEFAULT_TEMPERATURE = 1.0
 
 
 class PanelState(str, Enum):
@@ -72,20 +59,19 @@ class ChatPanel:
         self._lock = threading.RLock()
         self._job: loop.Job[Any] | None = None
         self._view: ReplyView | None = None
-        self._transcript_id: str | None = None
+        self._transcript = TranscriptOutput()
         self._system_seen = ""  # the thread's system prompt as last shown
         self._system_sent: str | None = None  # the system prompt the running turn sets
-        self._temperature_set = False
         self._build(model)
         self._load_history(system)
-        self._fetch_models()
+        loop.submit(fill_models(self._parts.model, self.session, self.thread))
 
     # ---- public API
 
     def send(self, text: str | None = None) -> None:
         """Send `text` (default: what is in the message box); returns while the reply streams."""
         from_box = text is None
-        prompt = (self._input.value if text is None else text).strip()
+        prompt = (self._parts.input.value if text is None else text).strip()
         if not prompt:
             raise UsageError("empty message: nothing to send")
         with self._lock:
@@ -97,7 +83,7 @@ class ChatPanel:
                     hint="wait for it (panel.wait()) or press Stop",
                 )
             if from_box:
-                self._input.value = ""
+                self._parts.input.value = ""
             self._start(prompt)
 
     def stop(self) -> bool:
@@ -122,12 +108,16 @@ class ChatPanel:
         if job is None:
             return self.last
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def tick() -> float | None:
+            if deadline is None:
+                return None
+            if (left := deadline - time.monotonic()) <= 0 and not job.future.done():
+                raise TimeoutError(f"the reply is still streaming after {timeout:g} s")
+            return left
+
         try:
-            while not job.future.done():
-                left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
-                if left <= 0:
-                    raise TimeoutError(f"the reply is still streaming after {timeout:g} s")
-                concurrent.futures.wait([job.future], timeout=left)
+            loop.settle(job, tick=tick)
         except KeyboardInterrupt:
             self.stop()
             raise
@@ -163,103 +153,49 @@ class ChatPanel:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        self._transcript_id = self._transcript_id or uuid.uuid4().hex
         if self.state is not PanelState.CLOSED:
             view = self.widget._repr_mimebundle_()  # the widget view, and a repr of all its HTML
             view["text/plain"] = f"nbstream chat panel on thread {self.thread!r}"
             display(view, raw=True)
-        display(self._transcript(), raw=True, display_id=self._transcript_id)
+        self._transcript.show(self._transcript_bundle())
 
-    def _transcript(self) -> dict[str, str]:
+    def _transcript_bundle(self) -> dict[str, str]:
         return h.transcript_bundle(self.session.store.thread(self.thread))
 
     def _update_transcript(self) -> None:
-        if self._transcript_id is None:
-            return
-        from IPython.display import update_display
-
-        update_display(self._transcript(), raw=True, display_id=self._transcript_id)
+        self._transcript.update(self._transcript_bundle)
 
     # ---- building
 
     def _build(self, model: str | None) -> None:
-        self._header = html_widget("", "nbstream-header")
-        self._messages = MessageList()
-        self._input = ChatInput(placeholder="Message (Enter sends, Shift+Enter: new line)")
-        self._input.add_class("nbstream-input")
-        self._input.on_submit(lambda _: self._send_from_box())
-        self._send = button("Send", "nbstream-send", lambda _: self._send_from_box(), "primary")
-        self._stop = button("Stop", "nbstream-stop", lambda _: self.stop())
-        self._new = button("New chat", "nbstream-new", lambda _: self._new_from_button())
-        self._stop.disabled = True
-        self._model = widgets.Combobox(
-            value=model or "",
-            placeholder=self._default_model(),
-            options=[],
-            ensure_option=False,
-            description="Model",
+        parts = PanelWidgets(
+            model=model or "",
+            model_placeholder=default_model(self.session, self.thread),
+            on_send=self._send_from_box,
+            on_stop=self.stop,
+            on_new=self._new_from_button,
         )
-        self._model.add_class("nbstream-model")
-        self._system = widgets.Textarea(placeholder="System prompt (optional)", rows=3)
-        self._system.add_class("nbstream-system")
-        self._temperature = widgets.FloatSlider(
-            value=DEFAULT_TEMPERATURE, min=0.0, max=2.0, step=0.1, description="Temperature"
-        )
-        self._temperature.add_class("nbstream-temperature")
-        self._temperature.observe(self._temperature_moved, "value")
-        options = widgets.Accordion(
-            [widgets.VBox([self._system, self._temperature])],
-            titles=("System prompt & temperature",),
-        )
-        controls = widgets.HBox([self._send, self._stop, self._new, self._model])
-        controls.add_class("nbstream-controls")
-        css = widgets.HTML(h.PANEL_CSS, layout=widgets.Layout(display="none"))
-        parts = [css, self._header, self._messages.widget, self._input, controls, options]
-        self.widget = widgets.VBox(parts)
-        self.widget.add_class("nbstream-panel")
+        self._parts = parts
+        self.widget = parts.widget
         self.widget.observe(self._widget_closed, "comm")
         if self.widget.comm is not None:
             self.widget.comm.on_close(lambda _: self.close())
 
-    def _default_model(self) -> str:
-        try:
-            return self.session.settings(TurnOptions(thread=self.thread)).model
-        except NbStreamError:
-            return "model"
-
-    def _fetch_models(self) -> None:
-        try:
-            settings = self.session.settings(TurnOptions(thread=self.thread))
-        except NbStreamError:
-            return
-        if settings.offline:  # the demo server would start here and lose its notice
-            return
-
-        async def fetch() -> None:
-            models = await list_models(settings)
-            if models and self.state is not PanelState.CLOSED:
-                self._model.options = tuple(models)
-
-        loop.submit(fetch())
-
     def _load_history(self, system: str | None) -> None:
         thread = self.session.store.thread(self.thread)
-        self._messages.replace(
-            [
-                self._messages.message(
-                    h.exchange_html(ex.user, ex.result, self._footer(ex.result)),
-                    "nbstream-exchange",
-                )
-                for ex in thread.exchanges
-            ]
+        exchanges = [
+            h.exchange_html(x.user, x.result, self._footer(x.result)) for x in thread.exchanges
+        ]
+        self._parts.messages.replace(
+            [self._parts.messages.message(html, "nbstream-exchange") for html in exchanges]
         )
         with self._lock:
             self._system_seen = thread.system or ""
-            self._system.value = self._system_seen if system is None else system
+            self._parts.system.value = self._system_seen if system is None else system
             self._update_header()
 
     def _update_header(self) -> None:
-        self._header.value = h.header_html(self.thread, h.totals_line(self.results))
+        self._parts.header.value = h.header_html(self.thread, h.totals_line(self.results))
 
     def _footer(self, result: ChatResult) -> str:
         return footer(result, cost=self.session.cost(result))
@@ -267,25 +203,22 @@ class ChatPanel:
     # ---- one turn
 
     def _options(self) -> TurnOptions:
-        system = self._system.value
-        params = dict(self.params)
-        if self._temperature_set:
-            params["temperature"] = self._temperature.value
+        system = self._parts.system.value
         return TurnOptions(
             thread=self.thread,
-            model=self._model.value.strip() or None,
+            model=self._parts.model.value.strip() or None,
             system=system if system != self._system_seen else None,
-            params=params,
+            params={**self.params, **self._parts.chosen_params()},
         )
 
     def _start(self, prompt: str) -> None:
         """Show the user's message and start the turn; called with the lock held."""
         options = self._options()
-        view = ReplyView(self._messages, prompt, footer_of=self._footer, on_retry=self._retry)
-        self._messages.append(*view.rows)
+        view = ReplyView(self._parts.messages, prompt, footer_of=self._footer, on_retry=self._retry)
+        self._parts.messages.append(*view.rows)
         self.state, self._view, self.last, self.error = PanelState.STREAMING, view, None, None
         self._system_sent = options.system
-        self._set_buttons(streaming=True)
+        self._parts.set_streaming(True)
         self._job = loop.submit(self._run(prompt, options, view))
 
     async def _run(self, prompt: str, options: TurnOptions, view: ReplyView) -> None:
@@ -299,13 +232,10 @@ class ChatPanel:
         except asyncio.CancelledError:
             view.stopped(turns[0].kept if turns else None)
             raise
-        except StreamError as err:
-            view.failed(err, err.result)
-        except NbStreamError as err:
-            view.failed(err, None)
         except Exception as err:
-            view.failed(err, None)  # a bug: shown, and kept in .error, not lost in the loop
-            raise
+            view.failed(err, err.result if isinstance(err, StreamError) else None)
+            if not isinstance(err, NbStreamError):
+                raise  # a bug: shown, and kept in .error, not lost in the loop
         else:
             view.finish(result)
         finally:
@@ -324,13 +254,9 @@ class ChatPanel:
                     self._system_seen = self._system_sent
             if self.state is PanelState.STREAMING:
                 self.state = PanelState.IDLE
-                self._set_buttons(streaming=False)
+                self._parts.set_streaming(False)
             self._update_header()
         self._update_transcript()
-
-    def _set_buttons(self, *, streaming: bool) -> None:
-        self._send.disabled = self._new.disabled = self._input.busy = streaming
-        self._stop.disabled = not streaming
 
     def _require_idle(self, action: str) -> None:
         if self.state is PanelState.STREAMING:
@@ -341,7 +267,7 @@ class ChatPanel:
     # ---- widget callbacks (kernel main thread, or a subshell thread)
 
     def _send_from_box(self) -> None:
-        if self.state is PanelState.IDLE and self._input.value.strip():
+        if self.state is PanelState.IDLE and self._parts.input.value.strip():
             self.send()
 
     def _new_from_button(self) -> None:
@@ -354,18 +280,6 @@ class ChatPanel:
         view.discard()
         self.send(view.prompt)
 
-    def _temperature_moved(self, change: dict[str, Any]) -> None:
-        self._temperature_set = True
-
     def _widget_closed(self, change: dict[str, Any]) -> None:
         if change["new"] is None:
             self.close()
-
-
-def show_panel(thread: str, session: Session) -> ChatPanel:
-    """Display a chat panel on `thread` of `session` and return it (`%chat panel`)."""
-    from IPython.display import display
-
-    panel = ChatPanel(thread, session=session)
-    display(panel)
-    return panel
