@@ -23,6 +23,7 @@ from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
 from .settings import NbStream, Settings, resolve
+from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
 from .store.replay import ReplayStream
 from .store.threads import DEFAULT, ConversationStore
@@ -53,6 +54,7 @@ class Session:
         self.config = config or NbStream()
         self.store = ConversationStore.open(state) if state else ConversationStore()
         self.cache = ResponseCache(cache or cache_path(None))
+        self.apis = ResponsesOnlyModels(self.cache.path.with_name("apis.sqlite"))
         self.totals = UsageTotals()
         self.last: ChatResult | None = None
         self._offline_notice: str | None = None  # said by the first turn after the server started
@@ -179,7 +181,8 @@ class Session:
         return self._live(request, settings), keyed
 
     def _live(self, request: ChatRequest, settings: Settings) -> ChatStream:
-        return ChatStream(request, settings, notice=self._take_offline_notice())
+        notice = self._take_offline_notice()
+        return ChatStream(request, settings, notice=notice, apis=self.apis)
 
     def cost(self, result: ChatResult) -> float | None:
         """The reply's cost in dollars, with configured prices over the built-in table."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,14 @@ OPENAI_URL = "https://api.openai.com/v1"
 #: Response cache modes (see nbstream.cache) and how a replay paces the recorded text.
 CACHE_MODES = ("off", "record", "replay", "strict")
 REPLAY_PACES = ("instant", "recorded")
+
+
+class Api(str, Enum):
+    """Which endpoint carries a turn."""
+
+    CHAT = "chat"  # /chat/completions, which every OpenAI-compatible server speaks
+    RESPONSES = "responses"  # OpenAI's /responses
+    AUTO = "auto"  # chat, but responses for a model the server serves only there (remembered)
 
 
 class NbStream(Configurable):
@@ -65,6 +74,10 @@ class NbStream(Configurable):
     replay_pace = Unicode(
         "instant", help="Replayed replies appear at once (instant) or at the recorded pace."
     ).tag(config=True)
+    api = Unicode("auto", help="Endpoint: chat, responses, or auto (chat unless a model needs "
+                  "responses).").tag(config=True)  # fmt: skip
+    hide_reasoning = Bool(False, help="Show only the count of reasoning tokens.").tag(config=True)
+    think_tags = Bool(True, help="Show <think>…</think> in a reply as reasoning.").tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,9 @@ class Settings:
     api_version: str | None = None
     cache: str = "off"
     replay_pace: str = "instant"
+    api: Api = Api.AUTO
+    hide_reasoning: bool = False
+    think_tags: bool = True
 
     @property
     def host(self) -> str:
@@ -107,6 +123,8 @@ class Settings:
             "max_retry_wait": self.max_retry_wait,
             "cache": self.cache,
             "replay_pace": self.replay_pace,
+            "api": self.api.value,
+            "hide_reasoning": self.hide_reasoning,
         }
 
     def redact(self, text: str) -> str:
@@ -145,7 +163,8 @@ def resolve(
     config = config or NbStream()
     env = os.environ if environ is None else environ
     given = {k: v for k, v in explicit.items() if v is not None}
-    unknown = set(given) - {"model", "base_url", "api_key", "cache", *_TUNABLES}
+    unknown = set(given) - {"model", "base_url", "api_key", "cache", "api", "hide_reasoning",
+                            *_TUNABLES}  # fmt: skip
     if unknown:
         raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}", "see %chat config")
     tunables = {name: given.get(name, getattr(config, name)) for name in _TUNABLES}
@@ -155,6 +174,7 @@ def resolve(
     tunables["replay_pace"] = _choice(
         "NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example
     )
+    tunables.update(_reasoning_settings(given, config))
     model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
     base_url = (
         given.get("base_url")
@@ -184,6 +204,17 @@ def resolve(
         api_version=env.get("OPENAI_API_VERSION") if azure else None,
         **tunables,
     )
+
+
+def _reasoning_settings(given: dict[str, Any], config: NbStream) -> dict[str, Any]:
+    api = given.get("api", config.api)
+    names = tuple(a.value for a in Api)
+    _choice("api", api.value if isinstance(api, Api) else api, names, "api='responses'")
+    return {
+        "api": Api(api),
+        "hide_reasoning": bool(given.get("hide_reasoning", config.hide_reasoning)),
+        "think_tags": config.think_tags,
+    }
 
 
 def _check_tunables(values: dict[str, Any]) -> None:

@@ -1,56 +1,49 @@
 """The stream engine: one request in, events to a sink, one ChatResult out.
 
-Runs on nbstream's loop thread with the SDK's async client. Knows nothing of IPython.
-Failures before the first token raise an `NbStreamError` (nothing to keep); after it, the
-partial reply is kept: a dropped or unfinished stream returns an INCOMPLETE result, a broken
-one raises `StreamError` carrying a FAILED result, a cancel leaves an INTERRUPTED `result`.
+Runs on nbstream's loop thread with the SDK's async client, and reads the server-sent events
+itself (`engine.sse`) so that keep-alive comments count as life and chunks stay plain dicts
+for `engine.wire`. Knows nothing of IPython. Failures before the first token raise an
+`NbStreamError` (nothing to keep); after it, the partial reply is kept: a dropped or unfinished
+stream returns an INCOMPLETE result, a broken one raises `StreamError` carrying a FAILED result,
+a cancel leaves an INTERRUPTED `result`. Reasoning tokens are tokens: they end the wait for the
+first token and are kept like text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from ..errors import (
     BadResponseError,
+    ConfigError,
     NbStreamError,
-    RateLimitError,
     ReplyTimeoutError,
     RequestError,
     StreamError,
 )
-from ..settings import Settings
+from ..settings import OPENAI_URL, Api, Settings
+from .accumulate import STOPPED_REASONING, Accumulator
 from .clients import client_for, openai
 from .failures import (
-    RETRYABLE,
-    as_sdk_error,
     rejects_stream_options,
-    retry_wait,
-    short_cause,
-    translate,
+    responses_only,
+    wait_after_rate_limit,
+    wait_to_retry,
 )
-from .result import (
-    OFFLINE_BACKEND,
-    Accumulator,
-    ChatResult,
-    Event,
-    Retrying,
-    Status,
-    estimate_tokens,
-)
+from .request import ApiMemory, ChatRequest, open_stream, reads
+from .responses import ResponsesWire, completed_event
+from .result import OFFLINE_BACKEND, ChatResult, Event, Finish, Status, estimate_tokens
+from .sse import Comment, SSEParser
+from .wire import ChatWire, ServerError
+
+__all__ = ["ApiMemory", "ChatRequest", "ChatStream", "Sink", "TurnStream"]
 
 Sink = Callable[[Event], None]
-#: Parameters the SDK's `create()` knows by name; anything else goes in the JSON body as is.
-SDK_PARAMS = {
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "n",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user",
-    "tools", "tool_choice", "response_format", "reasoning_effort", "parallel_tool_calls",
-    "metadata", "modalities", "prediction", "service_tier", "store",
-}  # fmt: skip
+Wire = ChatWire | ResponsesWire
 
 
 class TurnStream(Protocol):
@@ -73,14 +66,12 @@ class TurnStream(Protocol):
         """Run the turn to its end."""
 
 
-@dataclass(frozen=True)
-class ChatRequest:
-    """What to send: messages, model, and request parameters (temperature, ...)."""
+class _InBandError(Exception):
+    """The server sent an error event inside a 200 stream."""
 
-    messages: list[dict[str, Any]]
-    model: str
-    params: dict[str, Any] = field(default_factory=dict)
-    stream: bool = True
+    def __init__(self, error: ServerError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class ChatStream:
@@ -93,12 +84,15 @@ class ChatStream:
         sink: Sink | None = None,
         *,
         notice: str | None = None,
+        apis: ApiMemory | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.request = request
         self.settings = settings
         self._notice = notice  # said first, once the turn runs (the offline server's notice)
+        self._apis = apis
         self.sink: Sink = sink or (lambda event: None)
-        self._acc = Accumulator()
+        self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning)
         self._prompt_estimate = sum(
             estimate_tokens(str(m.get("content") or "")) + 3 for m in request.messages
         )
@@ -106,7 +100,7 @@ class ChatStream:
 
     @property
     def has_output(self) -> bool:
-        """True once reply content arrived: from then on, nothing is retried or dropped."""
+        """True once a generated token arrived: from then on, nothing is retried or dropped."""
         return self._acc.has_output
 
     def snapshot(self) -> ChatResult:
@@ -122,24 +116,8 @@ class ChatStream:
         try:
             if self._notice:
                 self._emit(self._acc.notice(self._notice))
-            client = await client_for(self.settings)
-            include_usage = True
-            for attempt in range(self.settings.max_retries + 2):
-                try:
-                    return await self._attempt(client, include_usage)
-                except openai.APIStatusError as err:
-                    if include_usage and rejects_stream_options(err):
-                        include_usage = False
-                        self._emit(
-                            self._acc.notice("server rejected stream_options; usage estimated")
-                        )
-                        continue
-                    await self._retry_or_raise(err, attempt)
-                except (openai.APITimeoutError, openai.APIConnectionError) as err:
-                    if self.has_output:
-                        raise
-                    await self._retry_or_raise(err, attempt)
-            raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+            api = await self._choose_api()
+            return await self._attempts(await client_for(self.settings), api)
         except asyncio.CancelledError:
             self._end(Status.INTERRUPTED)
             raise
@@ -158,17 +136,69 @@ class ChatStream:
                 f"malformed event from {self.settings.host}: {err.doc[:80]!r}",
                 "the server sent something that is not JSON; check it is OpenAI-compatible",
             ) from None
-        except openai.APIError as err:
+        except (openai.APIError, _InBandError) as err:
+            message = self.settings.redact(str(getattr(err, "message", err)))
             raise self._broken(
-                f"the server reported an error mid-stream: {self.settings.redact(err.message)}",
+                f"the server reported an error mid-stream: {message}",
                 "the partial reply was kept; run the cell again",
             ) from None
 
-    async def _attempt(self, client: Any, include_usage: bool) -> ChatResult:
+    async def _attempts(self, client: Any, api: Api) -> ChatResult:
+        include_usage, attempt = True, 0
+        while True:
+            try:
+                return await self._attempt(client, api, include_usage)
+            except openai.APIStatusError as err:
+                if include_usage and api is Api.CHAT and rejects_stream_options(err):
+                    include_usage = False
+                    self._emit(self._acc.notice("server rejected stream_options; usage estimated"))
+                    continue
+                if api is Api.CHAT and self.settings.api is Api.AUTO and responses_only(err):
+                    api = await self._switch_to_responses()
+                    continue
+                await wait_to_retry(err, attempt, self.settings, self._emit)
+            except (openai.APITimeoutError, openai.APIConnectionError) as err:
+                if self.has_output:
+                    raise
+                await wait_to_retry(err, attempt, self.settings, self._emit)
+            except _InBandError as err:
+                if self.has_output or not err.error.rate_limited:
+                    raise
+                await wait_after_rate_limit(err.error.message, attempt, self.settings, self._emit)
+            attempt += 1
+
+    async def _choose_api(self) -> Api:
+        api, params = self.settings.api, self.request.params
+        if "reasoning_summary" in params and api is Api.CHAT:
+            raise ConfigError(
+                "--reasoning-summary needs the Responses API, and api is 'chat'",
+                "use --api responses (or auto), or drop --reasoning-summary",
+            )
+        if api is not Api.AUTO:
+            return api
+        if "reasoning_summary" in params:
+            return Api.RESPONSES
+        memory, key = self._apis, self._memory_key()
+        if memory is not None and await asyncio.to_thread(memory.responses_only, *key):
+            return Api.RESPONSES
+        return Api.CHAT
+
+    async def _switch_to_responses(self) -> Api:
+        if self._apis is not None:
+            await asyncio.to_thread(self._apis.remember, *self._memory_key())
+        self._emit(self._acc.notice(f"{self.request.model} is served on /v1/responses: using it"))
+        return Api.RESPONSES
+
+    def _memory_key(self) -> tuple[str, str]:
+        base = self.settings.azure_endpoint or self.settings.base_url or OPENAI_URL
+        return base, self.request.model
+
+    async def _attempt(self, client: Any, api: Api, include_usage: bool) -> ChatResult:
         self._acc.start()
-        kwargs = self._create_kwargs(include_usage)
-        opened = client.chat.completions.with_streaming_response.create(**kwargs)
-        async with opened as response:
+        wire: Wire = ChatWire(think_tags=self.settings.think_tags)
+        if api is Api.RESPONSES:
+            wire = ResponsesWire()
+        async with open_stream(client, self.request, api, include_usage) as response:
             kind = response.headers.get("content-type", "")
             if "html" in kind:
                 page = (await response.text())[:200]
@@ -177,52 +207,73 @@ class ChatStream:
                     "check the base URL: it should end in /v1 and need no login page",
                 )
             if "json" in kind:
-                self._feed(completion_as_chunk(await response.json()))
+                await self._whole(wire, await response.json())
             else:
-                await self._consume(response)
+                await self._consume(response.http_response, wire)
+        if self._acc.stopped_reasoning:
+            return self._end(Status.INCOMPLETE, STOPPED_REASONING)
         if self._acc.finish_reason is None:
             return self._end(Status.INCOMPLETE, "the stream ended without a finish reason")
         return self._end(Status.COMPLETE)
 
-    async def _consume(self, response: Any) -> None:
-        chunks = (await response.parse()).__aiter__()
-        first_token = self.settings.first_token_timeout
+    async def _whole(self, wire: Wire, body: dict[str, Any]) -> None:
+        """A reply sent whole (a server that ignored `stream`, or `--no-stream`)."""
+        self._acc.counted()
+        for event in completed_event(body) if isinstance(wire, ResponsesWire) else [body]:
+            self._feed(wire, event)
+        self._flush(wire)
+        if self._acc.finish_reason is None:  # the whole reply is here, whatever it says
+            self._acc.apply(Finish("stop"))
+
+    async def _consume(self, http: Any, wire: Wire) -> None:
+        parser, life = SSEParser(), 0.0  # life: when the server last showed it is alive
+        chunks = reads(http)
+        while True:
+            try:
+                data = await self._next(chunks, life)
+            except StopAsyncIteration:
+                self._flush(wire)
+                return
+            for item in parser.feed(data):
+                if isinstance(item, Comment):
+                    life = self._acc.elapsed()
+                elif item.data == "[DONE]":
+                    self._flush(wire)
+                    return
+                else:
+                    self._acc.counted()
+                    self._feed(wire, json.loads(item.data))
+
+    async def _next(self, chunks: AsyncIterator[bytes], life: float) -> bytes:
+        """The next bytes; before the first token, within the first-token deadline, which
+        keep-alive comments restart (the idle timeout applies throughout, in the client)."""
+        if self.has_output:
+            return await chunks.__anext__()
+        deadline = self.settings.first_token_timeout
         try:
-            while not self.has_output:  # the first token has a deadline of its own
-                self._feed(await asyncio.wait_for(chunks.__anext__(), self._until(first_token)))
-            async for chunk in chunks:  # then only the idle timeout applies, in the SDK
-                self._feed(chunk)
-        except StopAsyncIteration:
-            return
+            left = max(deadline - (self._acc.elapsed() - life), 0.0)
+            return await asyncio.wait_for(chunks.__anext__(), left)
         except asyncio.TimeoutError:
             raise ReplyTimeoutError(
-                f"no first token from {self.settings.host} within {first_token:g} s",
+                f"no first token from {self.settings.host} within {deadline:g} s",
                 "raise NbStream.first_token_timeout or try again later",
             ) from None
-        except Exception as err:
-            raise as_sdk_error(err, response.http_response.request) from err
 
-    def _until(self, deadline: float) -> float:
-        return max(deadline - self._acc.elapsed(), 0.0)
+    def _feed(self, wire: Wire, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise json.JSONDecodeError("not a JSON object", str(data), 0)
+        for event in wire.feed(data):
+            if isinstance(event, ServerError):
+                raise _InBandError(event)
+            passed = self._acc.apply(event)
+            if passed is not None:
+                self._emit(passed)
 
-    def _create_kwargs(self, include_usage: bool) -> dict[str, Any]:
-        params = dict(self.request.params)
-        extra = {k: params.pop(k) for k in list(params) if k not in SDK_PARAMS}
-        kwargs: dict[str, Any] = {
-            "model": self.request.model,
-            "messages": self.request.messages,
-            "stream": self.request.stream,
-            **params,
-        }
-        if include_usage and self.request.stream:
-            kwargs["stream_options"] = {"include_usage": True}
-        if extra:
-            kwargs["extra_body"] = extra
-        return kwargs
-
-    def _feed(self, chunk: Any) -> None:
-        for event in self._acc.feed(chunk):
-            self._emit(event)
+    def _flush(self, wire: Wire) -> None:
+        for event in wire.end():
+            passed = self._acc.apply(event)
+            if passed is not None:
+                self._emit(passed)
 
     def _emit(self, event: Event) -> None:
         self.sink(event)
@@ -241,47 +292,3 @@ class ChatStream:
         if not self.has_output:
             return RequestError(message, hint)
         return StreamError(message, hint, result=result)
-
-    async def _retry_or_raise(self, err: openai.APIError, attempt: int) -> None:
-        # httpx and httpx2 both name it so; a read timeout is a silent server, not worth a retry.
-        if type(err.__cause__).__name__ == "ReadTimeout":
-            raise ReplyTimeoutError(
-                f"no data from {self.settings.host} for {self.settings.idle_timeout:g} s",
-                "the server is slow to answer; raise NbStream.idle_timeout",
-            )
-        status = getattr(err, "status_code", None)
-        retryable = status is None or status in RETRYABLE
-        if not retryable or attempt >= self.settings.max_retries:
-            raise await translate(err, self.settings, attempts=attempt + 1)
-        wait = retry_wait(err, attempt)
-        if wait > self.settings.max_retry_wait:
-            raise RateLimitError(
-                f"{status} from {self.settings.host}: the server asks to wait {wait:g} s, "
-                f"longer than nbstream waits ({self.settings.max_retry_wait:g} s)",
-                "try again later, or raise NbStream.max_retry_wait",
-                status=status,
-            )
-        reason = "rate limited" if status == 429 else short_cause(err, self.settings)
-        self._emit(Retrying(reason, wait, attempt + 1))
-        await asyncio.sleep(wait)
-
-
-def completion_as_chunk(data: dict[str, Any]) -> Any:
-    """A plain chat.completion (a server that ignored `stream`) in the shape of one chunk."""
-    choices = [
-        SimpleNamespace(
-            index=c.get("index", 0),
-            delta=SimpleNamespace(**{"tool_calls": None, "refusal": None, **c.get("message", {})}),
-            finish_reason=c.get("finish_reason") or "stop",
-        )
-        for c in data.get("choices") or ()
-    ]
-    usage = data.get("usage")
-    return SimpleNamespace(
-        id=data.get("id"),
-        model=data.get("model"),
-        created=data.get("created"),
-        system_fingerprint=data.get("system_fingerprint"),
-        choices=choices,
-        usage=SimpleNamespace(**usage) if usage else None,
-    )

@@ -15,7 +15,15 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..engine import loop
-from ..engine.result import ChatResult, Event, Notice, Retrying, Status, TextDelta
+from ..engine.result import (
+    ChatResult,
+    Event,
+    Notice,
+    ReasoningDelta,
+    Retrying,
+    Status,
+    TextDelta,
+)
 from ..engine.stream import TurnStream
 from ..errors import NbStreamError, StreamError
 from .rendering import Throttle, bundle, footer, metadata, paragraph_cut, status_line
@@ -167,7 +175,7 @@ class _Progress:
             self.wake.set()
         elif isinstance(event, Notice):
             self.wake.set()
-        elif isinstance(event, TextDelta) and not self.first_text:
+        elif isinstance(event, (TextDelta, ReasoningDelta)) and not self.first_text:
             # Only the first delta wakes the main thread: later ones wait for the throttle.
             self.first_text = True
             self.note = ""
