@@ -587,4 +587,4 @@ def test_the_panel_notebook_runs_offline_and_saves_the_transcript(
     assert "3 turns" in final["text/plain"]
     assert "You: Hello from code" in final["text/plain"]
     assert "You: What did I ask in the cell?" in final["text/plain"]
-    assert "**You:** Hello from code" in final["text/markdown"]
+    assert "**You:**\n\nHello from code" in final["text/markdown"]

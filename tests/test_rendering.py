@@ -1,12 +1,13 @@
-"""Rendering: model output made safe, the status and footer lines, the throttle."""
+"""Rendering: the reply, transcript and footer as safe Markdown, the status lines, the throttle.
+
+What the renderer does with hostile Markdown is in test_markdown_safety.py; here, that every
+piece nbstream adds around model text (labels, names, tool calls, notices) stays safe too.
+"""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from nbstream.engine.result import ChatResult, Status, Timings, ToolCall, Usage
 from nbstream.show.rendering import (
@@ -15,74 +16,52 @@ from nbstream.show.rendering import (
     ending,
     footer,
     paragraph_cut,
-    safe_markdown,
+    reply_markdown,
     status_line,
+    transcript_markdown,
 )
+from nbstream.store.threads import Exchange, Thread
+
+XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.mark.parametrize(
-    "evil",
-    [
-        "<script>alert(1)</script>",
-        '<img src=x onerror="alert(1)">',
-        '<iframe src="https://example.com"></iframe>',
-        "<svg onload=alert(1)>",
-        "[x](javascript:alert(1))",
-        "[x](JavaScript :alert(1))",
-        "[x]( javascript:alert(1))",
-        "[x](jav&#x61;script:alert(1))",
-        "[x](vbscript:msgbox(1))",
-        "[x](data:text/html,<b>x</b>)",
-        "[ref]: javascript:alert(1)\n\n[x][ref]",
-        "![pixel](https://example.com/track.png)",
-        "<a href='javascript:alert(1)'>x</a>",
-    ],
-)
-def test_active_content_is_neutralised(evil: str) -> None:
-    tokens = _parse(safe_markdown(evil))
-    kinds = {t.type for t in tokens}
-    assert not kinds & {"html_block", "html_inline", "image"}
-    hrefs = [t.attrGet("href") or "" for t in tokens if t.type == "link_open"]
-    for href in hrefs:
-        # What a browser makes of it: tabs and newlines dropped, then an optional scheme.
-        scheme = re.match(r"[a-z][a-z0-9+.-]*:", re.sub(r"[\t\n\r]", "", href).strip().lower())
-        assert scheme is None or scheme.group() in ("http:", "https:", "mailto:")
+def _code_and_html(markdown: str) -> tuple[list[str], list[str]]:
+    """What a CommonMark renderer with raw HTML on makes of `markdown`: code, raw HTML."""
+    code, html = [], []
+    for token in MarkdownIt("commonmark", {"html": True}).parse(markdown):
+        if token.type in ("fence", "code_block"):
+            code.append(token.content)
+        html.extend(c.content for c in token.children or [] if c.type == "html_inline")
+        if token.type == "html_block":
+            html.append(token.content)
+    return code, html
 
 
-def _parse(markdown: str) -> list:
-    """Every token a CommonMark renderer (with HTML on, as Jupyter's is) makes of `markdown`."""
-    from markdown_it import MarkdownIt
-
-    flat, stack = [], MarkdownIt("commonmark", {"html": True}).parse(markdown)
-    while stack:
-        token = stack.pop()
-        flat.append(token)
-        stack.extend(token.children or ())
-    return flat
+def test_a_reply_that_starts_with_a_fence_stays_code_after_every_label() -> None:
+    fenced = f"```\n{XSS}\n```"
+    thread = Thread("t", system=fenced, exchanges=[Exchange(fenced, result(text=fenced))])
+    for markdown in (transcript_markdown(thread), reply_markdown(result(refusal=fenced))):
+        code, html = _code_and_html(markdown)
+        assert html == [] and all(XSS in block for block in code) and code
 
 
-def test_markdown_code_tables_math_and_quotes_survive() -> None:
-    text = (
-        "# Title\n\n> quoted\n>> nested\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
-        "$e^{i\\pi}+1=0$ and a < b > c\n\n```python\nif a < b and c > d:\n    x = '<b>'\n```\n"
-        "inline `<i>code</i>` stays"
+def test_tool_calls_model_names_and_finish_reasons_cannot_inject_markdown() -> None:
+    call = ToolCall(0, "c", f"f`{XSS}`", f"```\n{XSS}")
+    hostile = result(
+        model=f"**{XSS}", finish_reason=XSS, status=Status.INCOMPLETE, tool_calls=(call,)
     )
-    safe = safe_markdown(text)
-    assert safe.startswith("# Title\n\n> quoted\n>> nested\n\n| a | b |")
-    assert "$e^{i\\pi}+1=0$ and a &lt; b &gt; c" in safe
-    assert "```python\nif a < b and c > d:\n    x = '<b>'\n```" in safe
-    assert "`<i>code</i>`" in safe
+    thread = Thread("t", exchanges=[Exchange("hi", hostile)])
+    for markdown in (reply_markdown(hostile), transcript_markdown(thread)):
+        code, html = _code_and_html(markdown)
+        assert html == []
+    code, _ = _code_and_html(reply_markdown(hostile))
+    assert code == [f"```\n{XSS}\n"]  # the arguments, whole, as the code they are
 
 
-def test_an_unclosed_fence_while_streaming_stays_code() -> None:
-    assert safe_markdown("Look:\n```html\n<b>bold") == "Look:\n```html\n<b>bold"
-
-
-@given(st.text())
-def test_safe_markdown_never_lets_a_tag_through_outside_code(text: str) -> None:
-    safe = safe_markdown(text)
-    if "`" not in text and "~~~" not in text:
-        assert "<" not in safe
+def test_notices_and_the_footer_show_as_text_in_the_bundle() -> None:
+    data = bundle(result(text="ok", model=XSS), footer(result(model=XSS)), (f"note {XSS}",))
+    _, html = _code_and_html(data["text/markdown"])
+    assert html == ["<sub>", "</sub>"]  # nbstream's own tag, nothing from the model
 
 
 def result(**changes) -> ChatResult:
@@ -123,6 +102,7 @@ def test_bundle_has_markdown_and_real_plain_text() -> None:
     data = bundle(result(text="<b>x</b>", tool_calls=(ToolCall(0, "c", "f", "{}"),)), "footer")
     assert data["text/plain"] == "<b>x</b>\n\nTool call f({})\nfooter"
     assert data["text/markdown"].startswith("&lt;b&gt;x&lt;/b&gt;")
+    assert "```json\n{}\n```" in data["text/markdown"]
     assert "<sub>footer</sub>" in data["text/markdown"]
     assert bundle(result(), "f", plain_only=True) == {"text/plain": "Hi\nf"}
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..engine import loop
 from ..engine.result import ChatResult
 from .live import NotebookSurface, TerminalSurface, surface_for
+from .markdown import safe_html
 from .rendering import Throttle, footer, format_seconds
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ TAIL = 400
 
 
 def render(board: Board, *, final: bool, columns: int | None = None) -> dict[str, str]:
-    """The board as an HTML grid (model text escaped, never rendered) and plain text."""
+    """The board as an HTML grid (model text as `markdown.safe_html`) and plain text."""
     cells, plain = [], []
     for number, item in enumerate(board.items, 1):
         result = item.result
@@ -36,8 +37,7 @@ def render(board: Board, *, final: bool, columns: int | None = None) -> dict[str
             '<div class="nbstream-item" style="border:1px solid var(--jp-border-color2,#ccc);'
             'border-radius:4px;padding:6px;min-width:0">'
             f'<div style="font-weight:600">{number}. {html.escape(item.title)}</div>'
-            f'<div style="white-space:pre-wrap;max-height:16em;overflow:auto">'
-            f"{html.escape(text)}</div>"
+            f'<div style="max-height:16em;overflow:auto">{safe_html(text)}</div>'
             f'<div style="font-size:85%;opacity:.75">{html.escape(status)}</div></div>'
         )
         plain.append(f"[{number}] {item.title}\n{text}\n{status}")

@@ -1,65 +1,30 @@
 """The chat panel's HTML: messages, stats, errors, the theme, and the saved transcript.
 
 `widgets.HTML` puts its value into the page with innerHTML, unsanitized, so every piece of
-HTML the panel shows is built here: Markdown rendered with raw HTML off, no images, and
-links limited to http(s), mailto and relative URLs, opened in a new tab. Model output can
-then neither run script nor load remote content. Pure functions; no widgets, no I/O.
+HTML the panel shows is built here, model text through `markdown.safe_html` (no raw HTML,
+no images, allow-listed links opened in a new tab): it can neither run script nor load
+remote content. Pure functions; no widgets, no I/O.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
-from typing import Any
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from ..engine.result import ChatResult
 from ..store.threads import Thread
-from .rendering import (
-    reply_markdown,
-    safe_markdown,
-    transcript_markdown,
-    transcript_text,
-)
-
-_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.I)
-_SAFE_SCHEMES = {"http", "https", "mailto"}
-
-
-def _safe_link(url: str) -> bool:
-    scheme = _SCHEME.match(url.strip())
-    return scheme is None or scheme.group(1).lower() in _SAFE_SCHEMES
-
-
-def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    # Inside JupyterLab a plain link would navigate the whole application away.
-    tokens[idx].attrSet("target", "_blank")
-    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-    return str(self.renderToken(tokens, idx, options, env))
-
-
-def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-    md.disable("image")  # `![alt](url)` shows as "!" and a link: nothing loads by itself
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-    md.add_render_rule("link_open", _link_open)
-    return md
-
-
-_MD = _markdown()
+from .markdown import safe_html
+from .rendering import reply_markdown, transcript_markdown, transcript_text
 
 
 def render_markdown(text: str) -> str:
     """HTML for Markdown from an untrusted source: no raw HTML, images or script links."""
-    return _MD.render(text)
+    return safe_html(text)
 
 
 def user_html(text: str) -> str:
     """A user message."""
-    return f'<div class="nbstream-role">You</div>{render_markdown(safe_markdown(text))}'
+    return f'<div class="nbstream-role">You</div>{render_markdown(text)}'
 
 
 def reply_html(result: ChatResult) -> str:

@@ -1,8 +1,9 @@
 """From a reply to what the notebook shows: safe Markdown, a status line, a footer, a bundle.
 
 Pure functions and a throttle; nothing here knows of HTTP or IPython.
-Model output is untrusted: JupyterLab renders live Markdown outputs without sanitizing,
-so raw HTML, images (remote loads) and script URLs are neutralised here, outside code.
+Model output is untrusted: JupyterLab renders live Markdown outputs without sanitizing, so
+every piece of it (and every string from the server, such as the model's name) goes through
+`markdown`, which writes it back from a parse tree.
 """
 
 from __future__ import annotations
@@ -14,41 +15,7 @@ from typing import Any
 
 from ..engine.result import OFFLINE_BACKEND, ChatResult, Status
 from ..store.threads import Thread
-
-# Fenced blocks (closed, or still open while streaming) and inline code spans stay verbatim:
-# Markdown already shows their content as text.
-_CODE = re.compile(
-    r"(?ms)^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)"
-    r"|(`+)(?!`).+?(?<!`)\2(?!`)"
-)
-_UNSAFE_URL = r"(?:(?:java|vb)\s*script|data)\s*:"
-# An inline link `[x](javascript:...)` or a definition `[x]: javascript:...` to such a URL
-# loses its link syntax, so it shows as the text it is.
-_UNSAFE_LINK = re.compile(rf"(?i)\]\((?=\s*<?\s*{_UNSAFE_URL})")
-_UNSAFE_DEFINITION = re.compile(rf"(?im)^(\s{{0,3}})\[(?=[^\]\n]+\]:\s*<?\s*{_UNSAFE_URL})")
-
-
-def safe_markdown(text: str) -> str:
-    """Markdown that renders like `text` but cannot run script or load remote content."""
-    out, last = [], 0
-    for match in _CODE.finditer(text):
-        out.append(_neutralise(text[last : match.start()]))
-        out.append(match.group(0))
-        last = match.end()
-    out.append(_neutralise(text[last:]))
-    return "".join(out)
-
-
-def _neutralise(prose: str) -> str:
-    prose = prose.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # Keep '>' at line starts working as a quote marker.
-    prose = re.sub(
-        r"(?m)^([ \t]*(?:&gt;[ \t]?)+)", lambda m: m.group(1).replace("&gt;", ">"), prose
-    )
-    prose = prose.replace("![", "!\\[")  # an image would load its URL; show it as a link
-    prose = _UNSAFE_LINK.sub(r"]\\(", prose)
-    return _UNSAFE_DEFINITION.sub(r"\1\\[", prose)
-
+from .markdown import code_block, literal, safe_markdown
 
 _FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
 
@@ -159,9 +126,11 @@ def reply_markdown(result: ChatResult) -> str:
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:
-        parts.append(f"> **Refusal:** {safe_markdown(result.refusal)}")
+        # Labels go on a line of their own: a reply's first block may be a fence.
+        parts.append(f"**Refusal:**\n\n{safe_markdown(result.refusal)}")
     for call in result.tool_calls:
-        parts.append(f"**Tool call** `{call.name or '?'}`\n\n```json\n{call.arguments}\n```")
+        parts.append(f"**Tool call** {literal(call.name or '?')}")
+        parts.append(code_block(call.arguments, "json"))
     return "\n\n".join(parts)
 
 
@@ -181,20 +150,21 @@ def bundle(
     plain = "\n".join([*(f"[{n}]" for n in notices), reply_text(result), last_line]).strip()
     if plain_only:
         return {"text/plain": plain}
-    notes = [f"*{safe_markdown(n)}*" for n in notices]
-    last = [f"<sub>{safe_markdown(last_line)}</sub>"] if last_line else []
+    notes = [f"*{literal(n)}*" for n in notices]
+    last = [f"<sub>{literal(last_line)}</sub>"] if last_line else []
     markdown = "\n\n".join([*notes, reply_markdown(result), *last])
     return {"text/markdown": markdown, "text/plain": plain}
 
 
 def transcript_markdown(thread: Thread) -> str:
     """A thread as a readable chat, model output made safe."""
-    parts = [f"**System:** {safe_markdown(thread.system)}"] if thread.system else []
+    parts = [f"**System:**\n\n{safe_markdown(thread.system)}"] if thread.system else []
     for exchange in thread.exchanges:
         result = exchange.result
-        flag = "" if result.status is Status.COMPLETE else f" *({ending(result)})*"
-        parts.append(f"**You:** {safe_markdown(exchange.user)}")
-        parts.append(f"**{result.model or 'Assistant'}:**{flag}\n\n{reply_markdown(result)}")
+        flag = "" if result.status is Status.COMPLETE else f" *({literal(ending(result))})*"
+        parts.append(f"**You:**\n\n{safe_markdown(exchange.user)}")
+        name = literal(result.model or "Assistant")
+        parts.append(f"**{name}:**{flag}\n\n{reply_markdown(result)}")
     return "\n\n---\n\n".join(parts)
 
 

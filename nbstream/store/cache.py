@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 from ..engine.result import ChatResult, Status
 from ..errors import CacheError, CacheMissError
 from ..settings import OPENAI_URL, Settings
-from ..show.rendering import safe_markdown
+from ..show.markdown import literal
 from .threads import short_path
 
 FORMAT = "nbstream-cache"
@@ -218,7 +218,7 @@ class ResponseCache:
         rows = ["| recorded (UTC) | model | prompt | tokens |", "|---|---|---|---:|"]
         for e in entries:
             date = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.created))
-            prompt = safe_markdown(e.preview).replace("|", "\\|")
+            prompt = literal(e.preview)
             rows.append(
                 f"| {date} | {e.model} | {prompt} | {e.prompt_tokens} → {e.completion_tokens} |"
             )

@@ -1,0 +1,214 @@
+"""Model output, which is untrusted, as Markdown and HTML that can neither run script nor load.
+
+One parser reads the text (markdown-it-py: CommonMark with GFM tables and strikethrough, raw
+HTML recognised so that it can be shown as text), and everything shown is written from its
+parse tree: what is code to the parser is exactly what stays code, in every front end.
+
+- Raw HTML of every kind shows as text; an image becomes a link to its source (so nothing
+  loads); links keep only http, https, mailto, relative and `#` targets (the rest are text).
+- Code blocks become backtick fences, longer than any backtick run inside, with a plain
+  language name or none. Inside a list or a quote, JupyterLab's math pass does not see them as
+  code, so a whitespace-only line goes before and after each one: that pass never pairs a
+  math delimiter across such a line (a quote is split there; it shows as two quotes).
+- Text, math and links: see `_inline`.
+
+`safe_markdown` gives the Markdown (text/markdown outputs); `safe_html` the same as HTML
+(widgets, text/html), rendered from that Markdown and cleaned by an allow-list sanitiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from . import _inline
+from ._inline import Context
+
+_BARRIER = "\0"  # a line that must end up empty, even inside a quote (see the docstring)
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md.disable("text_join")  # keeps escapes apart: `\$` is a dollar, never a math delimiter
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # checked when written
+    return md
+
+
+_PARSER = _parser()
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown that renders like `text` but cannot run script or load remote content."""
+    root = SyntaxTreeNode(_PARSER.parse(text))
+    lines = _blocks(root.children, loose=True)
+    return "\n".join("" if line == _BARRIER else line for line in _trim(lines))
+
+
+def literal(text: str) -> str:
+    """Markdown that shows `text` as that text on one line: no syntax, no math."""
+    return _inline.escape(" ".join(text.split("\n")))
+
+
+def code_block(code: str, language: str = "") -> str:
+    """A fenced code block holding `code` exactly, whatever backticks it contains."""
+    return "\n".join(_trim(_fence(code, language)))
+
+
+def _blocks(nodes: Sequence[SyntaxTreeNode], *, loose: bool) -> list[str]:
+    """Blocks one after another: a blank line between them (none in a tight list)."""
+    return _join([_block(node) for node in nodes], [""] if loose else [])
+
+
+def _join(blocks: list[list[str]], separator: list[str]) -> list[str]:
+    """Blocks joined by `separator`, or by one barrier where either side asks for one."""
+    lines: list[str] = []
+    for block in blocks:
+        if lines and block and _BARRIER in (lines[-1], block[0]):
+            block = block[1:] if lines[-1] == block[0] else block
+        elif lines and block:
+            lines.extend(separator)
+        lines.extend(block)
+    return lines
+
+
+def _block(node: SyntaxTreeNode) -> list[str]:
+    render = _RENDERERS.get(node.type, _as_text)
+    return render(node)
+
+
+def _paragraph(node: SyntaxTreeNode) -> list[str]:
+    return _inline_lines(node, Context())
+
+
+def _inline_lines(node: SyntaxTreeNode, context: Context) -> list[str]:
+    inline = node.children[0] if node.children else None
+    tokens = inline.to_tokens() if inline is not None else []
+    children = tokens[0].children or [] if tokens else []
+    return _inline.render(children, context).split("\n")
+
+
+def _heading(node: SyntaxTreeNode) -> list[str]:
+    level = int(node.tag[1])
+    text = _inline_lines(node, Context(one_line=True))[0]
+    return [f"{'#' * level} {text}".rstrip()]
+
+
+def _fence(code: str, language: str) -> list[str]:
+    lines = code.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    fence = "`" * max(3, _inline._longest_run(code, "`") + 1)
+    name = language.split()[0] if language.split() else ""
+    # Only a plain language name: an info string is copied into a class attribute.
+    info = name if name.replace("-", "").replace("+", "").replace("#", "").isalnum() else ""
+    return [_BARRIER, fence + info, *lines, fence, _BARRIER]
+
+
+def _code(node: SyntaxTreeNode) -> list[str]:
+    return _fence(node.content, node.info if node.type == "fence" else "")
+
+
+def _as_text(node: SyntaxTreeNode) -> list[str]:
+    """Raw HTML blocks (and anything unknown) show as their source text."""
+    return [_inline.escape(line) for line in node.content.rstrip("\n").split("\n")]
+
+
+def _rule(node: SyntaxTreeNode) -> list[str]:
+    return ["___"]
+
+
+def _quote(node: SyntaxTreeNode) -> list[str]:
+    inner = _blocks(node.children, loose=True)
+    return [line if line == _BARRIER else f"> {line}".rstrip() for line in inner]
+
+
+def _list(node: SyntaxTreeNode) -> list[str]:
+    items = node.children
+    loose = not any(b.type == "paragraph" and b.hidden for item in items for b in item.children)
+    start = int(str(node.attrs.get("start", 1)))
+    markers = [f"{start + n}." if node.type == "ordered_list" else "-" for n in range(len(items))]
+    blocks = [_item(item, marker, loose) for item, marker in zip(items, markers, strict=True)]
+    return _join(blocks, [""] if loose else [])
+
+
+def _item(node: SyntaxTreeNode, marker: str, loose: bool) -> list[str]:
+    inner = _blocks(node.children, loose=loose) or [""]
+    lead = [_BARRIER] if inner[0] == _BARRIER else []
+    inner = inner[1:] if lead else inner
+    pad = " " * (len(marker) + 1)
+    out = [f"{marker} {inner[0]}".rstrip()]
+    out.extend(line if line == _BARRIER else f"{pad}{line}".rstrip() for line in inner[1:])
+    return lead + out
+
+
+def _table(node: SyntaxTreeNode) -> list[str]:
+    rows = [row for section in node.children for row in section.children]
+    lines = [_row(row) for row in rows]
+    aligns = [_align(cell) for cell in rows[0].children] if rows else []
+    return [lines[0], "| " + " | ".join(aligns) + " |", *lines[1:]] if lines else []
+
+
+def _row(row: SyntaxTreeNode) -> str:
+    cells = [_inline_lines(cell, Context(table=True, one_line=True))[0] for cell in row.children]
+    return "| " + " | ".join(cell or " " for cell in cells) + " |"
+
+
+def _align(cell: SyntaxTreeNode) -> str:
+    style = str(cell.attrs.get("style", ""))
+    return {"text-align:left": ":--", "text-align:right": "--:", "text-align:center": ":-:"}.get(
+        style, "---"
+    )
+
+
+def _trim(lines: list[str]) -> list[str]:
+    while lines and lines[0] == _BARRIER:
+        lines = lines[1:]
+    while lines and lines[-1] == _BARRIER:
+        lines = lines[:-1]
+    return lines
+
+
+_RENDERERS: dict[str, Callable[[SyntaxTreeNode], list[str]]] = {
+    "paragraph": _paragraph,
+    "heading": _heading,
+    "fence": _code,
+    "code_block": _code,
+    "hr": _rule,
+    "blockquote": _quote,
+    "bullet_list": _list,
+    "ordered_list": _list,
+    "table": _table,
+}
+
+
+def _html_renderer() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.disable("image")
+    return md
+
+
+_HTML = _html_renderer()
+_TAGS = {
+    *("p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code"),
+    *("em", "strong", "s", "a", "ul", "ol", "li"),
+    *("table", "thead", "tbody", "tr", "th", "td"),
+}
+_ATTRIBUTES = {"a": {"href", "target"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+
+
+def safe_html(text: str) -> str:
+    """HTML for untrusted Markdown: the safe Markdown rendered, then allow-list sanitised.
+    Links open in a new tab (inside JupyterLab a plain link would navigate the app away)."""
+    rendered = _HTML.render(safe_markdown(text))
+    return nh3.clean(
+        rendered,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=set(_inline.SAFE_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        filter_style_properties={"text-align"},
+    )
