@@ -172,7 +172,8 @@ class Accumulator:
         return ChatResult(
             text=self.text,
             status=status,
-            reasoning="" if self._hide else "".join(self._reasoning),
+            # Tags leave newlines around the reasoning (<think>\n…\n</think>): not part of it.
+            reasoning="" if self._hide else "".join(self._reasoning).strip(),
             model=self._meta.get("model", ""),
             role=self._meta.get("role", "assistant"),
             response_id=self._meta.get("id"),

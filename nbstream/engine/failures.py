@@ -168,7 +168,7 @@ async def translate(err: openai.APIError, settings: Settings, attempts: int) -> 
         return RequestError(head, hint, status=status)
     if unknown_model(err):
         models = await list_models(settings)
-        hint = f"this server offers: {', '.join(models[:20])}" if models else "check the model name"
+        hint = f"this server offers: {', '.join(models[:30])}" if models else "check the model name"
         return ModelNotFoundError(head, hint + "; choose one with -m NAME", models=models)
     if status == 429:
         return RateLimitError(head, "wait and retry, or lower the request rate", status=status)

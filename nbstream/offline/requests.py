@@ -5,31 +5,42 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.responses import JSONResponse
 
-from .faults import Fault
-
 #: The per-request options (the extra body field `nbstream`) and their types.
 OPTIONS: dict[str, type] = {
-    **dict.fromkeys(("text", "key", "retry_after"), str),
+    **dict.fromkeys(("text", "key", "retry_after", "replay", "unknown_as"), str),
     **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status"), int),
     **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive"), float),
+    **dict.fromkeys(("fail_headers",), dict),
+    **dict.fromkeys(("fail_in_band",), bool),
 }
+
+
+@dataclass(frozen=True)
+class Plain:
+    """An answer that is not OpenAI's JSON error: a login page, a proxy's plain text."""
+
+    status: int
+    media_type: str
+    text: str
 
 
 @dataclass
 class RequestRecord:
-    """One POST /v1/chat/completions as the server saw it; `outcome` starts as "pending"."""
+    """One POST to /v1/chat/completions or /v1/responses as the server saw it; `outcome`
+    starts as "pending"."""
 
     model: str
     body: dict[str, Any]
     authorization: str | None
     stream: bool
     include_usage: bool
+    endpoint: str = "chat"  # or "responses"
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     outcome: str = "pending"  # complete, disconnected, aborted or error once it ends
@@ -168,7 +179,23 @@ def validate(body: dict[str, Any] | None) -> dict[str, Any]:
     return body
 
 
-def request_options(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
+def validate_responses(body: dict[str, Any] | None) -> dict[str, Any]:
+    """The body if it is a Responses request; otherwise a 400 like OpenAI's."""
+    if body is None:
+        raise Refusal(400, "We could not parse the JSON body of your request.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise Refusal(400, "Missing required parameter: 'model'.", param="model")
+    given = body.get("input")
+    if not isinstance(given, (str, list)) or (isinstance(given, list) and not given):
+        raise Refusal(400, "Missing required parameter: 'input'.", param="input")
+    for item in given if isinstance(given, list) else ():
+        if isinstance(item, dict) and item.get("type") == "reasoning" and "id" not in item:
+            raise Refusal(400, "Invalid 'input': a reasoning item needs its 'id'.", param="input")
+    _check_int(body, "max_output_tokens")
+    return body
+
+
+def request_options(body: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The `nbstream` options over the model's defaults; a 400 for unknown or bad ones."""
     given = body.get("nbstream") or {}
     if not isinstance(given, dict):
@@ -182,7 +209,8 @@ def request_options(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
                 param="nbstream",
             )
         number = type(value) in (int, float) and kind is float
-        if not (type(value) is kind or number) or (kind is not str and value < 0):
+        negative = kind in (int, float) and type(value) in (int, float) and value < 0
+        if not (type(value) is kind or number) or negative:
             raise Refusal(
                 400,
                 f"Invalid nbstream option '{name}': expected a non-negative {kind.__name__}.",
@@ -192,7 +220,7 @@ def request_options(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
         raise Refusal(
             400, "Invalid nbstream option 'fail_status': expected 400-599.", param="nbstream"
         )
-    return {**fault.defaults, **given}
+    return {**defaults, **given}
 
 
 def include_usage(body: dict[str, Any]) -> bool:

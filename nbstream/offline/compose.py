@@ -1,0 +1,65 @@
+"""What a model of the offline server says: the reply's tokens, reasoning, and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .faults import Fault
+from .replies import Reply, demo_text, filler, message_text, reasoning_text, tokenize
+
+
+def build_reply(
+    body: Mapping[str, Any],
+    fault: Fault,
+    opts: Mapping[str, Any],
+    rate: float,
+    delay: float,
+    *,
+    include_usage: bool,
+) -> Reply:
+    """The reply to a validated chat request: its deltas, cut at max_tokens, the prompt size."""
+    prompt = sum(len(tokenize(message_text(m.get("content")))) + 3 for m in body["messages"])
+    common: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "include_usage": include_usage,
+        "zero_usage": fault.zero_usage,
+    }
+    if fault.deltas is not None:
+        choices = fault.deltas(body)
+        return Reply(body["model"], choices, [fault.finish] * len(choices), **common)
+    if "text" in opts:
+        tokens = tokenize(opts["text"])
+    elif "tokens" in opts or fault.filler is not None:
+        tokens = filler(opts.get("tokens", fault.filler))
+    else:
+        tokens = tokenize(demo_text(body, rate, delay))
+    thoughts = tokenize(reasoning_text(body)) if fault.dialect else []
+    limit = body.get("max_tokens") or body.get("max_completion_tokens")
+    finish = fault.finish
+    if limit is not None and len(thoughts) + len(tokens) > limit:
+        # Reasoning comes first and counts against the limit: a small one stops it mid-thought.
+        thoughts, finish = thoughts[:limit], "length"
+        tokens = tokens[: limit - len(thoughts)]
+    deltas, reasoning = _deltas(fault.dialect, thoughts, tokens)
+    hidden = len(thoughts) if fault.dialect == "hidden" else 0
+    return Reply(body["model"], [deltas], [finish], reasoning=reasoning, hidden=hidden, **common)
+
+
+def _deltas(
+    dialect: str | None, thoughts: list[str], tokens: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """The deltas in a dialect, and how many of them the server counts as reasoning."""
+    role: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+    answer = [{"content": token} for token in tokens]
+    if dialect in ("reasoning_content", "reasoning"):
+        # DeepSeek sends content null beside reasoning; Ollama sends "".
+        empty = None if dialect == "reasoning_content" else ""
+        thinking = [{"content": empty, dialect: token} for token in thoughts]
+        return [{**role, dialect: ""}, *thinking, *answer], len(thinking)
+    if dialect == "think" and thoughts:
+        # Qwen on vLLM without a reasoning parser: the tags are content, and not counted apart.
+        tags = [{"content": "<think>\n"}, *({"content": t} for t in thoughts)]
+        closing = [{"content": "\n</think>\n\n"}] if tokens else []
+        return [role, *tags, *closing, *answer], 0
+    return [role, *answer], 0
