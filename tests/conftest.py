@@ -13,6 +13,11 @@ from nbstream.settings import Settings, resolve
 #: A key that looks real, so a leak would be visible in any output.
 SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
 
+#: Seconds to wait for something that must happen, so that a hang fails the test instead of
+#: stalling it. Never a speed target: on 2 shared cores only outcomes and order are stable;
+#: the speeds are measured in benchmarks/bench_latency.py.
+HANG = 20.0
+
 _keys = itertools.count()
 
 

@@ -30,6 +30,12 @@ class Execution:
     sent: float = 0.0
     idle: float = 0.0
 
+    @property
+    def span(self) -> float:
+        """Seconds from sending the cell to its idle status: they enclose all the kernel's work
+        on it, so a rate bound against them holds however slow a busy machine makes it."""
+        return self.idle - self.sent
+
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [content for _, kind, content in self.messages if kind in kinds]
 
@@ -112,6 +118,16 @@ class Kernel:
                 run.idle = time.monotonic()
                 return run
             run.messages.append((time.monotonic(), msg["msg_type"], msg["content"]))
+
+    def wait_for_output(self, msg_id: str, text: str, timeout: float) -> None:
+        """Read IOPub until an output of `msg_id` shows `text` (then `collect` goes on)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.client.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if text in msg["content"].get("data", {}).get("text/plain", ""):
+                return
 
     def restart(self) -> None:
         """Restart the kernel process (state in memory is gone)."""

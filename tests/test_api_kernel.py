@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env
 
 pytestmark = pytest.mark.kernel
@@ -41,8 +40,7 @@ def test_gather_draws_one_grid_with_few_messages(kernel) -> None:
         "params={'nbstream': {'tokens': 100, 'rate': 100}})"
     )
     assert run.reply["status"] == "ok"
-    seconds = run.idle - run.sent
-    assert len(run.outputs) <= 10 * seconds + 3
+    assert len(run.outputs) <= 10 * run.span + 3
     assert "20/20 requests" in run.final["data"]["text/plain"]
 
 
@@ -51,13 +49,12 @@ def test_interrupting_gather_closes_every_connection(kernel, log) -> None:
         "nbstream.gather([f'q{i}' for i in range(5)], "
         "params={'nbstream': {'tokens': 1000, 'rate': 20}})"
     )
-    assert log.wait_for(lambda r: len(r) == 5 and all(x.chunks_sent > 3 for x in r), 5)
-    interrupted = time.monotonic()
+    assert log.wait_for(lambda r: len(r) == 5 and all(x.chunks_sent > 3 for x in r), HANG)
     kernel.manager.interrupt_kernel()
-    run = kernel.collect(msg_id)
-    assert run.idle - interrupted < 0.5
+    run = kernel.collect(msg_id, timeout=HANG)  # 1,000 tokens at 20/s would take 50 s
     assert run.error["ename"] == "KeyboardInterrupt"
-    assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), 0.5)
+    assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), HANG)
+    assert all(x.chunks_sent < 1000 for x in log.records)
     assert kernel.execute("1 + 1").reply["status"] == "ok"
 
 
@@ -65,12 +62,12 @@ def test_agather_leaves_the_kernel_free_for_other_cells(kernel, log) -> None:
     started = kernel.execute(
         "import asyncio\n"
         "task = asyncio.ensure_future(nbstream.agather([f'q{i}' for i in range(10)], "
-        "params={'nbstream': {'tokens': 40, 'rate': 20}}))"
+        "params={'nbstream': {'tokens': 40, 'rate': 10}}))"  # 4 s each
     )
     assert started.reply["status"] == "ok"
-    assert log.wait_for(lambda r: len(r) >= 8, 5)
+    assert log.wait_for(lambda r: len(r) >= 8, HANG)
     probe = kernel.execute("21 * 2")
-    assert probe.idle - probe.sent < 0.5
+    assert probe.of("execute_result")[0]["data"]["text/plain"] == "42"
     assert not any(x.outcome == "complete" for x in log.records)  # still streaming meanwhile
     done = kernel.execute("rs = await task; [r.status.value for r in rs].count('complete')")
     assert done.of("execute_result")[0]["data"]["text/plain"] == "10"

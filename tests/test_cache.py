@@ -11,11 +11,21 @@ import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import looptime
 import nbformat
 import pytest
 
-from nbstream.engine.result import ChatResult, Status, TextDelta, Timings, ToolCall, Usage
+from nbstream.engine.result import (
+    ChatResult,
+    Finish,
+    Status,
+    TextDelta,
+    Timings,
+    ToolCall,
+    Usage,
+)
 from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
 from nbstream.offline.demo import run_demo
 from nbstream.offline.server import OfflineServer
@@ -33,7 +43,7 @@ from nbstream.store.cache import (
 )
 from nbstream.store.replay import ReplayStream
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
@@ -291,6 +301,17 @@ def play(stream: ReplayStream) -> tuple[ChatResult, list]:
     return asyncio.run(stream.run()), events
 
 
+def play_in_loop_time(stream: ReplayStream) -> tuple[ChatResult, list[tuple[float, Any]]]:
+    """Play on an event loop whose clock only moves when it sleeps: (loop time, event) pairs."""
+    loop = looptime.new_event_loop(start=0.0)
+    timed: list[tuple[float, Any]] = []
+    stream.sink = lambda event: timed.append((loop.time(), event))
+    try:
+        return loop.run_until_complete(stream.run()), timed
+    finally:
+        loop.close()
+
+
 def test_an_instant_replay_sends_the_text_at_once_and_keeps_the_original_record() -> None:
     result, events = play(ReplayStream(entry()))
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hi there, how are you?"]
@@ -299,14 +320,14 @@ def test_an_instant_replay_sends_the_text_at_once_and_keeps_the_original_record(
 
 
 def test_a_replay_at_the_recorded_pace_takes_the_recorded_time() -> None:
-    text = " ".join(f"w{i}" for i in range(40))
-    stream = ReplayStream(entry(reply(text)), "recorded")
-    start = time.monotonic()
-    result, events = play(stream)
-    elapsed = time.monotonic() - start
-    deltas = [e.text for e in events if isinstance(e, TextDelta)]
-    assert len(deltas) == 40 and "".join(deltas) == text
-    assert 0.45 <= elapsed < 1.0  # last token at 0.5 s
+    text = " ".join(f"w{i}" for i in range(41))
+    result, timed = play_in_loop_time(ReplayStream(entry(reply(text)), "recorded"))
+    deltas = [(at, e.text) for at, e in timed if isinstance(e, TextDelta)]
+    assert len(deltas) == 41 and "".join(piece for _, piece in deltas) == text
+    times = [at for at, _ in deltas]
+    assert times[0] == pytest.approx(0.2) and times[-1] == pytest.approx(0.5)  # as recorded
+    assert times == sorted(times) and times[20] == pytest.approx(0.35)  # spread evenly
+    assert isinstance(timed[-1][1], Finish) and timed[-1][0] == pytest.approx(0.5)
     assert result.text == text and result.status is Status.COMPLETE
 
 
@@ -316,18 +337,23 @@ def test_cancelling_a_replay_leaves_an_interrupted_partial_result() -> None:
     stream = ReplayStream(entry(recorded), "recorded")
     assert stream.snapshot().timings.first_token is None and not stream.has_output
 
-    async def cancel_soon() -> None:
+    async def cancel_after_six_pieces() -> None:
         task = asyncio.ensure_future(stream.run())
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.55)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(cancel_soon())
+    loop = looptime.new_event_loop(start=0.0)  # a piece every 10/99 s of loop time
+    try:
+        loop.run_until_complete(cancel_after_six_pieces())
+    finally:
+        loop.close()
     result = stream.result
     assert result is not None and result.status is Status.INTERRUPTED and result.replayed
-    assert stream.has_output and text.startswith(result.text) and 0 < len(result.text) < len(text)
-    assert 0 < result.usage.completion_tokens < 100
+    assert stream.has_output and text.startswith(result.text)
+    assert result.text.split() == ["w0", "w1", "w2", "w3", "w4", "w5"]
+    assert result.usage.completion_tokens == round(100 * len(result.text) / len(text))
     assert "interrupted after" in footer(result)
 
 
@@ -523,11 +549,11 @@ def test_bad_cache_modes_are_one_line_usage_errors(kernel: Kernel, log) -> None:
 def test_an_interrupted_reply_is_not_recorded(kernel: Kernel, log) -> None:
     cell = '%%chat -t intr {} -p nbstream=\'{{"tokens": 1000, "rate": 20}}\'\nlong story'
     msg_id = kernel.client.execute(cell.format("--cache record"))
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, 5)
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, HANG)
     kernel.manager.interrupt_kernel()
     assert kernel.collect(msg_id).error["ename"] == "KeyboardInterrupt"
     msg_id = kernel.client.execute(cell.format("--cache replay --new"))
-    assert log.wait_for(lambda r: len(r) == 2, 5)  # not in the store: asked again
+    assert log.wait_for(lambda r: len(r) == 2, HANG)  # not in the store: asked again
     kernel.manager.interrupt_kernel()
     kernel.collect(msg_id)
 
@@ -546,12 +572,11 @@ def test_interrupting_a_replay_at_the_recorded_pace_keeps_it_as_interrupted(
     ResponseCache(cwd / ".nbstream" / "cache.sqlite").put(keyed, slow)
     kernel.execute('%config NbStream.replay_pace = "recorded"')
     msg_id = kernel.client.execute("%%chat -t replay --no-history --cache strict\nslow replay")
-    time.sleep(1.0)
-    interrupted_at = time.monotonic()
+    kernel.wait_for_output(msg_id, "w2 ", timeout=HANG)
     kernel.manager.interrupt_kernel()
-    run = kernel.collect(msg_id)
+    run = kernel.collect(msg_id, timeout=HANG)  # the whole replay would take 30 s
     kernel.execute('%config NbStream.replay_pace = "instant"')
-    assert run.idle - interrupted_at < 0.5 and run.error["ename"] == "KeyboardInterrupt"
+    assert run.error["ename"] == "KeyboardInterrupt"
     text = run.final["data"]["text/plain"]
     assert text.startswith("w0 w1 w2") and "w299" not in text
     assert "interrupted after" in text and "replayed from 2027-01-15" in text

@@ -24,7 +24,7 @@ from nbstream.errors import (
 from nbstream.offline.server import FRAMING_TEXT
 from nbstream.settings import Settings, resolve
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -156,7 +156,7 @@ def test_a_malformed_event_fails_and_keeps_the_partial_reply(settings, log) -> N
         run(settings, "fault-malformed", tokens=3)
     assert caught.value.result.status is Status.FAILED
     assert caught.value.result.text
-    assert log.wait_for(lambda r: r[-1].outcome != "pending", 2)
+    assert log.wait_for(lambda r: r[-1].outcome != "pending", HANG)
 
 
 def test_an_in_band_error_fails_and_keeps_the_partial_reply(settings) -> None:
@@ -167,17 +167,17 @@ def test_an_in_band_error_fails_and_keeps_the_partial_reply(settings) -> None:
 
 def test_a_stall_past_the_idle_timeout_fails_and_closes(settings, log) -> None:
     quick = settings.with_(idle_timeout=0.5)
-    started = time.monotonic()
     with pytest.raises(StreamError, match=r"no data .* for 0.5 s") as caught:
-        run(quick, "fault-stall", tokens=2)
-    assert time.monotonic() - started < 3
+        run(quick, "fault-stall", tokens=2)  # the stall lasts an hour: a hang fails by timeout
     assert caught.value.result.status is Status.FAILED
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 1)
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
 
 
 def test_keep_alives_reset_the_idle_timeout(settings) -> None:
-    quick = settings.with_(idle_timeout=0.6)
-    result, _ = run(quick, "fault-stall", tokens=2, stall=1.5, keepalive=0.2)
+    # A keep-alive every 0.1 s against a 1 s idle timeout: a busy machine must delay one
+    # tenfold to fail this, while without them the 2 s stall would fail it every time.
+    quick = settings.with_(idle_timeout=1.0)
+    result, _ = run(quick, "fault-stall", tokens=2, stall=2.0, keepalive=0.1)
     assert result.status is Status.COMPLETE
 
 
@@ -211,15 +211,13 @@ def test_429_with_retry_after_is_retried_with_a_visible_status(settings, log, fa
     retries = [e for e in stream.events if isinstance(e, Retrying)]
     assert retries == [Retrying("rate limited", 1.0, 1)]
     assert [r.status for r in log.records] == [429, 200]
-    gap = log.records[1].started - log.records[0].started
-    assert 0.9 < gap < 2
+    # A lower bound only: load can lengthen the wait, never shorten it.
+    assert log.records[1].started - log.records[0].started >= 0.95
 
 
 def test_a_huge_retry_after_fails_at_once_stating_the_wait(settings, log, fault_key) -> None:
-    started = time.monotonic()
     with pytest.raises(RateLimitError, match="wait 86400 s"):
-        run(settings, fail_status=429, retry_after="86400", key=fault_key)
-    assert time.monotonic() - started < 2
+        run(settings, fail_status=429, retry_after="86400", key=fault_key)  # a sleep: timeout
     assert len(log.records) == 1
 
 
@@ -261,13 +259,12 @@ def test_connection_refused_names_the_url(settings) -> None:
 def test_cancelling_mid_stream_closes_the_connection(settings, log) -> None:
     stream = make(settings, tokens=1000, rate=20)
     job = loop.submit(stream.run())
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent > 3, 3)
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent > 3, HANG)
     while not stream.has_output:
         time.sleep(0.01)
-    cancelled_at = time.monotonic()
     assert job.cancel()
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
-    assert log.records[-1].ended - cancelled_at < 0.5
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    assert log.records[-1].chunks_sent < 1000  # cut short: the reply would take 50 s
     assert stream.result.status is Status.INTERRUPTED
     assert stream.result.text
 
@@ -275,20 +272,20 @@ def test_cancelling_mid_stream_closes_the_connection(settings, log) -> None:
 def test_cancelling_before_the_first_token_closes_the_connection(settings, log) -> None:
     stream = make(settings, first_token_delay=30)
     job = loop.submit(stream.run())
-    assert log.wait_for(lambda r: bool(r), 3)
+    assert log.wait_for(lambda r: bool(r), HANG)
     assert job.cancel()
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
-    assert not stream.has_output
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)  # the first token: 30 s
+    assert log.records[-1].chunks_sent == 0 and not stream.has_output
 
 
 def test_cancelling_during_a_retry_wait_sends_nothing_more(settings, log, fault_key) -> None:
-    stream = make(settings, fail_status=429, retry_after="5", key=fault_key)
+    stream = make(settings, fail_status=429, retry_after="1", key=fault_key)
     job = loop.submit(stream.run())
-    assert log.wait_for(lambda r: len(r) == 1 and r[0].outcome == "error", 3)
-    time.sleep(0.2)
+    assert log.wait_for(lambda r: len(r) == 1 and r[0].outcome == "error", HANG)
+    while not any(isinstance(e, Retrying) for e in stream.events):
+        time.sleep(0.01)
     assert job.cancel()
-    time.sleep(0.3)
-    assert len(log.records) == 1
+    assert not log.wait_for(lambda r: len(r) > 1, 2.0)  # the retry was due after 1 s
 
 
 def test_no_key_and_no_fallback_is_a_config_error_naming_the_setting() -> None:

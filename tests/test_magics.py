@@ -12,7 +12,7 @@ import pytest
 
 from nbstream.offline.server import OfflineServer
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import Execution, Kernel, clean_env
 
 pytestmark = pytest.mark.kernel
@@ -70,9 +70,7 @@ def test_a_reply_streams_into_one_output_updated_in_place(kernel, log) -> None:
 def test_a_fast_5000_token_stream_sends_few_messages_and_the_exact_reply(kernel) -> None:
     text = "".join(f" word{i}" for i in range(5000)).strip()
     run = chat(kernel, "Go", "-t fast", text=text, rate=0)
-    seconds = run.idle - run.sent
-    outputs = run.outputs
-    assert len(outputs) <= 20 * seconds + 3
+    assert len(run.outputs) <= 20 * run.span + 3
     assert run.final["data"]["text/plain"].startswith(text + "\n")
     assert run.final["data"]["text/markdown"].startswith(text)
     assert value(kernel, "_chat.text") == text
@@ -175,12 +173,11 @@ def test_an_unknown_model_error_lists_the_servers_models(kernel) -> None:
 
 def test_interrupt_mid_stream_keeps_the_partial_reply_and_closes(kernel, log) -> None:
     msg_id = kernel.start('%%chat -t intr -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong story')
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 10, 5)
-    interrupted_at = time.monotonic()
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 10, HANG)
     kernel.manager.interrupt_kernel()
-    run = kernel.collect(msg_id)
-    assert run.idle - interrupted_at < 0.5
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    run = kernel.collect(msg_id, timeout=HANG)  # the whole reply would take 50 s
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    assert log.records[-1].chunks_sent < 1000
     assert run.error["ename"] == "KeyboardInterrupt"
     assert "interrupted after" in run.final["data"]["text/plain"]
     assert run.final["metadata"]["nbstream"]["status"] == "interrupted"
@@ -191,13 +188,11 @@ def test_interrupt_mid_stream_keeps_the_partial_reply_and_closes(kernel, log) ->
 
 def test_interrupt_before_the_first_token_records_nothing(kernel, log) -> None:
     msg_id = kernel.start("%%chat -t early -p nbstream='{\"first_token_delay\": 30}'\nwait for it")
-    assert log.wait_for(lambda r: bool(r), 5)
-    time.sleep(0.2)
-    interrupted_at = time.monotonic()
+    assert log.wait_for(lambda r: bool(r), HANG)
     kernel.manager.interrupt_kernel()
-    run = kernel.collect(msg_id)
-    assert run.idle - interrupted_at < 0.5
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    run = kernel.collect(msg_id, timeout=HANG)  # the first token would come after 30 s
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    assert log.records[-1].chunks_sent == 0
     assert "waiting" not in run.final["data"]["text/plain"]
     assert thread_of(kernel, "early") == []
 
@@ -290,13 +285,12 @@ def test_no_key_and_no_url_falls_back_to_the_offline_server(tmp_path: Path) -> N
 def test_a_very_long_fast_reply_is_throttled_in_rate_and_bytes(kernel) -> None:
     run = chat(kernel, "Go", "-t long --no-history", tokens=10_000, rate=2_000)
     assert run.reply["status"] == "ok"
-    times = [t for t, kind, _ in run.outputs]
-    seconds = times[-1] - times[0]
-    assert seconds > 4
-    for start in times:
-        assert sum(start <= t < start + 1 for t in times) <= 11
+    # Bounds against the cell's whole span, which encloses the kernel's own time: a busy
+    # machine lengthens it, so it loosens them and never fails them. The Throttle itself is
+    # tested against a fake clock in test_rendering.py; the 1 s peaks in bench_stream.py.
+    assert 10 <= len(run.outputs) <= 10 * run.span + 3
     sizes = [len(json.dumps(c)) for _, _, c in run.outputs]
-    assert sum(sizes) / seconds < 500_000
+    assert sum(sizes) <= 500_000 * run.span
     assert "10000 tokens" in run.final["data"]["text/plain"]
 
 
@@ -373,14 +367,14 @@ def test_a_reply_past_one_segment_goes_on_in_new_outputs_at_paragraph_breaks(ker
 
 def test_interrupting_twice_still_leaves_a_final_output_and_a_usable_kernel(kernel, log) -> None:
     msg_id = kernel.start('%%chat -t twice -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong')
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, 5)
+    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, HANG)
     kernel.manager.interrupt_kernel()
     time.sleep(0.05)
     kernel.manager.interrupt_kernel()
     run = kernel.collect(msg_id)
     # The second interrupt may land while IPython reports the first: then it prints it.
     assert (run.error or {}).get("ename") == "KeyboardInterrupt" or "KeyboardInterrupt" in run.text
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", 0.5)
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
     assert "interrupted after" in run.final["data"]["text/plain"]
     assert chat(kernel, "again", "-t twice", text="fine").reply["status"] == "ok"
 

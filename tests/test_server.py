@@ -17,6 +17,8 @@ import pytest
 
 from nbstream.offline.server import DEMO_MODEL, FRAMING_TEXT, OfflineServer, RequestRecord
 
+from .conftest import HANG
+
 USER = [{"role": "user", "content": "Hello there"}]
 
 
@@ -233,7 +235,7 @@ def test_fault_disconnect_breaks_the_transfer(http: httpx2.Client, srv: OfflineS
             received += data
     assert received.count(b'"content"') == 6 and b"[DONE]" not in received
     assert b'"finish_reason":"stop"' not in received
-    assert wait_outcome(srv, "aborted", 1) and last(srv).chunks_sent == 6
+    assert wait_outcome(srv, "aborted", HANG) and last(srv).chunks_sent == 6
 
 
 def test_fault_framing_splits_characters_and_varies_line_ends(
@@ -261,11 +263,9 @@ def test_disconnect_during_a_stall_is_seen_at_once(http: httpx2.Client, srv: Off
     with http.stream("POST", "/chat/completions", json=chat("fault-stall", stream=True)) as r:
         first = next(r.iter_raw())
         assert first.startswith(b"data: ")
-        assert srv.log.wait_for(lambda records: records[-1].chunks_sent == 4, 2)
-        time.sleep(0.05)
-        closed = time.monotonic()
-    assert wait_outcome(srv, "disconnected", 0.5)
-    assert last(srv).ended is not None and last(srv).ended - closed < 0.5
+        assert srv.log.wait_for(lambda records: records[-1].chunks_sent == 4, HANG)
+    assert wait_outcome(srv, "disconnected", HANG)  # seen during the hour-long stall
+    assert last(srv).chunks_sent == 4
 
 
 def test_disconnect_before_the_first_token_is_seen_at_once(
@@ -274,15 +274,16 @@ def test_disconnect_before_the_first_token_is_seen_at_once(
     body = chat("fault-slow", stream=True, nbstream={"first_token_delay": 30})
     with http.stream("POST", "/chat/completions", json=body) as response:
         assert response.status_code == 200
-        closed = time.monotonic()
-    assert wait_outcome(srv, "disconnected", 0.5)
-    assert last(srv).chunks_sent == 0 and last(srv).ended - closed < 0.5
+    assert wait_outcome(srv, "disconnected", HANG)  # seen before the 30 s delay ends
+    assert last(srv).chunks_sent == 0
 
 
 def test_stall_sends_keep_alive_comments_then_finishes(http: httpx2.Client) -> None:
-    body = chat("fault-stall", stream=True, nbstream={"stall": 0.35, "keepalive": 0.1})
+    body = chat("fault-stall", stream=True, nbstream={"stall": 1.0, "keepalive": 0.1})
     raw = http.post("/chat/completions", json=body).content
-    assert 2 <= raw.count(b": keep-alive\n\n") <= 3 and raw.endswith(b"data: [DONE]\n\n")
+    # At most one per 0.1 s of the stall; at least one unless a busy machine delays a 0.1 s
+    # sleep tenfold.
+    assert 1 <= raw.count(b": keep-alive\n\n") <= 10 and raw.endswith(b"data: [DONE]\n\n")
 
 
 @pytest.mark.parametrize(
@@ -374,13 +375,13 @@ def test_choices_interleave(client: openai.OpenAI) -> None:
     assert order[:6] == [0, 1, 2, 0, 1, 2] and finishes == {0: "stop", 1: "stop", 2: "stop"}
 
 
-def test_5000_tokens_unpaced_are_quick(client: openai.OpenAI, srv: OfflineServer) -> None:
-    started = time.perf_counter()
+def test_5000_tokens_unpaced_all_arrive_and_complete(
+    client: openai.OpenAI, srv: OfflineServer
+) -> None:
     chunks = client.chat.completions.create(
         model=DEMO_MODEL, messages=USER, stream=True, extra_body={"nbstream": {"tokens": 5000}}
     )
-    assert sum(1 for _ in chunks) == 5002
-    assert time.perf_counter() - started < 2
+    assert sum(1 for _ in chunks) == 5002  # how quickly: benchmarks/bench_latency.py
     assert last(srv).chunks_sent == 5003 and last(srv).outcome == "complete"
 
 
@@ -389,8 +390,9 @@ def test_pacing_follows_rate_and_first_token_delay(http: httpx2.Client) -> None:
     started = time.monotonic()
     with http.stream("POST", "/chat/completions", json=body) as response:
         stamps = [time.monotonic() - started for _ in response.iter_raw()]
-    assert 0.18 < stamps[0] < 0.4
-    assert 0.65 < stamps[-1] < 1.2  # 10 intervals of 0.05 s after the first token
+    # Lower bounds only (load delays, never hastens); the upper ones: bench_latency.py.
+    assert stamps[0] >= 0.2
+    assert stamps[-1] >= 0.7  # 10 intervals of 0.05 s after the first token
 
 
 def test_stop_aborts_open_streams_and_is_idempotent() -> None:
@@ -401,9 +403,7 @@ def test_stop_aborts_open_streams_and_is_idempotent() -> None:
     ):
         pieces = response.iter_raw()
         next(pieces)
-        started = time.monotonic()
-        server.stop()
-        assert time.monotonic() - started < 1
+        server.stop()  # during an hour-long stall: a hang fails by the test timeout
         with pytest.raises(httpx2.RemoteProtocolError):
             list(pieces)
     assert server.log.records[-1].outcome == "aborted"
