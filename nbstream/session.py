@@ -9,6 +9,7 @@ failure leaves behind. The session knows nothing of display: the caller hands `c
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -22,7 +23,7 @@ from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
-from .settings import NbStream, Settings, resolve
+from .settings import CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
 from .store.replay import ReplayStream
@@ -57,6 +58,9 @@ class Session:
         self.apis = ResponsesOnlyModels(self.cache.path.with_name("apis.sqlite"))
         self.totals = UsageTotals()
         self.last: ChatResult | None = None
+        # `last` and `totals` change when a turn ends: on the main thread (cells) or on an
+        # executor thread (panel, gather); this lock orders them.
+        self._lock = threading.Lock()
         self._offline_notice: str | None = None  # said by the first turn after the server started
 
     def settings(self, options: TurnOptions) -> Settings:
@@ -166,17 +170,17 @@ class Session:
         self, request: ChatRequest, settings: Settings, cell_id: str | None
     ) -> tuple[TurnStream, CacheRequest | None]:
         """The live stream or a replay, as the cache mode says; and what to record, if any."""
-        if settings.cache == "off":
+        if settings.cache is CacheMode.OFF:
             return self._live(request, settings), None
         keyed = CacheRequest(cache_host(settings), request.model, request.messages, request.params)
         key = keyed.key  # parameters the cache cannot key fail the cell before any request
-        if settings.cache == "record":
+        if settings.cache is CacheMode.RECORD:
             self.cache.check()  # and so does a store that cannot be used
             return self._live(request, settings), keyed
         entry = self.cache.get(key)
         if entry is not None:
             return ReplayStream(entry, settings.replay_pace), None
-        if settings.cache == "strict":
+        if settings.cache is CacheMode.STRICT:
             raise miss_error(keyed, cell_id, self.cache.where)
         return self._live(request, settings), keyed
 
@@ -197,8 +201,9 @@ class Session:
 
     def _keep(self, turn: Turn, result: ChatResult) -> None:
         """Commit a turn that produced output: the thread changes only now."""
-        self.last = result
-        self.totals.add(result, self.cost(result))
+        with self._lock:
+            self.last = result
+            self.totals.add(result, self.cost(result))
         options = turn.options
         if options.no_history:
             return

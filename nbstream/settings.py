@@ -21,9 +21,26 @@ from .errors import ConfigError
 DEFAULT_MODEL = "gpt-4o-mini"
 OFFLINE_MODEL = "nbstream-demo"
 OPENAI_URL = "https://api.openai.com/v1"
-#: Response cache modes (see nbstream.cache) and how a replay paces the recorded text.
-CACHE_MODES = ("off", "record", "replay", "strict")
-REPLAY_PACES = ("instant", "recorded")
+
+
+class CacheMode(str, Enum):
+    """What the response cache does for a turn (see nbstream.store.cache)."""
+
+    OFF = "off"  # always ask the model; store nothing
+    RECORD = "record"  # ask the model; store every complete reply
+    REPLAY = "replay"  # answer from the store; a miss asks the model and is stored
+    STRICT = "strict"  # answer from the store only; a miss fails the cell (for CI)
+
+
+class ReplayPace(str, Enum):
+    """How a replayed reply appears."""
+
+    INSTANT = "instant"  # all at once
+    RECORDED = "recorded"  # spread over the recorded time to first token and duration
+
+
+CACHE_MODES = tuple(mode.value for mode in CacheMode)
+REPLAY_PACES = tuple(pace.value for pace in ReplayPace)
 
 
 class Api(str, Enum):
@@ -95,8 +112,8 @@ class Settings:
     offline: bool = False
     azure_endpoint: str | None = None
     api_version: str | None = None
-    cache: str = "off"
-    replay_pace: str = "instant"
+    cache: CacheMode = CacheMode.OFF
+    replay_pace: ReplayPace = ReplayPace.INSTANT
     api: Api = Api.AUTO
     hide_reasoning: bool = False
     think_tags: bool = True
@@ -171,8 +188,8 @@ def resolve(
     _check_tunables(tunables)
     pace_example = "%config NbStream.replay_pace = 'recorded'"
     tunables["cache"] = cache_mode(given.get("cache"), config, env)
-    tunables["replay_pace"] = _choice(
-        "NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example
+    tunables["replay_pace"] = ReplayPace(
+        _choice("NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example)
     )
     tunables.update(_reasoning_settings(given, config))
     model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
@@ -226,14 +243,14 @@ def _check_tunables(values: dict[str, Any]) -> None:
             )
 
 
-def cache_mode(explicit: str | None, config: NbStream, environ: Mapping[str, str]) -> str:
+def cache_mode(explicit: str | None, config: NbStream, environ: Mapping[str, str]) -> CacheMode:
     """The response cache mode: explicit > `NbStream.cache` > $NBSTREAM_CACHE > off."""
     if explicit is not None:
-        return _choice("cache", explicit, CACHE_MODES, "cache='replay'")
+        return CacheMode(_choice("cache", explicit, CACHE_MODES, "cache='replay'"))
     if config.cache is not None:
-        return _choice("NbStream.cache", config.cache, CACHE_MODES, "%chat cache replay")
+        return CacheMode(_choice("NbStream.cache", config.cache, CACHE_MODES, "%chat cache replay"))
     value = environ.get("NBSTREAM_CACHE") or "off"
-    return _choice("NBSTREAM_CACHE", value, CACHE_MODES, "export NBSTREAM_CACHE=replay")
+    return CacheMode(_choice("NBSTREAM_CACHE", value, CACHE_MODES, "export NBSTREAM_CACHE=replay"))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...], example: str) -> str:

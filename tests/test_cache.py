@@ -30,7 +30,7 @@ from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
 from nbstream.offline.demo import run_demo
 from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
-from nbstream.settings import NbStream, resolve
+from nbstream.settings import NbStream, ReplayPace, resolve
 from nbstream.show.live import NullSurface, driver
 from nbstream.show.rendering import footer
 from nbstream.store.cache import (
@@ -321,7 +321,7 @@ def test_an_instant_replay_sends_the_text_at_once_and_keeps_the_original_record(
 
 def test_a_replay_at_the_recorded_pace_takes_the_recorded_time() -> None:
     text = " ".join(f"w{i}" for i in range(41))
-    result, timed = play_in_loop_time(ReplayStream(entry(reply(text)), "recorded"))
+    result, timed = play_in_loop_time(ReplayStream(entry(reply(text)), ReplayPace.RECORDED))
     deltas = [(at, e.text) for at, e in timed if isinstance(e, TextDelta)]
     assert len(deltas) == 41 and "".join(piece for _, piece in deltas) == text
     times = [at for at, _ in deltas]
@@ -334,7 +334,7 @@ def test_a_replay_at_the_recorded_pace_takes_the_recorded_time() -> None:
 def test_cancelling_a_replay_leaves_an_interrupted_partial_result() -> None:
     text = " ".join(f"w{i}" for i in range(100))
     recorded = reply(text, timings=Timings(RECORDED_AT, 0.0, 10.0, 10.0), usage=Usage(5, 100, 105))
-    stream = ReplayStream(entry(recorded), "recorded")
+    stream = ReplayStream(entry(recorded), ReplayPace.RECORDED)
     assert stream.snapshot().timings.first_token is None and not stream.has_output
 
     async def cancel_after_six_pieces() -> None:

@@ -14,7 +14,9 @@ from ..store.threads import notebook_path, state_path
 from .magics import ChatMagics
 
 
-def _error_handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+def _error_handler(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
     """Show an nbstream error as its message and hint, not a traceback wall; `%tb` has it."""
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
     sys.last_exc = value  # type: ignore[attr-defined]  # read by %tb on Python 3.12+

@@ -159,7 +159,8 @@ class ChatMagics(Magics):
         if kernel is None:
             return None
         parent = kernel.get_parent() if hasattr(kernel, "get_parent") else kernel._parent_header
-        return (parent or {}).get("metadata", {}).get("cellId")
+        cell_id = (parent or {}).get("metadata", {}).get("cellId")
+        return cell_id if isinstance(cell_id, str) else None
 
     def _subcommand(self, line: str) -> None:
         Subcommands(self.session).run(line)

@@ -6,12 +6,11 @@ import os
 import shlex
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
 from ..engine.loop import run
 from ..session import Session, TurnOptions
 from ..settings import CACHE_MODES, cache_mode
-from ..show.rendering import transcript_markdown, transcript_text
+from ..show.outputs import show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
 from ..store.threads import DEFAULT
 
@@ -42,26 +41,19 @@ class Subcommands:
         getattr(self, f"_cmd_{name}")(thread, rest)
 
     def _cmd_help(self, thread: str, rest: list[str]) -> None:
-        _show(HELP)
+        show_markdown(HELP)
 
     def _cmd_history(self, thread: str, rest: list[str]) -> None:
         store = self.session.store
         if thread not in store.threads():
-            _show("")
+            show_markdown("")
             return
-        conversation = store.thread(thread)
-        display(
-            {
-                "text/markdown": transcript_markdown(conversation),
-                "text/plain": transcript_text(conversation),
-            },
-            raw=True,
-        )
+        show_transcript(store.thread(thread))
 
     def _cmd_threads(self, thread: str, rest: list[str]) -> None:
         store = self.session.store
         lines = [f"- **{name}**: {store.summary(name)}" for name in store.threads()]
-        _show("\n".join(lines) or "No threads yet.")
+        show_markdown("\n".join(lines) or "No threads yet.")
 
     def _cmd_new(self, thread: str, rest: list[str]) -> None:
         self.session.store.reset(thread)
@@ -87,18 +79,20 @@ class Subcommands:
         print(f"nbstream: model set to {rest[0]} for this session")
 
     def _cmd_usage(self, thread: str, rest: list[str]) -> None:
-        _show(self.session.totals.table())
+        show_markdown(self.session.totals.table())
 
     def _cmd_config(self, thread: str, rest: list[str]) -> None:
         shown = self.session.settings(TurnOptions()).shown()
         store = self.session.store
         shown["state_file"] = str(store.path) if store.path else "in memory only"
         shown["cache_file"] = str(self.session.cache.path)
-        _show("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
+        show_markdown("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
         models = run(self.session.models(TurnOptions()))
-        _show("\n".join(f"- `{m}`" for m in models) or "The server did not list its models.")
+        show_markdown(
+            "\n".join(f"- `{m}`" for m in models) or "The server did not list its models."
+        )
 
     def _cmd_export(self, thread: str, rest: list[str]) -> None:
         if len(rest) != 1:
@@ -112,7 +106,7 @@ class Subcommands:
     def _cmd_panel(self, thread: str, rest: list[str]) -> None:
         from ..show.panel import ChatPanel
 
-        display(ChatPanel(thread, session=self.session))
+        show_widget(ChatPanel(thread, session=self.session))
 
     def _cmd_cache(self, thread: str, rest: list[str]) -> None:
         action, args = (rest[0], rest[1:]) if rest else ("", [])
@@ -121,9 +115,9 @@ class Subcommands:
             if action:
                 self.session.config.cache = action
             mode = cache_mode(None, self.session.config, os.environ)
-            print(f"nbstream: cache mode {mode} · store {cache.where}")
+            print(f"nbstream: cache mode {mode.value} · store {cache.where}")
         elif action == "list" and not args:
-            _show(cache.table())
+            show_markdown(cache.table())
         elif action == "clear" and (not args or (len(args) == 2 and args[0] == "--older-than")):
             try:
                 age = parse_age(args[1]) if args else None
@@ -154,8 +148,3 @@ def _thread_option(words: list[str]) -> tuple[str, list[str]]:
                 raise UsageError(f"%chat: {flag} needs a thread name")
             return words[i + 1], words[:i] + words[i + 2 :]
     return DEFAULT, words
-
-
-def _show(markdown: str) -> None:
-    text = markdown or "Nothing here yet."
-    display({"text/markdown": text, "text/plain": text}, raw=True)

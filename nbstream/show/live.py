@@ -76,7 +76,9 @@ class NotebookSurface:
         footer_line = "" if self._quiet and result.status is Status.COMPLETE else last_line
         self._send(self._bundle(result, footer_line, notices), meta)
 
-    def _bundle(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> dict:
+    def _bundle(
+        self, result: ChatResult, last_line: str, notices: tuple[str, ...]
+    ) -> dict[str, str]:
         tail = replace(result, text=result.text[self._frozen :])
         shown = notices if self._frozen == 0 else ()
         return bundle(tail, last_line, shown, plain_only=self._plain)

@@ -49,7 +49,7 @@ export default { render };
 """
 
 
-class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
+class ChatInput(anywidget.AnyWidget):
     """A multi-line text box whose Enter key submits; `on_submit(callback)` is told of it."""
 
     _esm = _ESM

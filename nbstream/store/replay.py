@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ..engine.result import ChatResult, Finish, Notice, Status, TextDelta, Timings, UsageReport
 from ..engine.stream import Sink
+from ..settings import ReplayPace
 from .cache import Entry
 
 
@@ -18,7 +19,9 @@ class ReplayStream:
     and decode time (`"recorded"`). The result is the stored one, marked `replayed`.
     """
 
-    def __init__(self, entry: Entry, pace: str = "instant", sink: Sink | None = None) -> None:
+    def __init__(
+        self, entry: Entry, pace: ReplayPace = ReplayPace.INSTANT, sink: Sink | None = None
+    ) -> None:
         self.recorded = replace(entry.result, replayed=True)
         self.pace = pace
         self.sink: Sink = sink or (lambda event: None)
@@ -69,7 +72,7 @@ class ReplayStream:
         text, timings = self.recorded.text, self.recorded.timings
         if not text:
             return []
-        if self.pace == "instant":
+        if self.pace is ReplayPace.INSTANT:
             return [(0.0, text)]
         pieces = re.findall(r"\S+\s*|\s+", text)
         first = timings.first_token or 0.0
