@@ -129,8 +129,8 @@ def _url_char(char: str) -> str:
 
 
 def code_span(content: str, *, table: bool = False) -> str:
-    """A code span on one line, fenced by a backtick run longer than any inside it."""
-    content = content.replace("\n", " ")
+    """A code span fenced by a backtick run longer than any inside it. A parser's code span
+    is one line already (CommonMark turns its line endings into spaces)."""
     if table:
         content = content.replace("|", "\\|")
     fence = "`" * (_longest_run(content, "`") + 1)

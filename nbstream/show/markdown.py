@@ -196,7 +196,14 @@ _TAGS = {
     *("em", "strong", "s", "a", "ul", "ol", "li"),
     *("table", "thead", "tbody", "tr", "th", "td"),
 }
-_ATTRIBUTES = {"a": {"href", "target"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+#: `code` carries `language-NAME` from a fence, whose name `_fence` keeps to plain characters.
+_ATTRIBUTES = {
+    "a": {"href", "target"},
+    "ol": {"start"},
+    "code": {"class"},
+    "th": {"style"},
+    "td": {"style"},
+}
 
 
 def safe_html(text: str) -> str:
