@@ -35,29 +35,52 @@ async def list_models(settings: Settings) -> list[str]:
         return []
 
 
-_clients: dict[tuple[Any, ...], Any] = {}
+class ClientPool:
+    """The SDK's async clients: one per event loop, server and key, shared by every request.
+
+    Only nbstream's loop thread touches it (clients bind to the loop they were made on).
+    Timeouts are applied per request with `with_options`, which shares the connection pool,
+    so a cell's `--timeout` never makes a new client. `aclose()` closes them all.
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, settings: Settings) -> Any:
+        """A client for these settings, with their timeouts."""
+        loop = asyncio.get_running_loop()
+        key = (id(loop), settings.base_url, settings.api_key, settings.azure_endpoint,
+               settings.api_version)  # fmt: skip
+        if key not in self._clients:
+            self._clients[key] = _new_client(settings)
+        timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
+        return self._clients[key].with_options(timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close every client's connections (`%unload_ext nbstream`)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+
+#: The process's clients; the extension closes them when it is unloaded.
+POOL = ClientPool()
 
 
 async def client_for(settings: Settings) -> Any:
-    """The SDK's async client for these settings, made once per loop (clients bind to it)."""
-    base_url = settings.base_url
-    loop = asyncio.get_running_loop()
-    key = (id(loop), base_url, settings.api_key, settings.azure_endpoint, settings.api_version,
-           settings.connect_timeout, settings.idle_timeout)  # fmt: skip
-    if key not in _clients:
-        timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
-        common: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
-        if settings.azure_endpoint:
-            _clients[key] = openai.AsyncAzureOpenAI(
-                azure_endpoint=settings.azure_endpoint,
-                api_version=settings.api_version,
-                api_key=settings.api_key,
-                **common,
-            )
-        else:
-            # Local servers (Ollama, vLLM, llama.cpp) take any key, but the SDK insists on one.
-            key_or_placeholder = settings.api_key or "no-key"
-            _clients[key] = openai.AsyncOpenAI(
-                api_key=key_or_placeholder, base_url=base_url, **common
-            )
-    return _clients[key]
+    """The SDK's async client for these settings, from the process's pool."""
+    return POOL.get(settings)
+
+
+def _new_client(settings: Settings) -> Any:
+    if settings.azure_endpoint:
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=settings.azure_endpoint,
+            api_version=settings.api_version,
+            api_key=settings.api_key,
+            max_retries=0,
+        )
+    # Local servers (Ollama, vLLM, llama.cpp) take any key, but the SDK insists on one.
+    return openai.AsyncOpenAI(
+        api_key=settings.api_key or "no-key", base_url=settings.base_url, max_retries=0
+    )

@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any
 
+from ..engine import loop
+from ..engine.clients import POOL
 from ..errors import NbStreamError
 from ..session import Session, set_current
 from ..settings import NbStream
@@ -47,3 +49,4 @@ def unload(shell: Any) -> None:
         shell.magics_manager.magics[kind].pop("chat", None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, NbStream)]
     shell.set_custom_exc((), None)
+    loop.run(POOL.aclose())
