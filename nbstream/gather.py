@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .engine.result import ChatResult, Event, Retrying, Status
 from .errors import NbStreamError, StreamError
@@ -134,9 +135,7 @@ def gather_turns(
     """Stream every prompt with `options`, at most `concurrency` at once, live in one grid."""
     if not prompts:
         return []
-    titles, jobs = _same_options(prompts, options)
-    board = Board(titles)
-    return show_board(board, _run_all(session, board, jobs, concurrency), show=show)
+    return show_board(*_gathering(session, prompts, options, concurrency), show=show)
 
 
 async def agather_turns(
@@ -150,15 +149,16 @@ async def agather_turns(
     """`gather_turns` for async callers."""
     if not prompts:
         return []
-    titles, jobs = _same_options(prompts, options)
-    board = Board(titles)
-    return await ashow_board(board, _run_all(session, board, jobs, concurrency), show=show)
+    return await ashow_board(*_gathering(session, prompts, options, concurrency), show=show)
 
 
-def _same_options(
-    prompts: Sequence[str], options: TurnOptions
-) -> tuple[list[str], list[tuple[str, TurnOptions]]]:
-    return [_preview(prompt) for prompt in prompts], [(prompt, options) for prompt in prompts]
+def _gathering(
+    session: Session, prompts: Sequence[str], options: TurnOptions, concurrency: int
+) -> tuple[Board, Coroutine[Any, Any, list[ChatResult]]]:
+    """The board of `prompts` and the work that runs them all with the same options."""
+    board = Board([_preview(prompt) for prompt in prompts])
+    jobs = [(prompt, options) for prompt in prompts]
+    return board, _run_all(session, board, jobs, concurrency)
 
 
 def compare_turns(
