@@ -32,6 +32,7 @@ from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream, ReplayPace, resolve
 from nbstream.show.live import NullSurface, driver
+from nbstream.show.outputs import cache_table
 from nbstream.show.rendering import footer
 from nbstream.store.cache import (
     CacheRequest,
@@ -168,8 +169,8 @@ def test_list_and_clear_older_than(tmp_path: Path) -> None:
     assert [(e.preview, e.prompt_tokens, e.completion_tokens) for e in cache.entries()] == [
         ("old | question", 5, 3), ("new", 9, 7),
     ]  # fmt: skip
-    table = cache.table()
-    assert "| 2027-01-15 08:00 | gpt-4o-mini | old \\| question | 5 → 3 |" in table
+    table = cache_table(cache)
+    assert "| 2027-01-15 08:00 | gpt\\-4o\\-mini | old \\| question | 5 → 3 |" in table
     assert "2 recorded in" in table
     assert cache.clear(older_than=parse_age("7d")) == 1
     assert [e.preview for e in cache.entries()] == ["new"]

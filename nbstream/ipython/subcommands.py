@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from ..engine.loop import run
 from ..session import Session, TurnOptions
 from ..settings import CACHE_MODES, cache_mode
-from ..show.outputs import show_markdown, show_transcript, show_widget
+from ..show.outputs import cache_table, show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
 from ..store.threads import DEFAULT
 
@@ -117,7 +117,7 @@ class Subcommands:
             mode = cache_mode(None, self.session.config, os.environ)
             print(f"nbstream: cache mode {mode.value} · store {cache.where}")
         elif action == "list" and not args:
-            show_markdown(cache.table())
+            show_markdown(cache_table(cache))
         elif action == "clear" and (not args or (len(args) == 2 and args[0] == "--older-than")):
             try:
                 age = parse_age(args[1]) if args else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from IPython.display import display
 
+from ..store.cache import ResponseCache
 from ..store.threads import Thread
+from .markdown import literal
 from .rendering import transcript_markdown, transcript_text
 
 
@@ -25,3 +28,16 @@ def show_transcript(thread: Thread) -> None:
 def show_widget(widget: Any) -> None:
     """Show a widget-backed object such as the chat panel."""
     display(widget)
+
+
+def cache_table(cache: ResponseCache) -> str:
+    """The recorded replies as a Markdown table: date, model, prompt, tokens."""
+    entries = cache.entries()
+    if not entries:
+        return f"No recorded replies in {literal(cache.where)}."
+    rows = ["| recorded (UTC) | model | prompt | tokens |", "|---|---|---|---:|"]
+    for e in entries:
+        date = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.created))
+        tokens = f"{e.prompt_tokens} → {e.completion_tokens}"
+        rows.append(f"| {date} | {literal(e.model)} | {literal(e.preview)} | {tokens} |")
+    return "\n".join([*rows, "", f"{len(entries)} recorded in {literal(cache.where)}"])

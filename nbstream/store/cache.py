@@ -47,7 +47,6 @@ from urllib.parse import urlsplit
 from ..engine.result import ChatResult, Status
 from ..errors import CacheError, CacheMissError
 from ..settings import OPENAI_URL, Settings
-from ..show.markdown import literal
 from .threads import short_path
 
 FORMAT = "nbstream-cache"
@@ -209,20 +208,6 @@ class ResponseCache:
             tokens = (usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
             summaries.append(EntrySummary(key, created, model, preview, *tokens))
         return summaries
-
-    def table(self) -> str:
-        """The stored replies as a Markdown table: date, model, prompt, tokens."""
-        entries = self.entries()
-        if not entries:
-            return f"No recorded replies in {self.where}."
-        rows = ["| recorded (UTC) | model | prompt | tokens |", "|---|---|---|---:|"]
-        for e in entries:
-            date = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.created))
-            prompt = literal(e.preview)
-            rows.append(
-                f"| {date} | {e.model} | {prompt} | {e.prompt_tokens} → {e.completion_tokens} |"
-            )
-        return "\n".join([*rows, "", f"{len(entries)} recorded in {self.where}"])
 
     def clear(self, older_than: timedelta | None = None) -> int:
         """Remove the replies recorded more than `older_than` ago (all with None); the count."""
