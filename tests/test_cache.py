@@ -170,7 +170,7 @@ def test_list_and_clear_older_than(tmp_path: Path) -> None:
         ("old | question", 5, 3), ("new", 9, 7),
     ]  # fmt: skip
     table = cache_table(cache)
-    assert "| 2027-01-15 08:00 | gpt\\-4o\\-mini | old \\| question | 5 → 3 |" in table
+    assert "| 2027-01-15 08:00 | gpt-4o-mini | old \\| question | 5 → 3 |" in table
     assert "2 recorded in" in table
     assert cache.clear(older_than=parse_age("7d")) == 1
     assert [e.preview for e in cache.entries()] == ["new"]

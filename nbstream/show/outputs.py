@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -39,5 +40,10 @@ def cache_table(cache: ResponseCache) -> str:
     for e in entries:
         date = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.created))
         tokens = f"{e.prompt_tokens} → {e.completion_tokens}"
-        rows.append(f"| {date} | {literal(e.model)} | {literal(e.preview)} | {tokens} |")
+        rows.append(f"| {date} | {_name(e.model)} | {literal(e.preview)} | {tokens} |")
     return "\n".join([*rows, "", f"{len(entries)} recorded in {literal(cache.where)}"])
+
+
+def _name(model: str) -> str:
+    # A plain model name reads better unescaped, and is Markdown-inert as it is.
+    return model if re.fullmatch(r"[\w.:/@+-]+", model) else literal(model)
