@@ -188,7 +188,7 @@ class LiveView:
     """Shows one turn on a surface at the throttle's pace: `tick()` while it runs, `end()` once.
 
     `snapshot` returns the reply so far; `progress` is the sink that tells of retries and of
-    the first token, and wakes the waiting thread.
+    the first token, and wakes the waiting thread; `clock` is injectable for tests.
     """
 
     def __init__(
@@ -200,17 +200,19 @@ class LiveView:
         cost: Callable[[ChatResult], float | None] = lambda result: None,
         meta: Callable[[ChatResult], dict[str, Any]] = lambda result: {},
         throttle: Throttle | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.surface, self.snapshot = surface, snapshot
         self.progress = _Progress()
         self._thread, self._cost, self._meta = thread, cost, meta
         self._throttle = throttle or Throttle()
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._shown = -1  # characters of reply text on screen; -1: nothing shown yet
 
     def tick(self) -> float:
         """Update the surface if the throttle allows; return the seconds until the next tick."""
-        now = time.monotonic()
+        now = self._clock()
         snapshot = self.snapshot()
         if snapshot.timings.first_token is None:
             if self._shown < 0 or self._throttle.wait(now) == 0:
