@@ -1,0 +1,176 @@
+"""nbstream's background event loop: where coroutines run, how the main thread waits for
+them, and what an interrupt or a cancel does to them."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+
+import pytest
+
+from nbstream.engine import loop
+
+
+def test_the_loop_runs_in_one_background_thread_for_every_caller() -> None:
+    async def where() -> tuple[str, asyncio.AbstractEventLoop]:
+        return threading.current_thread().name, asyncio.get_running_loop()
+
+    first, second = loop.run(where()), loop.run(where())
+    assert first == second == ("nbstream-loop", loop.get_loop())
+    assert loop.get_loop().is_running()
+
+
+def test_run_returns_the_coroutines_value_and_raises_what_it_raises() -> None:
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    async def broken() -> None:
+        raise ValueError("from the loop")
+
+    assert loop.run(answer()) == 42
+    with pytest.raises(ValueError, match="from the loop"):
+        loop.run(broken())
+
+
+def test_the_last_tick_sees_the_finished_state() -> None:
+    steps: list[int] = []
+    seen: list[list[int]] = []
+
+    async def work() -> str:
+        for step in range(5):
+            steps.append(step)
+            await asyncio.sleep(0)
+        return "done"
+
+    def tick() -> float | None:
+        seen.append(list(steps))
+        return None
+
+    assert loop.wait(loop.submit(work()), tick=tick) == "done"
+    assert seen[-1] == [0, 1, 2, 3, 4]
+
+
+def test_ticks_show_progress_while_the_job_runs() -> None:
+    submitted = threading.Event()
+    release = threading.Event()
+    seen: list[str] = []
+
+    async def work() -> None:
+        await asyncio.to_thread(submitted.wait, 30)
+        seen.append("working")
+        job.poke()
+        # The job only ends once a tick has seen it working.
+        if not await asyncio.to_thread(release.wait, 10):
+            seen.append("never ticked while running")
+
+    def tick() -> float | None:
+        if seen == ["working"]:
+            seen.append("ticked")
+            release.set()
+        return None
+
+    changed = threading.Event()
+    job = loop.submit(work(), changed)
+    submitted.set()
+    loop.settle(job, tick=tick)
+    assert seen == ["working", "ticked"]
+    assert job.changed is changed
+
+
+def test_a_keyboard_interrupt_in_a_tick_cancels_the_job_then_propagates() -> None:
+    events: list[str] = []
+    started = threading.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        finally:
+            events.append("cleaned up")
+
+    def tick() -> float:
+        if started.is_set():
+            raise KeyboardInterrupt
+        return 0.01
+
+    job = loop.submit(work())
+    with pytest.raises(KeyboardInterrupt):
+        loop.wait(job, tick=tick)
+    assert events == ["cancelled", "cleaned up"]  # both before the interrupt propagated
+    assert job.future.cancelled()
+
+
+def test_cancel_says_whether_the_task_finished_within_the_grace() -> None:
+    stubborn = threading.Event()
+    entered = threading.Event()
+
+    async def ignores_cancel() -> None:
+        entered.set()
+        while not stubborn.is_set():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                continue  # a task that swallows the cancel cannot be waited for
+
+    async def obeys() -> None:
+        await asyncio.sleep(3600)
+
+    job = loop.submit(ignores_cancel())
+    entered.wait(30)
+    assert job.cancel(grace=0.05) is False
+    stubborn.set()
+    polite = loop.submit(obeys())
+    assert polite.cancel(grace=30) is True
+
+
+def test_wait_async_returns_the_result_and_keeps_the_callers_loop_free() -> None:
+    release = threading.Event()
+
+    async def work() -> str:
+        released = await asyncio.to_thread(release.wait, 10)
+        return "from nbstream's loop" if released else "the caller's loop was blocked"
+
+    async def beat() -> None:
+        # Only the caller's loop can release the job: a blocked caller would never get here.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        release.set()
+
+    async def caller() -> str:
+        job = loop.submit(work())
+        beating = asyncio.ensure_future(beat())
+        result = await loop.wait_async(job, tick=lambda: 0.01)
+        await beating
+        return result
+
+    assert asyncio.run(caller()) == "from nbstream's loop"
+
+
+def test_cancelling_the_async_caller_cancels_the_job() -> None:
+    events: list[str] = []
+    started = threading.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            events.append("job cancelled")
+            raise
+
+    async def caller() -> None:
+        job = loop.submit(work())
+        waiting = asyncio.ensure_future(loop.wait_async(job, tick=lambda: 0.01))
+        await asyncio.to_thread(started.wait, 30)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await asyncio.to_thread(concurrent.futures.wait, [job.future], 10)
+
+    asyncio.run(caller())
+    assert events == ["job cancelled"]
