@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .engine.result import ChatResult
+from .show.markdown import literal
 
 #: US dollars per million tokens (input, output), from OpenAI's public price list.
 PRICES_TAKEN = "2025-06"
@@ -96,7 +97,8 @@ class UsageTotals:
             mark = "≈" if t.estimated else ""
             dollars = f"${t.cost:.4f}" if t.cost is not None else "n/a"
             rows.append(
-                f"| {name} | {t.requests} | {mark}{t.prompt_tokens} | {mark}{t.completion_tokens}"
-                f" | {t.seconds:.1f} s | {ttft} | {speed} | {dollars} |"
+                f"| {literal(name)} | {t.requests} | {mark}{t.prompt_tokens} | "
+                f"{mark}{t.completion_tokens} | {t.seconds:.1f} s | {ttft} | {speed} | "
+                f"{literal(dollars)} |"
             )
         return "\n".join(rows) if self.models else "No requests yet in this session."

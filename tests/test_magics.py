@@ -83,9 +83,9 @@ def test_html_in_the_reply_stays_text(kernel) -> None:
     )
     run = chat(kernel, "Go", "-t evil", text=evil)
     markdown = run.final["data"]["text/markdown"]
-    for active in ("<script", "<img", "<iframe", "](javascript:", "![t]"):
+    for active in ("<script", "<img", "<iframe", "[click](", "![t]"):
         assert active not in markdown
-    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in markdown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
     assert "<b>code</b>" in markdown  # code blocks show their text as it is
     assert run.final["data"]["text/plain"].startswith(evil)
 

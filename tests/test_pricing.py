@@ -34,4 +34,4 @@ def test_totals_per_model_with_means_and_unknown_cost() -> None:
     totals.add(reply("gpt-4o-mini", 100, 200), 0.5)
     table = totals.table()
     assert "| a | 2 | 20 | 32 | 4.0 s | 0.50 s | 15.0 | n/a |" in table
-    assert "| gpt-4o-mini | 1 | 100 | 200 | 2.0 s | 0.50 s | 199.0 | $0.5000 |" in table
+    assert "| gpt-4o-mini | 1 | 100 | 200 | 2.0 s | 0.50 s | 199.0 | &#36;0.5000 |" in table

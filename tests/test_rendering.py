@@ -138,3 +138,18 @@ def test_a_long_reply_is_cut_at_a_paragraph_break_outside_code() -> None:
     after_code = len(para) * 3 + len(code) + len(para)
     assert paragraph_cut(text, len(para) * 3, 10) == after_code  # never inside the fence
     assert paragraph_cut("```python\n" + "x = 1\n\n" * 20, 0, 10) is None
+
+
+def test_the_usage_table_shows_a_hostile_model_name_as_text_in_its_own_cell() -> None:
+    from nbstream.pricing import UsageTotals
+
+    totals = UsageTotals()
+    totals.add(result(model=f"m|`{XSS}`"), 0.5)
+    totals.add(result(model="other"), 0.25)
+    markdown = totals.table()
+    _, html = _code_and_html(markdown)
+    assert html == []
+    cells = [
+        t for t in MarkdownIt("commonmark").enable("table").parse(markdown) if t.type == "td_open"
+    ]
+    assert len(cells) == 16  # two rows of eight: the name's pipe split nothing

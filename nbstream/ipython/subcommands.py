@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from ..engine.loop import run
 from ..session import Session, TurnOptions
 from ..settings import CACHE_MODES, cache_mode
+from ..show.markdown import literal
 from ..show.outputs import cache_table, show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
 from ..store.threads import DEFAULT
@@ -52,7 +53,7 @@ class Subcommands:
 
     def _cmd_threads(self, thread: str, rest: list[str]) -> None:
         store = self.session.store
-        lines = [f"- **{name}**: {store.summary(name)}" for name in store.threads()]
+        lines = [f"- **{literal(name)}**: {store.summary(name)}" for name in store.threads()]
         show_markdown("\n".join(lines) or "No threads yet.")
 
     def _cmd_new(self, thread: str, rest: list[str]) -> None:
@@ -86,12 +87,12 @@ class Subcommands:
         store = self.session.store
         shown["state_file"] = str(store.path) if store.path else "in memory only"
         shown["cache_file"] = str(self.session.cache.path)
-        show_markdown("\n".join(f"- `{k}`: {v}" for k, v in shown.items()))
+        show_markdown("\n".join(f"- `{k}`: {literal(str(v))}" for k, v in shown.items()))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
         models = run(self.session.models(TurnOptions()))
         show_markdown(
-            "\n".join(f"- `{m}`" for m in models) or "The server did not list its models."
+            "\n".join(f"- {literal(m)}" for m in models) or "The server did not list its models."
         )
 
     def _cmd_export(self, thread: str, rest: list[str]) -> None:

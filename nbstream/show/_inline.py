@@ -2,10 +2,11 @@
 
 What a parser read as text is written back so that no front end can read it as anything else:
 backslash, backtick, `$`, `<`, `>` and `&` as character references (which neither
-JupyterLab's math pass nor any Markdown parser treats as syntax), other ASCII punctuation
-backslash-escaped. Code spans go on one line, so that JupyterLab's math pass (which knows only
-one-line spans and column-0 fences) protects the `$` inside them. Math is `$…$` or `$$…$$`
-inside one run of text: never across code, a link or emphasis.
+JupyterLab's math pass nor any Markdown parser treats as syntax); the punctuation that makes
+emphasis, links, tables and (at the start of a line) blocks backslash-escaped. Code spans stay
+on one line, so that JupyterLab's math pass (which knows only one-line spans and column-0
+fences) protects the `$` inside them. Math is `$…$` or `$$…$$` inside one run of text: never
+across code, a link or emphasis.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from markdown_it.token import Token
 
 _ENTITIES = {"\\": "&#92;", "`": "&#96;", "$": "&#36;", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
-_ESCAPED = frozenset("!\"#'()*+-=[]^_{|}~")
+_ESCAPED = frozenset("!#*[]_|~")  # `!` too: before a link this renderer writes, an image
+_LINE_START = frozenset("+-=")  # lists, thematic breaks and setext underlines
 #: TeX commands that make links, styles, classes, ids or loads in MathJax or KaTeX. A word
 #: joiner after the backslash leaves the command an unknown one wherever math is typeset,
 #: including JupyterLab's pass over the rendered page.
@@ -210,7 +212,7 @@ def _escape_chars(text: str, line_start: bool) -> str:
         at_line_start = (index == 0 and line_start) or text[index - 1 : index] == "\n"
         if char in _ENTITIES:
             out.append(_ENTITIES[char])
-        elif char in _ESCAPED or (char == "." and _after_line_number(text, index)):
+        elif _syntax(text, index, at_line_start, line_start):
             out.append("\\" + char)
         elif char in " \t" and (at_line_start or out[-1:] == ["&#32;"]):
             out.append("&#32;")  # leading spaces would indent: code, or a list's continuation
@@ -219,6 +221,10 @@ def _escape_chars(text: str, line_start: bool) -> str:
     return "".join(out)
 
 
-def _after_line_number(text: str, index: int) -> bool:
-    start = text.rfind("\n", 0, index) + 1
-    return text[start:index].isdigit()
+def _syntax(text: str, index: int, at_line_start: bool, line_start: bool) -> bool:
+    """Whether `text[index]` could be Markdown syntax where it stands."""
+    char = text[index]
+    if char in _ESCAPED or (char in _LINE_START and at_line_start):
+        return True
+    start = text.rfind("\n", 0, index) + 1  # `1.` or `1)` beginning a line: a list marker
+    return char in ".)" and (start > 0 or line_start) and text[start:index].isdigit()
