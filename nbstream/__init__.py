@@ -20,13 +20,14 @@ from .api import (
     stream,
 )
 from .engine.loop import run
-from .engine.result import ChatResult, Status, Usage
+from .engine.result import ChatResult, Status, Timings, Usage
 from .errors import NbStreamError
-from .settings import NbStream
+from .settings import Api, NbStream
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Api",
     "AsyncTextStream",
     "Chat",
     "ChatPanel",
@@ -35,6 +36,7 @@ __all__ = [
     "NbStreamError",
     "Status",
     "TextStream",
+    "Timings",
     "Usage",
     "achat",
     "agather",

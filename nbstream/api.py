@@ -1,8 +1,9 @@
 """nbstream from Python code: the same turns as `%%chat`, sync and async.
 
 Every function takes the `%%chat` options as keywords (model, system, thread, new, no_history,
-temperature, max_tokens, top_p, seed, timeout, retries, stream, cache); any other keyword is a
-request parameter sent as is (`response_format=...`, `stop=[...]`).
+temperature, max_tokens, top_p, seed, timeout, retries, stream, cache, api (an `Api`),
+hide_reasoning); any other keyword is a request parameter sent as is (`response_format=...`,
+`reasoning_effort="high"`, `verbosity="low"`, `reasoning_summary="auto"`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .show.live import LiveView, driver, surface_for
 from .show.rendering import metadata
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
-            "cache"}  # fmt: skip
+            "cache", "api", "hide_reasoning"}  # fmt: skip
 _PARAMS = ("temperature", "max_tokens", "top_p", "seed")
 
 

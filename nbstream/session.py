@@ -23,7 +23,7 @@ from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
-from .settings import CacheMode, NbStream, Settings, resolve
+from .settings import Api, CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
 from .store.replay import ReplayStream
@@ -44,6 +44,8 @@ class TurnOptions:
     retries: int | None = None
     stream: bool = True
     cache: str | None = None
+    api: Api | str | None = None  # chat, responses or auto
+    hide_reasoning: bool | None = None
 
 
 class Session:
@@ -73,6 +75,8 @@ class Session:
             idle_timeout=timeout,
             max_retries=options.retries,
             cache=options.cache,
+            api=options.api,
+            hide_reasoning=options.hide_reasoning,
         )
         return settings
 

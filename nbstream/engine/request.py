@@ -64,9 +64,12 @@ def chat_kwargs(request: ChatRequest, include_usage: bool) -> dict[str, Any]:
     """The Chat Completions `create()` keywords; unknown parameters go in the JSON body."""
     params = dict(request.params)
     extra = {k: params.pop(k) for k in list(params) if k not in SDK_PARAMS}
+    # Reasoning items go back only to the API that asks for them: DeepSeek answers 400 to
+    # reasoning sent over Chat Completions.
+    messages = [{k: v for k, v in m.items() if k != "reasoning_items"} for m in request.messages]
     kwargs: dict[str, Any] = {
         "model": request.model,
-        "messages": request.messages,
+        "messages": messages,
         "stream": request.stream,
         **params,
     }

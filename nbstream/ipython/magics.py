@@ -68,6 +68,15 @@ class ChatMagics(Magics):
               help="run the cell once per element of list NAME; {item} is the element")  # fmt: skip
     @argument("--compare", metavar="M1,M2", help="send the cell to these models side by side")
     @argument("--concurrency", type=int, default=8, help="streams at once with --each")
+    @argument("--api", choices=("chat", "responses", "auto"), help="endpoint (default: auto)")
+    @argument("--reasoning-effort", metavar="LEVEL", help="minimal, low, medium or high")
+    @argument("--verbosity", choices=("low", "medium", "high"), help="answer length (GPT-5)")
+    @argument(
+        "--reasoning-summary",
+        choices=("auto", "concise", "detailed"),
+        help="stream a summary of the reasoning (Responses API)",
+    )
+    @argument("--hide-reasoning", action="store_true", help="show only the reasoning's size")
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> None:
         """Chat with a model: `%%chat [options]` sends the cell; `%chat help` lists subcommands."""
@@ -134,6 +143,9 @@ class ChatMagics(Magics):
                 ("max_tokens", args.max_tokens),
                 ("top_p", args.top_p),
                 ("seed", args.seed),
+                ("reasoning_effort", args.reasoning_effort),
+                ("verbosity", args.verbosity),
+                ("reasoning_summary", args.reasoning_summary),
             )
             if v is not None
         }
@@ -149,6 +161,8 @@ class ChatMagics(Magics):
             retries=args.retries,
             stream=not args.no_stream,
             cache=args.cache,
+            api=args.api,
+            hide_reasoning=args.hide_reasoning or None,
         )
 
     def _surface(self, args: Any) -> Surface:

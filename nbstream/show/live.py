@@ -80,6 +80,8 @@ class NotebookSurface:
         self, result: ChatResult, last_line: str, notices: tuple[str, ...]
     ) -> dict[str, str]:
         tail = replace(result, text=result.text[self._frozen :])
+        if self._frozen:  # the reasoning shows once, above the first segment
+            tail = replace(tail, reasoning="", usage=replace(tail.usage, reasoning_tokens=None))
         shown = notices if self._frozen == 0 else ()
         return bundle(tail, last_line, shown, plain_only=self._plain)
 
@@ -218,7 +220,8 @@ class LiveView:
             if self._shown < 0 or self._throttle.wait(now) == 0:
                 self._show(snapshot, now, 0)
             return WAITING_REFRESH
-        size = len(snapshot.text)
+        # Reasoning grows the output too (hidden reasoning only its count).
+        size = len(snapshot.text) + len(snapshot.reasoning) + (snapshot.usage.reasoning_tokens or 0)
         # The first text goes out at once: it must be visible within 50 ms of arriving.
         delay = 0.0 if self._shown <= 0 else self._throttle.wait(now)
         if delay == 0.0 and size != self._shown:
@@ -238,7 +241,8 @@ class LiveView:
             self.surface.finish(result, f"✖ {error.message}", result.notices, {})
             return
         cost = self._cost(result) if error is None else None
-        last_line = footer(result, thread=self._thread, cost=cost)
+        priced = cost is not None or error is not None  # a failed turn is not priced at all
+        last_line = footer(result, thread=self._thread, cost=cost, priced=priced)
         self.surface.finish(result, last_line, result.notices, self._meta(result))
 
 

@@ -16,6 +16,15 @@ from typing import Any
 from ..engine.result import OFFLINE_BACKEND, ChatResult, Status
 from ..store.threads import Thread
 from .markdown import code_block, literal, safe_markdown
+from .reasoning import (
+    answer_after,
+    reasoning_markdown,
+    reasoning_plain,
+    reasoning_seconds,
+    stopped_reasoning,
+    thinking_line,
+    usage_facts,
+)
 
 _FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
 
@@ -63,34 +72,55 @@ def status_line(result: ChatResult, elapsed: float, note: str = "") -> str:
     if result.timings.first_token is None:
         waiting = f"waiting for the first token · {format_seconds(elapsed)}"
         return f"⏳ {note or waiting}"
+    thinking = thinking_line(result, format_seconds(elapsed))
+    if thinking is not None:
+        return thinking + (f" · {note}" if note else "")
     rate = result.tokens_per_second
     speed = f" · {rate:.1f} tok/s" if rate else ""
     return f"⏳ {count(tokens)} · {format_seconds(elapsed)}{speed}" + (f" · {note}" if note else "")
 
 
-def footer(result: ChatResult, *, thread: str = "", cost: float | None = None) -> str:
-    """The line under a finished reply: model, usage, speed, time, why it stopped."""
+def footer(
+    result: ChatResult, *, thread: str = "", cost: float | None = None, priced: bool = True
+) -> str:
+    """The line under a finished reply: model, usage, speed, time, why it stopped, cost
+    (`priced=False`: the model's price is unknown, and the footer says so)."""
     usage = result.usage
     approx = "≈" if usage.estimated else ""
     parts = [
         result.model or "?",
         f"{approx}{usage.prompt_tokens} → {approx}{usage.completion_tokens} tokens "
         f"({approx}{usage.total_tokens})",
+        *usage_facts(result),
         f"first token {format_seconds(result.time_to_first_token)}",
     ]
+    answer = answer_after(result)
+    if answer is not None:
+        parts.append(f"answer after {format_seconds(answer)}")
     if result.tokens_per_second:
-        parts.append(f"{result.tokens_per_second:.1f} tok/s")
+        scope = " (answer only)" if result.hidden_reasoning else ""
+        parts.append(f"{result.tokens_per_second:.1f} tok/s{scope}")
     parts.append(f"total {format_seconds(result.timings.total)}")
     parts.append(ending(result))
     if thread and thread != "default":
         parts.append(f"thread {thread}")
     if cost is not None:
-        parts.append(f"${cost:.4f}")
+        parts.append(f"${usage.cost if usage.cost is not None else cost:.4f}")
+    elif usage.cost is not None:
+        parts.append(f"${usage.cost:.4f}")
+    elif not priced and not result.replayed and not _local(result.backend):
+        parts.append("price unknown")
     if result.replayed:
         parts.append(replayed_from(result))
     if result.backend == OFFLINE_BACKEND:
         parts.append(OFFLINE_BACKEND)
     return " · ".join(parts)
+
+
+def _local(backend: str) -> bool:
+    """The offline demo or a server on this machine (Ollama, vLLM): nothing to pay."""
+    host = backend.rpartition("@")[2].rsplit(":", 1)[0].strip("[]")
+    return backend == OFFLINE_BACKEND or host in ("127.0.0.1", "localhost", "::1", "")
 
 
 def replayed_from(result: ChatResult) -> str:
@@ -107,6 +137,8 @@ def ending(result: ChatResult) -> str:
     tokens = count(result.usage.completion_tokens)
     if result.status is Status.INTERRUPTED:
         return f"interrupted after {tokens}"
+    if result.status is Status.INCOMPLETE and stopped_reasoning(result):
+        return f"stopped by max_tokens while reasoning, after {tokens}"
     if result.status is Status.INCOMPLETE:
         cause = "connection lost" if result.error == "connection lost" else "stream ended early"
         return f"{cause} after {tokens} (no finish reason)"
@@ -121,8 +153,10 @@ def ending(result: ChatResult) -> str:
 
 
 def reply_markdown(result: ChatResult) -> str:
-    """The reply body as safe Markdown: text, refusal, tool calls."""
-    parts = []
+    """The reply body as safe Markdown: reasoning, text, refusal, tool calls."""
+    seconds = reasoning_seconds(result)
+    reasoning = reasoning_markdown(result, "" if seconds is None else format_seconds(seconds))
+    parts = [reasoning] if reasoning else []
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:
@@ -136,7 +170,10 @@ def reply_markdown(result: ChatResult) -> str:
 
 def reply_text(result: ChatResult) -> str:
     """The reply body as plain text."""
-    parts = [result.text] if result.text else []
+    reasoning = reasoning_plain(result)
+    parts = [reasoning] if reasoning else []
+    if result.text:
+        parts.append(result.text)
     if result.refusal:
         parts.append(f"Refusal: {result.refusal}")
     parts.extend(f"Tool call {c.name}({c.arguments})" for c in result.tool_calls)

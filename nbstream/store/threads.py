@@ -103,8 +103,9 @@ class ConversationStore:
 
     def messages(
         self, name: str, user: str, *, limit: int | None = None, cell_id: str | None = None
-    ) -> list[dict[str, str]]:
-        """System prompt, past exchanges (before `cell_id`'s, the last `limit`), then `user`."""
+    ) -> list[dict[str, Any]]:
+        """System prompt, past exchanges (before `cell_id`'s, the last `limit`), then `user`.
+        An assistant message keeps its reasoning items for the APIs that want them back."""
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be 0 or more, not {limit}")
         with self._lock:
@@ -113,12 +114,20 @@ class ConversationStore:
         index = _index_of(history, cell_id)
         if index is not None:  # a re-run cell gets the context it first saw
             history = history[:index]
-        pairs = [(ex.user, reply) for ex in history if (reply := _reply_content(ex.result))]
+        pairs = [(ex, reply) for ex in history if (reply := _reply_content(ex.result))]
         if limit is not None:
             pairs = pairs[-limit:] if limit else []
-        sent = [{"role": "system", "content": thread.system}] if thread.system else []
-        for asked, reply in pairs:
-            sent += [{"role": "user", "content": asked}, {"role": "assistant", "content": reply}]
+        sent: list[dict[str, Any]] = []
+        if thread.system:
+            sent.append({"role": "system", "content": thread.system})
+        for ex, reply in pairs:
+            items = {"reasoning_items": list(ex.result.reasoning_items)}
+            answer = {
+                "role": "assistant",
+                "content": reply,
+                **(items if items["reasoning_items"] else {}),
+            }
+            sent += [{"role": "user", "content": ex.user}, answer]
         sent.append({"role": "user", "content": user})
         return sent
 
