@@ -9,11 +9,12 @@ failure leaves behind. The session knows nothing of display: the caller hands `c
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,13 @@ class Session:
     """Owns the conversation store, the response cache and usage totals of one kernel."""
 
     def __init__(
-        self, config: NbStream | None = None, state: Path | None = None, cache: Path | None = None
+        self,
+        config: NbStream | None = None,
+        store: ConversationStore | None = None,
+        cache: Path | None = None,
     ) -> None:
         self.config = config or NbStream()
-        self.store = ConversationStore.open(state) if state else ConversationStore()
+        self.store = store or ConversationStore()
         self.cache = ResponseCache(cache or cache_path(None))
         self.apis = ResponsesOnlyModels(self.cache.path.with_name("apis.sqlite"))
         self.totals = UsageTotals()
@@ -110,8 +114,10 @@ class Session:
                 result = drive(turn)
             except (KeyboardInterrupt, StreamError):
                 self._keep_partial(turn)
+                _say_not_saved(self.not_saved())
                 raise
         self._commit(turn, result)
+        _say_not_saved(self.not_saved())
         return result
 
     async def achat(
@@ -132,7 +138,8 @@ class Session:
         reply as interrupted (`turn.kept`). The same recording rules as `chat` apply; the
         records are written off the loop thread, so a slow disk never stalls other streams.
         """
-        turn = self._prepare(prompt, options, cell_id)
+        # The store reads and writes files: never on the loop thread, where streams run.
+        turn = await asyncio.to_thread(self._prepare, prompt, options, cell_id)
         if sink is not None:
             turn.stream.sink = sink
         if on_start is not None:
@@ -148,7 +155,16 @@ class Session:
             finally:
                 ticker.cancel()
         await asyncio.to_thread(self._commit, turn, result)
-        return result
+        problem = self.not_saved()
+        return replace(result, notices=(*result.notices, problem)) if problem else result
+
+    def not_saved(self) -> str | None:
+        """'not saved: <why>' while the store holds changes it could not write, else None."""
+        if not self.store.unsaved:
+            return None
+        return (
+            f"not saved: {self.store.problem}; kept in memory, written at the next successful save"
+        )
 
     def _guard(self, options: TurnOptions) -> AbstractContextManager[None]:
         # A one-off turn reads and writes no history, so it may run beside the thread's turn.
@@ -244,6 +260,12 @@ class Turn:
     def kept(self) -> ChatResult | None:
         """The partial reply kept after an interrupt or a broken stream (None: nothing came)."""
         return self.stream.result if self.stream.has_output else None
+
+
+def _say_not_saved(problem: str | None) -> None:
+    # One line after the cell's reply, where the user is looking.
+    if problem:
+        print(f"nbstream: {problem}", file=sys.stderr)
 
 
 async def _tick(

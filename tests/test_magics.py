@@ -239,9 +239,9 @@ def test_state_survives_a_kernel_restart(server: OfflineServer, tmp_path: Path) 
     try:
         kernel.execute("%load_ext nbstream")
         chat(kernel, "remember me", text="I will.")
-        state = tmp_path / ".nbstream" / "analysis.json"
+        state = tmp_path / ".nbstream" / "conversations.sqlite"
         assert state.exists() and state.stat().st_mode & 0o777 == 0o600
-        assert SECRET_KEY not in state.read_text()
+        assert SECRET_KEY.encode() not in state.read_bytes()
         kernel.restart()
         loaded = kernel.execute("%load_ext nbstream")
         assert "restored 1 turns" in loaded.text
@@ -262,7 +262,9 @@ def test_a_corrupt_state_file_is_set_aside_with_a_warning(server, tmp_path: Path
     try:
         run = kernel.execute("%load_ext nbstream")
         assert run.reply["status"] == "ok" and "set aside" in run.text
-        assert any(p.name.startswith("nb.corrupt-") for p in (tmp_path / ".nbstream").iterdir())
+        assert any(
+            p.name.startswith("nb.json.corrupt-") for p in (tmp_path / ".nbstream").iterdir()
+        )
     finally:
         kernel.shutdown()
 

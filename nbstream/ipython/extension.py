@@ -12,7 +12,8 @@ from ..errors import NbStreamError
 from ..session import Session, set_current
 from ..settings import NbStream
 from ..store.cache import cache_path
-from ..store.threads import notebook_path, state_path
+from ..store.paths import legacy_path, notebook_path, short_path, state_path
+from ..store.threads import ConversationStore
 from .magics import ChatMagics
 
 
@@ -31,12 +32,16 @@ def load(shell: Any) -> None:
     config = NbStream(parent=shell)
     shell.configurables.append(config)
     notebook = notebook_path(os.environ, shell.user_ns)
-    state = state_path(notebook) if notebook and config.persist else None
-    session = Session(config, state, cache_path(notebook))
-    for warning in session.store.warnings:
+    store = ConversationStore()
+    if notebook and config.persist:
+        store = ConversationStore.open(
+            state_path(notebook), notebook=notebook.name, legacy=legacy_path(notebook)
+        )
+    session = Session(config, store, cache_path(notebook))
+    for warning in store.warnings:
         print(warning, file=sys.stderr)
-    if session.store.restored:
-        print(f"nbstream: restored {session.store.restored} turns from {state}")
+    if store.restored and store.path:
+        print(f"nbstream: restored {store.restored} turns from {short_path(store.path)}")
     shell.register_magics(ChatMagics(shell, session))
     shell.set_custom_exc((NbStreamError,), _error_handler)
     set_current(session)

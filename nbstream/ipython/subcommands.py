@@ -13,11 +13,11 @@ from ..settings import CACHE_MODES, cache_mode
 from ..show.markdown import literal
 from ..show.outputs import cache_table, show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
-from ..store.threads import DEFAULT
+from ..store.threads import DEFAULT, shown
 
 SUBCOMMANDS = (
     "history", "threads", "new", "reset", "undo", "system", "model", "usage", "config",
-    "models", "export", "cache", "panel", "help",
+    "models", "export", "cache", "panel", "adopt", "help",
 )  # fmt: skip
 
 
@@ -83,11 +83,10 @@ class Subcommands:
         show_markdown(self.session.totals.table())
 
     def _cmd_config(self, thread: str, rest: list[str]) -> None:
-        shown = self.session.settings(TurnOptions()).shown()
-        store = self.session.store
-        shown["state_file"] = str(store.path) if store.path else "in memory only"
-        shown["cache_file"] = str(self.session.cache.path)
-        show_markdown("\n".join(f"- `{k}`: {literal(str(v))}" for k, v in shown.items()))
+        listed = self.session.settings(TurnOptions()).shown()
+        listed["state_file"] = shown(self.session.store)
+        listed["cache_file"] = str(self.session.cache.path)
+        show_markdown("\n".join(f"- `{k}`: {literal(str(v))}" for k, v in listed.items()))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
         models = run(self.session.models(TurnOptions()))
@@ -103,6 +102,14 @@ class Subcommands:
         except ValueError as err:
             raise UsageError(str(err)) from None
         print(f"nbstream: wrote {path}")
+
+    def _cmd_adopt(self, thread: str, rest: list[str]) -> None:
+        if len(rest) != 1 or not rest[0].endswith(".ipynb"):
+            raise UsageError("%chat adopt OLD.ipynb  (the notebook's name before it was renamed)")
+        if self.session.store.path is None:
+            raise UsageError("%chat adopt: this kernel keeps no conversations on disk")
+        moved = self.session.store.adopt(os.path.basename(rest[0]))
+        print(f"nbstream: adopted {len(moved)} thread{'s' if len(moved) != 1 else ''} of {rest[0]}")
 
     def _cmd_panel(self, thread: str, rest: list[str]) -> None:
         from ..show.panel import ChatPanel
@@ -134,7 +141,8 @@ HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lis
 
 **%chat** subcommands (add `-t NAME` for another thread):
 `history` · `threads` · `new` / `reset` · `undo` · `system TEXT` · `model NAME` · `usage` ·
-`config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` · `help`"""
+`config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` ·
+`adopt OLD.ipynb` (take over a renamed notebook's threads) · `help`"""
 CACHE_USAGE = (
     "%chat cache [off|record|replay|strict]  |  %chat cache list  |  "
     "%chat cache clear [--older-than 7d]"

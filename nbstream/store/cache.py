@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 from ..engine.result import ChatResult, Status
 from ..errors import CacheError, CacheMissError
 from ..settings import OPENAI_URL, Settings
-from .threads import short_path
+from .paths import short_path
 
 FORMAT = "nbstream-cache"
 VERSION = 1

@@ -1,105 +1,104 @@
-"""Per-notebook conversation threads: the only place chat history lives.
+"""Per-notebook conversation threads, kept in one SQLite database per notebook folder.
 
-`ConversationStore` keeps named threads of exchanges in memory and, when given a path,
-saves the whole store atomically after every change. Files it cannot use are set aside,
-never deleted, so a bad file costs a warning rather than a conversation.
+Every change is one transaction (see rows.py), so a turn costs the same at any thread length,
+and several kernels on one notebook keep each other's turns. A change that cannot be written
+(disk full, read-only folder, a lock held too long) stays in memory, `problem` says why, and it
+is written with the next change that can be. A database that cannot be used is set aside.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import sqlite3
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..engine.result import ChatResult, Status
+from ..engine.result import ChatResult
 from ..errors import StateFileError, ThreadBusyError
+from . import db as sql
+from . import rows
+from .migrate import import_legacy
+from .paths import short_path
+from .records import DEFAULT, Exchange, Thread, as_json, markdown, reply_content, summary
+from .rows import Delta, Known, Op
 
-FORMAT = "nbstream-conversations"
-VERSION = 1
-DEFAULT = "default"
-_SAVED_KEYS = ("user", "cell_id", "turn_id", "created")  # plus "result", via to_dict()
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One user message and the reply it got (possibly partial)."""
-
-    user: str
-    result: ChatResult
-    cell_id: str | None = None
-    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    created: float = field(default_factory=time.time)
-
-    @property
-    def status(self) -> Status:
-        """How the reply ended."""
-        return self.result.status
-
-
-@dataclass
-class Thread:
-    """A named conversation: an optional system prompt and its exchanges in order."""
-
-    name: str
-    system: str | None = None
-    exchanges: list[Exchange] = field(default_factory=list)
-
-
-class _Unusable(StateFileError):
-    """A state file that must be set aside; `reason` goes into the set-aside name."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+__all__ = ["DEFAULT", "ConversationStore", "Exchange", "Thread"]
+#: Seconds a write waits for another kernel's transaction before it is "not saved".
+BUSY_TIMEOUT = 5.0
 
 
 class ConversationStore:
-    """Named conversation threads, optionally persisted to one JSON file.
+    """Named conversation threads of one notebook, in a database or in memory only.
 
-    Every public method holds one re-entrant lock, so a chat panel's background thread
-    and the cells on the main thread can share a store.
+    Every public method holds one re-entrant lock (it guards `_known`, `_unsaved`, `_db`),
+    so a chat panel's worker thread and the cells on the main thread can share a store.
     """
 
-    def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        notebook: str = "",
+        clock: Callable[[], float] = time.time,
+        timeout: float = BUSY_TIMEOUT,
+        mounts: str | None = None,
+    ) -> None:
         self._path = Path(path) if path is not None else None
-        self._clock = clock
+        self._notebook, self._clock, self._timeout = notebook, clock, timeout
         self._lock = threading.RLock()
-        self._threads: dict[str, Thread] = {}
-        self._busy: set[str] = set()
-        self._save_failed = False
+        self._known: dict[str, Known] = {}
+        self._unsaved: list[Op] = []  # changes in memory, not yet written, in order
+        self._busy: set[str] = set()  # threads with a turn in flight, under `_turns`
+        self._turns = threading.Lock()  # never held across I/O: the loop thread takes it
+        self._db: sqlite3.Connection | None = None
+        self.journal_mode = "memory" if path is None else sql.journal_mode_for(path, mounts)
         self.warnings: list[str] = []
+        self.problem: str | None = None  # why the last write failed; None once one succeeds
         self.restored = 0
+        if self._path is None:
+            self._db = _memory()
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> ConversationStore:
-        """A store saving to `path`, loaded from it if it exists; never raises for a bad file."""
-        store = cls(path, clock=clock)
-        store._load()
+    def open(
+        cls, path: Path, *, notebook: str, legacy: Path | None = None, **options: Any
+    ) -> ConversationStore:
+        """The store of `notebook` in the database at `path`, after importing its `legacy`
+        JSON file if there is one; never raises for a bad file."""
+        store = cls(path, notebook=notebook, **options)
+        with store._lock:
+            store._load(legacy)
         return store
 
     @property
     def path(self) -> Path | None:
-        """Where changes are saved, or None when the store is in memory only."""
+        """The database changes are written to, or None when the store is in memory only."""
         return self._path
 
+    @property
+    def unsaved(self) -> int:
+        """How many changes are only in memory."""
+        return len(self._unsaved)
+
     def thread(self, name: str = DEFAULT) -> Thread:
-        """A snapshot copy of a thread (empty if it does not exist yet)."""
+        """A snapshot copy of a thread as committed by any kernel (empty if it does not exist)."""
         with self._lock:
-            live = self._threads.get(name) or Thread(name)
-            return Thread(live.name, live.system, list(live.exchanges))
+            self._refresh(name)
+            return self._view(name)
 
     def threads(self) -> list[str]:
         """Thread names in the order they were created."""
         with self._lock:
-            return list(self._threads)
+            found = list(self._known)
+            with contextlib.suppress(OSError, sqlite3.Error):  # then what this kernel knows
+                found = rows.names(self._connection(), self._notebook)
+            pending = [op.thread for op in self._unsaved if op.kind in ("record", "system")]
+            return list(dict.fromkeys([*found, *pending]))
 
     def messages(
         self, name: str, user: str, *, limit: int | None = None, cell_id: str | None = None
@@ -108,13 +107,12 @@ class ConversationStore:
         An assistant message keeps its reasoning items for the APIs that want them back."""
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be 0 or more, not {limit}")
-        with self._lock:
-            thread = self.thread(name)
+        thread = self.thread(name)
         history = thread.exchanges
         index = _index_of(history, cell_id)
         if index is not None:  # a re-run cell gets the context it first saw
             history = history[:index]
-        pairs = [(ex, reply) for ex in history if (reply := _reply_content(ex.result))]
+        pairs = [(ex, reply) for ex in history if (reply := reply_content(ex.result))]
         if limit is not None:
             pairs = pairs[-limit:] if limit else []
         sent: list[dict[str, Any]] = []
@@ -133,21 +131,11 @@ class ConversationStore:
 
     def summary(self, name: str = DEFAULT) -> str:
         """One line such as '3 turns, 1 interrupted'."""
-        exchanges = self.thread(name).exchanges
-        if not exchanges:
-            return "no turns"
-        parts = [f"{len(exchanges)} turn{'s' if len(exchanges) != 1 else ''}"]
-        for status in Status:
-            count = sum(ex.status is status for ex in exchanges)
-            if status is not Status.COMPLETE and count:
-                parts.append(f"{count} {status.value}")
-        return ", ".join(parts)
+        return summary(self.thread(name).exchanges)
 
     def set_system(self, name: str, text: str | None) -> None:
         """Set or clear (None or '') the thread's system prompt."""
-        with self._lock:
-            self._live(name).system = text or None
-            self._save()
+        self._change(Op("system", _named(name), system=text or None))
 
     def record(
         self,
@@ -159,48 +147,68 @@ class ConversationStore:
         turn_id: str | None = None,
     ) -> Exchange:
         """Append an exchange; one with the same `cell_id` is replaced where it stands."""
-        with self._lock:
-            exchange = Exchange(user, result, cell_id=cell_id, created=self._clock())
-            if turn_id:
-                exchange = replace(exchange, turn_id=turn_id)
-            exchanges = self._live(name).exchanges
-            index = _index_of(exchanges, cell_id)
-            if index is None:
-                exchanges.append(exchange)
-            else:
-                exchanges[index] = exchange
-            self._save()
-            return exchange
+        exchange = Exchange(user, result, cell_id=cell_id, created=self._clock())
+        if turn_id:
+            exchange = replace(exchange, turn_id=turn_id)
+        self._change(Op("record", _named(name), exchange=exchange))
+        return exchange
 
     def fork(self, name: str, new_name: str) -> None:
         """Make `new_name` a copy of thread `name` (system prompt and exchanges), replacing it."""
         with self._lock:
-            source = self._threads.get(name) or Thread(name)
-            self._threads[new_name] = Thread(new_name, source.system, list(source.exchanges))
-            self._save()
+            self._change(Op("fork", _named(new_name), source=self.thread(name)))
 
     def undo(self, name: str = DEFAULT) -> Exchange | None:
         """Remove and return the thread's last exchange (None if it has none)."""
         with self._lock:
-            live = self._threads.get(name)
-            if live is None or not live.exchanges:
+            exchanges = self.thread(name).exchanges
+            if not exchanges:
                 return None
-            exchange = live.exchanges.pop()
-            self._save()
-            return exchange
+            self._change(Op("undo", name))
+            return exchanges[-1]
 
     def reset(self, name: str = DEFAULT) -> None:
         """Forget the thread's exchanges; its system prompt stays."""
         with self._lock:
-            live = self._threads.get(name)
-            if live is not None and live.exchanges:
-                live.exchanges.clear()
-                self._save()
+            if self.thread(name).exchanges:
+                self._change(Op("reset", name))
+
+    def save(self) -> bool:
+        """Write what is only in memory; True when nothing is left unsaved."""
+        with self._lock:
+            return self._flush(set())
+
+    def write_all(self, ops: list[Op]) -> bool:
+        """Write `ops` in one transaction; on failure they are dropped and False returned."""
+        with self._lock:
+            self._unsaved += ops
+            if self._flush(set()):
+                return True
+            del self._unsaved[len(self._unsaved) - len(ops) :]
+            return False
+
+    def adopt(self, old: str) -> list[str]:
+        """Take over the threads of notebook `old` (a renamed or moved notebook's old name)."""
+        with self._lock:
+            try:
+                with sql.transaction(self._connection()) as db:
+                    moved, clashes = rows.adopt(db, self._notebook, old)
+            except (OSError, sqlite3.Error) as exc:
+                raise StateFileError(f"could not adopt {old}: {sql.problem(exc)}") from None
+            for name in moved:
+                self._refresh(name)
+        if clashes:
+            raise StateFileError(
+                f"adopted {len(moved)} threads of {old}; not {', '.join(map(repr, clashes))}, "
+                "which this notebook already uses",
+                hint="clear them here first (%chat reset -t NAME), then adopt again",
+            )
+        return moved
 
     @contextlib.contextmanager
     def turn(self, name: str = DEFAULT) -> Iterator[None]:
         """Guard one in-flight turn per thread; a second one raises ThreadBusyError at once."""
-        with self._lock:
+        with self._turns:
             if name in self._busy:
                 raise ThreadBusyError(
                     f"a reply is already streaming on thread {name!r}",
@@ -210,25 +218,16 @@ class ConversationStore:
         try:
             yield
         finally:
-            with self._lock:
+            with self._turns:
                 self._busy.discard(name)
 
     def export_markdown(self, name: str = DEFAULT) -> str:
         """A readable transcript of the thread."""
-        with self._lock:
-            thread, summary = self.thread(name), self.summary(name)
-        parts = [f"# Conversation `{name}`", f"*{summary}*"]
-        if thread.system:
-            parts += ["### System", thread.system]
-        for exchange in thread.exchanges:
-            parts += ["### You", exchange.user, *_markdown_reply(exchange.result)]
-        return "\n\n".join(parts) + "\n"
+        return markdown(self.thread(name))
 
     def export_json(self, name: str = DEFAULT) -> str:
         """The thread as JSON, results in `ChatResult.to_dict()` form."""
-        thread = self.thread(name)
-        record = {"thread": name, **_thread_record(thread)}
-        return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+        return as_json(self.thread(name))
 
     def export(self, path: Path | str, name: str = DEFAULT) -> Path:
         """Write the thread to `path` as Markdown (.md, .markdown) or JSON (.json)."""
@@ -240,61 +239,168 @@ class ConversationStore:
             text = self.export_json(name)
         else:
             raise ValueError(f"cannot export to {path.name!r}: use a .md or .json file name")
-        _write_atomic(path, text)
+        write_atomic(path, text)
         return path
 
-    def _live(self, name: str) -> Thread:
-        if not name:
-            raise ValueError("a thread name cannot be empty")
-        return self._threads.setdefault(name, Thread(name))
+    # ---- memory and database, under the lock
 
-    def _save(self) -> None:
-        if self._path is None:
+    def _view(self, name: str) -> Thread:
+        known = self._known.get(name)
+        thread = Thread(name, known.system, list(known.rows.values())) if known else Thread(name)
+        for op in self._unsaved:
+            if op.thread == name:
+                _apply(thread, op)
+        return thread
+
+    def _change(self, op: Op) -> None:
+        with self._lock:
+            self._unsaved.append(op)
+            self._flush({op.thread})
+
+    def _refresh(self, name: str) -> None:
+        """Pick up what other kernels committed to `name` (and write what is unsaved)."""
+        if self._unsaved:
+            self._flush({name})
             return
-        threads = {name: _thread_record(t) for name, t in self._threads.items()}
-        record = {"format": FORMAT, "version": VERSION, "threads": threads}
         try:
-            _write_atomic(self._path, json.dumps(record, indent=1, ensure_ascii=False))
-        except OSError as exc:
-            # Warn once per run of failures; the conversation carries on in memory.
-            if not self._save_failed:
+            with sql.transaction(self._connection(), write=False) as db:
+                delta = rows.fetch(db, self._notebook, name, self._known.get(name))
+        except (OSError, sqlite3.Error) as exc:
+            self.problem = sql.problem(exc)  # reading failed: carry on with what we know
+            return
+        self._merge(name, delta)
+
+    def _flush(self, names: set[str]) -> bool:
+        ops = list(self._unsaved)
+        names = names | {op.thread for op in ops}
+        try:
+            with sql.transaction(self._connection()) as db:
+                for op in ops:
+                    rows.apply(db, self._notebook, op)
+                deltas = {n: rows.fetch(db, self._notebook, n, self._known.get(n)) for n in names}
+        except (OSError, sqlite3.Error) as exc:
+            self.problem = sql.problem(exc)
+            return False
+        del self._unsaved[: len(ops)]
+        self.problem = None
+        for name, delta in deltas.items():
+            self._merge(name, delta)
+        return True
+
+    def _merge(self, name: str, delta: Delta | None) -> None:
+        if delta is None:
+            return
+        self.warnings += delta.invalid
+        if not delta.exists:
+            self._known.pop(name, None)
+            return
+        known = self._known.get(name)
+        if delta.full or known is None:
+            known = self._known[name] = Known(delta.tid, delta.system, delta.rev, delta.epoch)
+        known.system, known.rev, known.epoch = delta.system, delta.rev, delta.epoch
+        for rowid, exchange in delta.rows:
+            if exchange is None:
+                known.rows.pop(rowid, None)
+            else:
+                known.rows[rowid] = exchange
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            assert self._path is not None
+            self._db = sql.connect(
+                self._path, timeout=self._timeout, mode=self.journal_mode, create=_create
+            )
+            sql.migrate(self._db, rows.MIGRATIONS, table="exchanges")
+        return self._db
+
+    def _load(self, legacy: Path | None) -> None:
+        shown = short_path(self._path) if self._path else "memory"
+        for _ in range(2):  # the second time on a fresh database, after setting one aside
+            try:
+                self._read_all()
+                break
+            except (sqlite3.OperationalError, OSError) as exc:
+                self._close()
                 self.warnings.append(
-                    f"nbstream: could not save {short_path(self._path)} ({exc}); "
-                    "keeping the conversation in memory only"
+                    f"nbstream: could not open {shown} ({sql.problem(exc)}); "
+                    "changes are kept in memory and written once it can be opened"
                 )
-            self._save_failed = True
-        else:
-            self._save_failed = False
+                break
+            except (sqlite3.DatabaseError, sql.SchemaError) as exc:
+                self._close()
+                self._set_aside(exc)
+        if legacy is not None:
+            import_legacy(self, legacy, self._clock())
+        self.restored = sum(len(k.rows) for k in self._known.values())
 
-    def _load(self) -> None:
-        assert self._path is not None
-        try:
-            self._threads = _parse(self._path.read_bytes())
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            self._set_aside(_Unusable("unreadable", f"could not be read ({exc.strerror or exc})"))
-        except _Unusable as exc:
-            self._set_aside(exc)
-        self.restored = sum(len(t.exchanges) for t in self._threads.values())
+    def _read_all(self) -> None:
+        with sql.transaction(self._connection(), write=False) as db:
+            deltas = {
+                n: rows.fetch(db, self._notebook, n, None) for n in rows.names(db, self._notebook)
+            }
+        for name, delta in deltas.items():
+            self._merge(name, delta)
 
-    def _set_aside(self, problem: _Unusable) -> None:
+    def _set_aside(self, exc: BaseException) -> None:
         assert self._path is not None
+        reason = exc.reason if isinstance(exc, sql.SchemaError) else "damaged"
+        said = str(exc) if isinstance(exc, sql.SchemaError) else f"could not be read ({exc})"
         shown = short_path(self._path)
         try:
-            kept = _rename_aside(self._path, problem.reason, self._clock())
-        except OSError as exc:
-            # Saving now would overwrite the only copy of what we could not read.
-            self._path = None
+            kept = sql.set_aside(self._path, reason, self._clock())
+        except OSError as err:
+            # Writing now would overwrite the only copy of what we could not read.
+            self._path, self.journal_mode = None, "memory"
+            self._db = _memory()
             self.warnings.append(
-                f"nbstream: {shown} {problem.message} and could not be set aside ({exc}); "
+                f"nbstream: {shown} {said} and could not be set aside ({err}); "
                 "starting a fresh conversation that will not be saved"
             )
             return
         self.warnings.append(
-            f"nbstream: {shown} {problem.message}; set aside as {kept.name}; "
-            "starting a fresh conversation"
+            f"nbstream: {shown} {said}; set aside as {kept.name}; starting a fresh conversation"
         )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _memory() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    sql.migrate(db, rows.MIGRATIONS, table="exchanges")
+    return db
+
+
+def _create(db: sqlite3.Connection) -> None:
+    sql.migrate(db, rows.MIGRATIONS, table="exchanges")
+
+
+def _named(name: str) -> str:
+    if not name:
+        raise ValueError("a thread name cannot be empty")
+    return name
+
+
+def _apply(thread: Thread, op: Op) -> None:
+    """Apply an unsaved change to this kernel's view of a thread."""
+    if op.kind == "record":
+        assert op.exchange is not None
+        index = _index_of(thread.exchanges, op.exchange.cell_id)
+        if index is None:
+            thread.exchanges.append(op.exchange)
+        else:
+            thread.exchanges[index] = op.exchange
+    elif op.kind == "system":
+        thread.system = op.system
+    elif op.kind == "undo" and thread.exchanges:
+        thread.exchanges.pop()
+    elif op.kind == "reset":
+        thread.exchanges.clear()
+    elif op.kind == "fork":
+        assert op.source is not None
+        thread.system, thread.exchanges = op.source.system, list(op.source.exchanges)
 
 
 def _index_of(exchanges: list[Exchange], cell_id: str | None) -> int | None:
@@ -303,79 +409,7 @@ def _index_of(exchanges: list[Exchange], cell_id: str | None) -> int | None:
     return next((i for i, ex in enumerate(exchanges) if ex.cell_id == cell_id), None)
 
 
-def _reply_content(result: ChatResult) -> str:
-    # Partial text is still what the user saw; a refusal stands in for missing text.
-    return result.text or result.refusal or ""
-
-
-def _markdown_reply(result: ChatResult) -> list[str]:
-    heading = "### Assistant"
-    if result.status is not Status.COMPLETE:
-        heading += f" ({result.status.value}{': ' + result.error if result.error else ''})"
-    body = [result.text] if result.text else []
-    if result.refusal:
-        body.append(f"> refused: {result.refusal}")
-    body += [f"- tool call `{call.name}({call.arguments})`" for call in result.tool_calls]
-    usage = result.usage
-    footer = (
-        f"*{result.model or 'unknown model'} · {usage.prompt_tokens} prompt + "
-        f"{usage.completion_tokens} completion tokens{' (estimated)' if usage.estimated else ''}*"
-    )
-    return [heading, *(body or ["*(no reply)*"]), footer]
-
-
-def _thread_record(thread: Thread) -> dict[str, Any]:
-    exchanges = [
-        {**{key: getattr(ex, key) for key in _SAVED_KEYS}, "result": ex.result.to_dict()}
-        for ex in thread.exchanges
-    ]
-    return {"system": thread.system, "exchanges": exchanges}
-
-
-def _parse(data: bytes) -> dict[str, Thread]:
-    """The threads in a state file's bytes; raises _Unusable when they cannot be used."""
-    try:
-        record = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise _Unusable("corrupt", "was corrupt (not UTF-8 text)") from exc
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise _Unusable("corrupt", f"was corrupt ({exc.msg}: {where})") from exc
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise _Unusable("foreign", "is not an nbstream conversation file")
-    version = record.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise _Unusable("corrupt", f"was corrupt (bad version {version!r})")
-    if version > VERSION:
-        raise _Unusable("newer", f"was written by a newer nbstream (format version {version})")
-    try:
-        return {name: _thread_from(name, t) for name, t in record["threads"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _Unusable("corrupt", f"was corrupt ({type(exc).__name__}: {exc})") from exc
-
-
-def _thread_from(name: str, record: dict[str, Any]) -> Thread:
-    exchanges = [
-        Exchange(
-            user=_typed(ex["user"], str),
-            result=ChatResult.from_dict(ex["result"]),
-            cell_id=_typed(ex.get("cell_id"), (str, type(None))),
-            turn_id=_typed(ex["turn_id"], str),
-            created=float(ex["created"]),
-        )
-        for ex in record.get("exchanges") or ()
-    ]
-    return Thread(name, _typed(record.get("system"), (str, type(None))), exchanges)
-
-
-def _typed(value: Any, kind: type | tuple[type, ...]) -> Any:
-    # A wrongly typed field would otherwise surface later, in a request to the server.
-    if not isinstance(value, kind):
-        raise TypeError(f"unexpected {type(value).__name__} value {value!r:.40}")
-    return value
-
-
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step; no temp file survives a failure."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -393,42 +427,8 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _rename_aside(path: Path, reason: str, now: float) -> Path:
-    """Move `path` to a fresh `<stem>.<reason>-<stamp>.json` beside it and return that."""
-    base = f"{path.stem}.{reason}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
-    candidates = (path.with_name(f"{base}{'' if n == 1 else f'-{n}'}.json") for n in range(1, 1000))
-    target = next(c for c in candidates if not c.exists())
-    os.rename(path, target)
-    return target
-
-
-def short_path(path: Path) -> str:
-    """`path` relative to the working directory when it is below it, for messages."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
-
-
-def notebook_path(
-    environ: Mapping[str, str], user_ns: Mapping[str, object], *, cwd: Path | None = None
-) -> Path | None:
-    """The running notebook's path from VS Code's namespace or Jupyter's session, if known."""
-    vscode = user_ns.get("__vsc_ipynb_file__")
-    if isinstance(vscode, str) and vscode:
-        return _resolve(Path(vscode), cwd)
-    session = environ.get("JPY_SESSION_NAME", "")
-    if session.endswith(".ipynb"):
-        return _resolve(Path(session), cwd)
-    return None
-
-
-def _resolve(path: Path, cwd: Path | None) -> Path:
-    # A relative name is relative to the server root, but the kernel runs in the
-    # notebook's own directory, so only the file name is meaningful here.
-    return path if path.is_absolute() else (cwd or Path.cwd()) / path.name
-
-
-def state_path(notebook: Path) -> Path:
-    """Where a notebook's conversations are saved: `.nbstream/<stem>.json` beside it."""
-    return notebook.parent / ".nbstream" / f"{notebook.stem}.json"
+def shown(store: ConversationStore) -> str:
+    """Where the store keeps its threads, for `%chat config` and messages."""
+    if store.path is None:
+        return "in memory only"
+    return f"{short_path(store.path)} (journal {store.journal_mode})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import threading
 import time
@@ -15,12 +16,8 @@ from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult, Status, Timings, ToolCall, Usage
 from nbstream.errors import ThreadBusyError
-from nbstream.store.threads import (
-    ConversationStore,
-    Exchange,
-    notebook_path,
-    state_path,
-)
+from nbstream.store.paths import notebook_path, state_path
+from nbstream.store.threads import ConversationStore, Exchange
 
 # 2026-11-24 10:15:00 local time, so set-aside names are predictable.
 NOW = 1795515300.0
@@ -36,7 +33,7 @@ def roles(messages: list[dict[str, str]]) -> list[str]:
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
-    return tmp_path / ".nbstream" / "analysis.json"
+    return tmp_path / ".nbstream" / "conversations.sqlite"
 
 
 def stamp() -> str:
@@ -277,12 +274,16 @@ def full_result() -> ChatResult:
     )
 
 
+def open_store(state: Path, notebook: str = "analysis.ipynb", **options: object):
+    return ConversationStore.open(state, notebook=notebook, clock=lambda: NOW, **options)
+
+
 def test_a_saved_store_loads_back_with_every_field(state: Path) -> None:
-    store = ConversationStore(state, clock=lambda: NOW)
+    store = open_store(state)
     store.set_system("default", "sys")
     saved = store.record("default", "q", full_result(), cell_id="c1")
     store.record("other", "q2", reply())
-    loaded = ConversationStore.open(state)
+    loaded = open_store(state)
     assert loaded.restored == 2
     assert loaded.warnings == []
     assert loaded.threads() == ["default", "other"]
@@ -291,163 +292,52 @@ def test_a_saved_store_loads_back_with_every_field(state: Path) -> None:
     assert loaded.thread("default").exchanges[0].status is Status.INTERRUPTED
 
 
-def test_the_state_file_has_the_documented_format(state: Path) -> None:
-    store = ConversationStore(state)
-    store.record("default", "q", reply(), cell_id="c")
-    record = json.loads(state.read_text())
-    assert record["format"] == "nbstream-conversations" and record["version"] == 1
-    exchange = record["threads"]["default"]["exchanges"][0]
-    assert set(exchange) == {"user", "cell_id", "turn_id", "created", "result"}
-    assert exchange["result"]["status"] == "complete"
+def test_an_exchange_row_keeps_its_parts_in_versioned_json(state: Path) -> None:
+    open_store(state).record("default", "q", reply(), cell_id="c")
+    with sqlite3.connect(state) as db:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        cell_id, parts = db.execute("SELECT cell_id, parts FROM exchanges").fetchone()
+    record = json.loads(parts)
+    assert version == 1 and cell_id == "c"
+    assert set(record) == {"v", "user", "result"} and record["v"] == 1
+    assert record["user"] == "q" and record["result"]["status"] == "complete"
 
 
 def test_every_change_is_saved(state: Path) -> None:
-    store = ConversationStore(state)
+    store = open_store(state)
     store.record("default", "q", reply())
-    assert ConversationStore.open(state).restored == 1
+    assert open_store(state).restored == 1
     store.undo("default")
-    assert ConversationStore.open(state).restored == 0
+    assert open_store(state).restored == 0
     store.set_system("default", "sys")
-    assert ConversationStore.open(state).thread("default").system == "sys"
+    assert open_store(state).thread("default").system == "sys"
+    store.record("default", "q", reply())
+    store.fork("default", "copy")
+    assert open_store(state).restored == 2
+    store.reset("copy")
+    assert open_store(state).restored == 1
 
 
-def test_the_state_file_is_private(state: Path) -> None:
-    ConversationStore(state).record("default", "q", reply())
-    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+def test_each_notebook_in_a_folder_has_its_own_threads(state: Path) -> None:
+    open_store(state, "one.ipynb").record("default", "for one", reply())
+    open_store(state, "two.ipynb").record("default", "for two", reply())
+    assert [ex.user for ex in open_store(state, "one.ipynb").thread().exchanges] == ["for one"]
+    assert [ex.user for ex in open_store(state, "two.ipynb").thread().exchanges] == ["for two"]
+
+
+def test_the_database_and_its_side_files_are_private(state: Path) -> None:
+    store = open_store(state)
+    store.record("default", "q", reply())
+    files = sorted(p.name for p in state.parent.iterdir())
+    assert files == ["conversations.sqlite", "conversations.sqlite-shm", "conversations.sqlite-wal"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in state.parent.iterdir())
     assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700
 
 
-def test_saving_leaves_no_temp_files(state: Path) -> None:
-    store = ConversationStore(state)
-    for n in range(3):
-        store.record("default", f"q{n}", reply())
-    assert os.listdir(state.parent) == ["analysis.json"]
-
-
-def test_opening_a_missing_file_gives_an_empty_store(state: Path) -> None:
-    store = ConversationStore.open(state)
+def test_opening_a_missing_database_gives_an_empty_store(state: Path) -> None:
+    store = open_store(state)
     assert store.threads() == [] and store.restored == 0 and store.warnings == []
-    assert not state.exists()
-
-
-@pytest.mark.parametrize(
-    ("content", "reason", "said"),
-    [
-        ("{not json", "corrupt", "was corrupt (Expecting property name"),
-        (b"\xff\xfe".decode("latin-1"), "corrupt", "was corrupt"),
-        ('{"cells": []}', "foreign", "is not an nbstream conversation file"),
-        ("[1, 2]", "foreign", "is not an nbstream conversation file"),
-        ('{"format": "nbstream-conversations", "version": 2, "threads": {}}', "newer", "newer"),
-        ('{"format": "nbstream-conversations", "version": 1, "threads": []}', "corrupt", "corrupt"),
-        (
-            '{"format": "nbstream-conversations", "version": 1,'
-            ' "threads": {"t": {"exchanges": [{"user": 5}]}}}',
-            "corrupt",
-            "corrupt",
-        ),
-    ],
-)
-def test_an_unusable_file_is_set_aside_with_a_warning(
-    state: Path, content: str, reason: str, said: str
-) -> None:
-    state.parent.mkdir()
-    state.write_text(content, encoding="latin-1")
-    store = ConversationStore.open(state, clock=lambda: NOW)
-    aside = state.with_name(f"analysis.{reason}-{stamp()}.json")
-    assert aside.read_text(encoding="latin-1") == content
-    assert not state.exists()
-    assert store.threads() == [] and store.restored == 0
-    [warning] = store.warnings
-    assert warning.startswith("nbstream: ") and said in warning
-    assert f"set aside as {aside.name}; starting a fresh conversation" in warning
-    store.record("default", "q", reply())
-    assert ConversationStore.open(state).restored == 1
-    assert aside.read_text(encoding="latin-1") == content
-
-
-def test_the_corrupt_warning_names_the_file_and_the_json_error(
-    state: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(state.parent.parent)
-    state.parent.mkdir()
-    state.write_text("")
-    [warning] = ConversationStore.open(state, clock=lambda: NOW).warnings
-    assert warning == (
-        "nbstream: .nbstream/analysis.json was corrupt (Expecting value: line 1 column 1); "
-        f"set aside as analysis.corrupt-{stamp()}.json; starting a fresh conversation"
-    )
-
-
-def test_setting_aside_never_overwrites_an_earlier_set_aside_file(state: Path) -> None:
-    state.parent.mkdir()
-    first = state.with_name(f"analysis.corrupt-{stamp()}.json")
-    first.write_text("earlier")
-    state.write_text("later")
-    ConversationStore.open(state, clock=lambda: NOW)
-    second = state.with_name(f"analysis.corrupt-{stamp()}-2.json")
-    assert first.read_text() == "earlier" and second.read_text() == "later"
-
-
-def test_an_unreadable_file_is_set_aside(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state.parent.mkdir()
-    state.write_text("{}")
-
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    store = ConversationStore.open(state, clock=lambda: NOW)
-    assert "could not be read (Permission denied)" in store.warnings[0]
-    assert state.with_name(f"analysis.unreadable-{stamp()}.json").exists()
-    assert store.path == state
-
-
-def test_a_file_that_can_be_neither_read_nor_moved_turns_saving_off(
-    state: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    state.parent.mkdir()
-    state.write_text("precious")
-
-    def refuse(*args: object) -> None:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(os, "rename", refuse)
-    store = ConversationStore.open(state)
-    assert store.path is None
-    assert "will not be saved" in store.warnings[0]
-    store.record("default", "q", reply())
-    assert state.read_text() == "precious"
-    assert len(store.thread("default").exchanges) == 1
-
-
-def test_a_failed_save_keeps_the_conversation_in_memory(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    store = ConversationStore(blocker / "analysis.json")
-    store.record("default", "q0", reply("a0"))
-    store.record("default", "q1", reply("a1"))
-    assert len(store.thread("default").exchanges) == 2
-    [warning] = store.warnings  # once, not once per change
-    assert "could not save" in warning and "in memory only" in warning
-    assert os.listdir(tmp_path) == ["not-a-dir"]
-
-
-def test_a_failed_replace_leaves_no_temp_file(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = ConversationStore(state)
-    store.record("default", "q0", reply())
-
-    def disk_full(*args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", disk_full)
-    store.record("default", "q1", reply())
-    assert os.listdir(state.parent) == ["analysis.json"]
-    assert len(store.thread("default").exchanges) == 2
-    assert "No space left on device" in store.warnings[0]
-    monkeypatch.undo()
-    store.record("default", "q2", reply())
-    assert ConversationStore.open(state).restored == 3
+    assert store.problem is None and store.unsaved == 0
 
 
 def test_a_store_without_a_path_never_touches_the_disk(
@@ -540,7 +430,7 @@ def test_no_notebook_path_when_nothing_names_a_notebook(session: str | None) -> 
 
 def test_state_lives_in_a_hidden_directory_beside_the_notebook() -> None:
     found = state_path(Path("/home/me/work/analysis.ipynb"))
-    assert found == Path("/home/me/work/.nbstream/analysis.json")
+    assert found == Path("/home/me/work/.nbstream/conversations.sqlite")
 
 
 # -- property --------------------------------------------------------------------------------
