@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult, Status, Timings, ToolCall, Usage
-from nbstream.errors import ThreadBusyError
+from nbstream.errors import StateFileError, ThreadBusyError
 from nbstream.store.paths import notebook_path, state_path
 from nbstream.store.threads import ConversationStore, Exchange
 
@@ -474,3 +474,89 @@ def test_history_always_alternates_and_starts_with_the_system_prompt(
     assert sent[-1] == {"role": "user", "content": "now"}
     cell_ids = [ex.cell_id for ex in store.thread("t").exchanges if ex.cell_id]
     assert len(cell_ids) == len(set(cell_ids))
+
+
+# -- several kernels on one notebook (FAULTS 35) ---------------------------------------------
+
+
+def test_a_kernel_sees_what_another_committed_before_its_next_request(state: Path) -> None:
+    first, second = open_store(state), open_store(state)
+    first.record("default", "from first", reply("1"))
+    contents = [m["content"] for m in second.messages("default", "next")]
+    assert contents == ["from first", "1", "next"]
+
+
+def test_interleaved_turns_of_two_kernels_are_kept_in_commit_order(state: Path) -> None:
+    first, second = open_store(state), open_store(state)
+    for n in range(3):
+        first.record("shared", f"first {n}", reply())
+        second.record("shared", f"second {n}", reply())
+        first.record(f"own {n % 2}", f"first {n}", reply())
+    order = [f"{who} {n}" for n in range(3) for who in ("first", "second")]
+    for store in (first, second, open_store(state)):
+        assert [ex.user for ex in store.thread("shared").exchanges] == order
+    assert [ex.user for ex in second.thread("own 0").exchanges] == ["first 0", "first 2"]
+
+
+def test_a_stale_kernel_never_writes_over_another_kernels_turns(state: Path) -> None:
+    first, second = open_store(state), open_store(state)
+    first.record("default", "a", reply())
+    second.thread("default")  # second's copy now has one exchange
+    first.record("default", "b", reply())
+    first.set_system("default", "sys")
+    second.record("default", "c", reply())  # from the stale copy
+    again = open_store(state)
+    assert [ex.user for ex in again.thread().exchanges] == ["a", "b", "c"]
+    assert again.thread().system == "sys"
+
+
+def test_two_kernels_rerunning_one_cell_keep_only_the_later_reply(state: Path) -> None:
+    first, second = open_store(state), open_store(state)
+    first.record("default", "q0", reply("a0"), cell_id="c0")
+    first.record("default", "q1", reply("first"), cell_id="c1")
+    second.record("default", "q2", reply("a2"), cell_id="c2")
+    second.record("default", "q1", reply("second"), cell_id="c1")
+    for store in (first, second, open_store(state)):
+        texts = [ex.result.text for ex in store.thread().exchanges]
+        assert texts == ["a0", "second", "a2"]
+
+
+def test_undo_and_reset_in_one_kernel_are_seen_by_the_other(state: Path) -> None:
+    first, second = open_store(state), open_store(state)
+    for n in range(3):
+        first.record("default", f"q{n}", reply())
+    assert len(second.thread().exchanges) == 3
+    first.undo()
+    assert [ex.user for ex in second.thread().exchanges] == ["q0", "q1"]
+    first.reset()
+    assert second.thread().exchanges == [] and second.threads() == ["default"]
+
+
+# -- renamed notebooks -----------------------------------------------------------------------
+
+
+def test_a_renamed_notebook_starts_afresh_until_it_adopts_the_old_threads(state: Path) -> None:
+    old = open_store(state, "draft.ipynb")
+    old.set_system("default", "sys")
+    old.record("default", "q", reply())
+    old.record("side", "s", reply())
+    renamed = open_store(state, "final.ipynb")
+    assert renamed.threads() == [] and renamed.restored == 0
+    renamed.set_system("side", "an empty thread here gives way")
+    assert renamed.adopt("draft.ipynb") == ["default", "side"]
+    assert [ex.user for ex in renamed.thread().exchanges] == ["q"]
+    assert renamed.thread().system == "sys"
+    assert open_store(state, "final.ipynb").restored == 2
+    assert open_store(state, "draft.ipynb").threads() == []
+
+
+def test_adopt_leaves_threads_this_notebook_already_uses(state: Path) -> None:
+    open_store(state, "draft.ipynb").record("default", "old", reply())
+    open_store(state, "draft.ipynb").record("other", "old other", reply())
+    renamed = open_store(state, "final.ipynb")
+    renamed.record("default", "new", reply())
+    with pytest.raises(StateFileError, match=r"adopted 1 threads of draft\.ipynb; not 'default'"):
+        renamed.adopt("draft.ipynb")
+    assert [ex.user for ex in renamed.thread().exchanges] == ["new"]
+    assert [ex.user for ex in renamed.thread("other").exchanges] == ["old other"]
+    assert [ex.user for ex in open_store(state, "draft.ipynb").thread().exchanges] == ["old"]

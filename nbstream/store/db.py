@@ -14,8 +14,7 @@ import contextlib
 import os
 import sqlite3
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 #: Filesystem types from /proc/mounts where SQLite's shared-memory WAL is unsafe.
@@ -64,24 +63,26 @@ def journal_mode_for(path: Path, mounts: str | None = None) -> str:
     return "delete" if network else "wal"
 
 
-def connect(path: Path, *, timeout: float, mode: str, create: Callable[[sqlite3.Connection], None]):
-    """A connection to `path` in autocommit mode, creating the file with `create` if missing.
+def connect(path: Path, *, timeout: float) -> sqlite3.Connection:
+    """A connection to `path` in autocommit mode; the file is created (empty, 0600) if missing.
 
-    Raises OSError or sqlite3.Error when the file cannot be opened or created.
+    Nothing is written here: `migrate` builds the schema, `configure` sets the journal once the
+    file is known to be ours. Raises OSError or sqlite3.Error when it cannot be opened.
     """
-    if not path.exists():
-        _create(path, mode, create)
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    try:
-        current = db.execute("PRAGMA journal_mode").fetchone()[0]
-        if current != mode:
-            db.execute(f"PRAGMA journal_mode={mode}")
-        db.execute("PRAGMA synchronous=NORMAL")
-        protect(path)
-    except BaseException:
-        db.close()
-        raise
-    return db
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Private from its first byte; an empty file is an empty database to SQLite, so a crash
+    # here leaves nothing half-made and two kernels creating it at once meet in one file.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+
+
+def configure(db: sqlite3.Connection, path: Path, mode: str) -> None:
+    """Set the journal mode and durability of a connection to one of our files."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != mode:
+        db.execute(f"PRAGMA journal_mode={mode}")  # WAL is kept in the file
+    db.execute("PRAGMA synchronous=NORMAL")
+    protect(path)
 
 
 def protect(path: Path) -> None:
@@ -89,24 +90,6 @@ def protect(path: Path) -> None:
     for name in ("", *SIDE_FILES):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(f"{path}{name}", 0o600)
-
-
-def _create(path: Path, mode: str, create: Callable[[sqlite3.Connection], None]) -> None:
-    # Built whole beside the target, then linked into place: two kernels creating it at once
-    # never meet in a half-made file, and a crash leaves no half-made database.
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
-    try:
-        os.close(os.open(draft, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-        with contextlib.closing(sqlite3.connect(draft, isolation_level=None)) as db:
-            db.execute(f"PRAGMA journal_mode={mode}")  # kept in the file for WAL
-            create(db)
-        with contextlib.suppress(FileExistsError):  # another kernel made it first
-            os.link(draft, path)
-    finally:
-        for name in ("", *SIDE_FILES):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{draft}{name}")
 
 
 @contextlib.contextmanager

@@ -280,6 +280,8 @@ class ConversationStore:
                 deltas = {n: rows.fetch(db, self._notebook, n, self._known.get(n)) for n in names}
         except (OSError, sqlite3.Error) as exc:
             self.problem = sql.problem(exc)
+            if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+                self._close()  # reconnect next time: this connection stays read-only
             return False
         del self._unsaved[: len(ops)]
         self.problem = None
@@ -307,10 +309,14 @@ class ConversationStore:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             assert self._path is not None
-            self._db = sql.connect(
-                self._path, timeout=self._timeout, mode=self.journal_mode, create=_create
-            )
-            sql.migrate(self._db, rows.MIGRATIONS, table="exchanges")
+            db = sql.connect(self._path, timeout=self._timeout)
+            try:
+                sql.migrate(db, rows.MIGRATIONS, table="exchanges")
+                sql.configure(db, self._path, self.journal_mode)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
         return self._db
 
     def _load(self, legacy: Path | None) -> None:
@@ -371,10 +377,6 @@ def _memory() -> sqlite3.Connection:
     db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     sql.migrate(db, rows.MIGRATIONS, table="exchanges")
     return db
-
-
-def _create(db: sqlite3.Connection) -> None:
-    sql.migrate(db, rows.MIGRATIONS, table="exchanges")
 
 
 def _named(name: str) -> str:
