@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from .db import configure, connect, journal_mode_for, transaction
+
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses_only (base_url TEXT, model TEXT, " \
     "PRIMARY KEY (base_url, model))"  # fmt: skip
 
@@ -52,10 +54,10 @@ class ResponsesOnlyModels:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=5.0)
+        db = connect(self.path, timeout=5.0)  # the store's connection rules: 0600, WAL
         try:
-            with db:
+            configure(db, self.path, journal_mode_for(self.path))
+            with transaction(db):
                 db.execute(_SCHEMA)
                 yield db
         finally:
