@@ -14,6 +14,7 @@ from nbstream.engine.result import (
     ToolCall,
     Usage,
     UsageReport,
+    estimate_tokens,
 )
 
 from .folding import Fold
@@ -101,6 +102,26 @@ def test_any_split_of_the_text_gives_the_same_reply(text: str, data) -> None:
     for piece in pieces:
         streamed += [e.text for e in acc.feed(chunk(piece)) if isinstance(e, TextDelta)]
     assert acc.result().text == text == "".join(streamed)
+
+
+@given(st.lists(st.text(alphabet="ab 漢字語。\n😀", max_size=30), min_size=1), st.booleans())
+def test_the_running_estimate_counts_what_the_whole_text_would(deltas, reasoned) -> None:
+    """Each delta is counted once as it arrives; the total is what counting the whole says."""
+    acc = Fold(think_tags=False)
+    for delta in deltas:
+        acc.feed(chunk(delta, reasoning_content="why" if reasoned else None))
+    text = "".join(deltas)
+    sent = sum(1 for d in deltas if d)
+    by_chars = estimate_tokens(text)
+    answer = sent if sent * 2 >= by_chars else by_chars
+    reasoning = len(deltas) if reasoned else 0
+    assert acc.result().usage.completion_tokens == answer + reasoning
+
+
+def test_cjk_and_emoji_count_one_token_a_character() -> None:
+    assert estimate_tokens("漢字語😀") == 4
+    assert estimate_tokens("abcd" * 5 + "漢") == 6
+    assert estimate_tokens("") == 0
 
 
 def test_results_round_trip_through_dicts() -> None:

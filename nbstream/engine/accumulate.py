@@ -19,13 +19,13 @@ from .result import (
     ReasoningDelta,
     RefusalDelta,
     Status,
+    Tally,
     TextDelta,
     Timings,
     ToolCall,
     ToolCallDelta,
     Usage,
     UsageReport,
-    estimate_tokens,
 )
 from .think import AnswerWasReasoning
 from .wire import Meta, OutputItem, WireEvent
@@ -56,8 +56,8 @@ class Accumulator:
         self._first_answer: float | None = None
         self._last: float | None = None
         self._chunks = 0
-        self._text_chunks = 0
-        self._reasoning_chunks = 0
+        self._text_tally = Tally()  # the estimates while the server's usage has not come
+        self._reasoning_tally = Tally()
         self._notices: list[str] = []
 
     def start(self) -> None:
@@ -83,7 +83,7 @@ class Accumulator:
     @property
     def reasoning_chunks(self) -> int:
         """Reasoning deltas so far (about one token each), hidden ones included."""
-        return self._reasoning_chunks
+        return self._reasoning_tally.chunks
 
     def elapsed(self) -> float:
         """Seconds since the request was sent."""
@@ -103,11 +103,11 @@ class Accumulator:
         """Take one wire event; the event to pass on to the sink, if any."""
         if isinstance(event, TextDelta):
             self._mark(answer=True)
-            self._text_chunks += 1
+            self._text_tally.add(event.text)
             self._parts.append(event.text)
         elif isinstance(event, ReasoningDelta):
             self._mark(answer=False)
-            self._reasoning_chunks += 1
+            self._reasoning_tally.add(event.text)
             self._reasoning.append(event.text)
         elif isinstance(event, RefusalDelta):
             self._mark(answer=True)
@@ -134,8 +134,8 @@ class Accumulator:
             self._items.append(event.item)
         elif isinstance(event, AnswerWasReasoning):
             self._reasoning[:0], self._parts = self._parts, []
-            self._reasoning_chunks += self._text_chunks
-            self._text_chunks, self._first_answer = 0, None
+            self._reasoning_tally.take(self._text_tally)
+            self._first_answer = None
 
     def _tool_call(self, delta: ToolCallDelta) -> None:
         slot = self._tools.setdefault(delta.index, {"id": None, "name": "", "arguments": ""})
@@ -205,8 +205,8 @@ class Accumulator:
         # LitServe and others send all zeros when they do not count: that is no usage at all.
         if usage is not None and (usage.total_tokens or not self.has_output):
             return usage
-        answer = _estimate(self.text, self._text_chunks)
-        reasoning = _estimate("".join(self._reasoning), self._reasoning_chunks)
+        answer = self._text_tally.estimate()
+        reasoning = self._reasoning_tally.estimate()
         completion = answer + reasoning
         return Usage(
             prompt_estimate,
@@ -216,10 +216,3 @@ class Accumulator:
             estimated=True,
             reasoning_tokens=reasoning or None,
         )
-
-
-def _estimate(text: str, chunks: int) -> int:
-    # Most servers send one token per content chunk (a token is ~4 characters); chunks much
-    # longer than that mean the server batches tokens, so count characters instead.
-    by_chars = estimate_tokens(text)
-    return chunks if chunks * 2 >= by_chars else by_chars
