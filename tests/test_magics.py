@@ -394,3 +394,20 @@ def test_unload_removes_the_magics_and_load_brings_them_back(server, tmp_path: P
         assert back.reply["status"] == "ok"
     finally:
         kernel.shutdown()
+
+
+def test_load_ext_imports_the_sdk_in_the_background_before_any_turn(server, tmp_path) -> None:
+    """The first turn should not wait for the SDK's imports: `%load_ext` starts them."""
+    kernel = Kernel(clean_env(OPENAI_BASE_URL=server.url), cwd=tmp_path)
+    try:
+        kernel.execute("%load_ext nbstream")
+        wait = (
+            "import sys, time\n"
+            f"deadline = time.monotonic() + {HANG}\n"
+            "while 'openai.resources.chat' not in sys.modules and time.monotonic() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            "print(sorted(m for m in ('openai', 'openai.resources.chat') if m in sys.modules))"
+        )
+        assert "['openai', 'openai.resources.chat']" in kernel.execute(wait).text
+    finally:
+        kernel.shutdown()

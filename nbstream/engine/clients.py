@@ -21,8 +21,18 @@ else:
         def __getattr__(self, attr: str) -> Any:
             return getattr(importlib.import_module(self._name), attr)
 
-    # `%load_ext nbstream` should not pay for importing the SDK (about 0.3 s): the first turn does.
+    # `%load_ext nbstream` should not pay for importing the SDK (about 0.3 s): `warm_up` does.
     openai = _Deferred("openai")
+
+
+async def warm_up() -> None:
+    """Import the SDK and the parts of it a turn touches; `%load_ext` runs this in the
+    background on the loop thread, so that the first turn does not wait for them."""
+    # The SDK imports its resources and HTTP transport on first use, not with the package.
+    client = openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
+    _ = client.chat.completions.with_streaming_response
+    _ = getattr(client, "responses", None)  # openai < 1.66 has no Responses API
+    await client.close()
 
 
 async def list_models(settings: Settings) -> list[str]:

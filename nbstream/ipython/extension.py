@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..engine import loop
-from ..engine.clients import POOL
+from ..engine.clients import POOL, warm_up
 from ..errors import NbStreamError
 from ..session import Session, set_current
 from ..settings import NbStream
@@ -45,6 +45,7 @@ def load(shell: Any) -> None:
     shell.register_magics(ChatMagics(shell, session))
     shell.set_custom_exc((NbStreamError,), _error_handler)
     set_current(session)
+    loop.submit(warm_up())
 
 
 def unload(shell: Any) -> None:
