@@ -28,6 +28,7 @@ from nbstream.errors import (
 from nbstream.session import Session, Turn, TurnOptions, with_backend
 from nbstream.settings import NbStream, resolve
 from nbstream.show.live import NullSurface, driver, stream_to
+from nbstream.store.threads import ConversationStore
 
 from .conftest import SECRET_KEY
 from .kernels import clean_env
@@ -42,7 +43,8 @@ def session(server, log, monkeypatch, tmp_path) -> Session:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
     config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=0)
-    return Session(config, state=tmp_path / "state.json", cache=tmp_path / "cache.sqlite")
+    store = ConversationStore.open(tmp_path / "conversations.sqlite", notebook="nb.ipynb")
+    return Session(config, store, cache=tmp_path / "cache.sqlite")
 
 
 def says(text: str, **options: Any) -> dict[str, Any]:
@@ -230,7 +232,8 @@ def test_the_conversation_survives_a_new_session_on_the_same_file(
     session, log, server, tmp_path
 ) -> None:
     ask(session, "Remember", "remembered")
-    again = Session(NbStream(base_url=server.url, model="nbstream-demo"), state=session.store.path)
+    store = ConversationStore.open(tmp_path / "conversations.sqlite", notebook="nb.ipynb")
+    again = Session(NbStream(base_url=server.url, model="nbstream-demo"), store)
     again.chat("Next", TurnOptions(params=says("ok")), driver(NullSurface()))
     assert sent(log) == [("user", "Remember"), ("assistant", "remembered"), ("user", "Next")]
 
