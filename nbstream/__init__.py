@@ -21,7 +21,7 @@ from .api import (
 )
 from .engine.loop import run
 from .engine.result import ChatResult, Status, Timings, Usage
-from .errors import NbStreamError
+from .errors import IncompleteError, NbStreamError
 from .settings import Api, NbStream
 
 __version__ = "0.1.0"
@@ -32,6 +32,7 @@ __all__ = [
     "Chat",
     "ChatPanel",
     "ChatResult",
+    "IncompleteError",
     "NbStream",
     "NbStreamError",
     "Status",

@@ -4,6 +4,9 @@ Every function takes the `%%chat` options as keywords (model, system, thread, ne
 temperature, max_tokens, top_p, seed, timeout, retries, stream, cache, api (an `Api`),
 hide_reasoning); any other keyword is a request parameter sent as is (`response_format=...`,
 `reasoning_effort="high"`, `verbosity="low"`, `reasoning_summary="auto"`).
+
+Functions are stateless: they send and record no history unless given `thread=`, so a loop over
+data costs the same for every row. `Chat` keeps a conversation.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from .engine import loop
 from .engine.result import ChatResult, Event, Status, TextDelta, with_status
-from .errors import NbStreamError, StreamError
+from .errors import NbStreamError, StreamError, incomplete_error
 from .gather import agather_turns, compare_turns, gather_turns
 from .session import Session, TurnOptions, current
 from .show.live import LiveView, driver, surface_for
@@ -28,30 +31,52 @@ _PARAMS = ("temperature", "max_tokens", "top_p", "seed")
 
 
 def turn_options(options: dict[str, Any]) -> TurnOptions:
-    """TurnOptions from keyword options; unknown keywords become request parameters."""
+    """TurnOptions from keyword options; unknown keywords become request parameters.
+
+    Without a `thread` the turn is a one-off: no history is sent or recorded.
+    """
     params = dict(options.pop("params", None) or {})
     known = {k: options.pop(k) for k in list(options) if k in _OPTIONS}
     params.update({k: v for k, v in options.items() if v is not None})
-    if "thread" in known and known["thread"] is None:
-        del known["thread"]
+    if known.get("thread") is None:
+        known.pop("thread", None)
+        known.setdefault("no_history", True)
     return TurnOptions(params=params, **known)
 
 
-def chat(
-    prompt: str, *, show: bool | None = None, session: Session | None = None, **options: Any
-) -> ChatResult:
-    """Send `prompt` and return the reply; it streams live in a notebook or a terminal.
+def _allowed(result: ChatResult, allow_incomplete: bool) -> ChatResult:
+    if result.incomplete and not allow_incomplete:
+        raise incomplete_error(result, "the partial reply is in err.result; "
+                               "allow_incomplete=True returns it instead")  # fmt: skip
+    return result
 
-    `show=None` shows it where there is somewhere to show it (not in plain scripts).
+
+def chat(
+    prompt: str,
+    *,
+    show: bool | None = None,
+    session: Session | None = None,
+    allow_incomplete: bool = True,
+    **options: Any,
+) -> ChatResult:
+    """Send `prompt` and return the reply with its status; it streams live in a notebook or a
+    terminal (`show=None`: where there is somewhere to show it, not in plain scripts).
+
+    `allow_incomplete=False` raises IncompleteError for a reply that ended without a finish.
     """
     _check(prompt)
     session = session or current()
     drive = driver(surface_for(show), cost=session.cost)
-    return session.chat(prompt, turn_options(options), drive)
+    return _allowed(session.chat(prompt, turn_options(options), drive), allow_incomplete)
 
 
 async def achat(
-    prompt: str, *, show: bool | None = None, session: Session | None = None, **options: Any
+    prompt: str,
+    *,
+    show: bool | None = None,
+    session: Session | None = None,
+    allow_incomplete: bool = True,
+    **options: Any,
 ) -> ChatResult:
     """`await nbstream.achat(...)`: like `chat`, without blocking the caller's event loop."""
     _check(prompt)
@@ -84,7 +109,7 @@ async def achat(
         view.end(latest, err)
         raise
     view.end(result)
-    return result
+    return _allowed(result, allow_incomplete)
 
 
 class TextStream:
@@ -243,7 +268,8 @@ def gather(
     """Stream every prompt at once (at most `concurrency` at a time), live in one grid.
 
     Prompts are one-offs (no thread history) unless `no_history=False` is given. Results come
-    back in prompt order; a failed item has `status` FAILED and the message in `error`.
+    back in prompt order, each with its status; a failed item has `status` FAILED and the
+    message in `error`, and no item raises.
     """
     for prompt in prompts:
         _check(prompt)
@@ -281,8 +307,8 @@ def compare(
 ) -> list[ChatResult]:
     """Send `prompt` to several models at once, side by side, then a comparison table.
 
-    Each model continues the thread's history (`thread=`, default "default") in its own
-    branch, `THREAD@MODEL`, so a follow-up can go on with any of them.
+    One-offs by default; given `thread=`, each model continues that thread's history in its
+    own branch, `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
     _check(prompt)
     return compare_turns(session or current(), prompt, models, turn_options(options), show=show)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .engine.result import Status
 from .errors import NbStreamError
 from .session import Session, TurnOptions
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbstream", description="Stream chat completions; with no API key, offline."
     )
+    parser.add_argument("--version", action="version", version=f"nbstream {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="stream one reply to the terminal, with usage")

@@ -10,6 +10,7 @@
     ├── ConnectError           refused, DNS, connect timeout, 5xx after retries
     ├── ReplyTimeoutError      no first token / no data within the configured time
     ├── StreamError            the stream broke after tokens arrived; `.result` keeps them
+    │   └── IncompleteError      it ended without a finish (connection lost, stopped reasoning)
     ├── ThreadBusyError        a turn is already running on that conversation thread
     ├── StateFileError         a conversation file that cannot be read
     └── CacheError             a response cache that cannot be used (corrupt, foreign, newer)
@@ -84,6 +85,17 @@ class StreamError(NbStreamError):
     def __init__(self, message: str, hint: str = "", *, result: ChatResult) -> None:
         super().__init__(message, hint)
         self.result = result
+
+
+class IncompleteError(StreamError):
+    """The reply ended without a finish reason and incomplete replies were not allowed."""
+
+
+def incomplete_error(result: ChatResult, hint: str) -> IncompleteError:
+    """The error that fails a cell (or a call) whose reply is incomplete; it is already shown."""
+    cause = result.error or "the stream ended without a finish reason"
+    tokens = result.usage.completion_tokens
+    return IncompleteError(f"incomplete reply: {cause} after {tokens} tokens", hint, result=result)
 
 
 class ThreadBusyError(NbStreamError):

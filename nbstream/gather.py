@@ -171,13 +171,14 @@ def compare_turns(
 ) -> list[ChatResult]:
     """Send `prompt` to each model at once, side by side, then show a comparison table.
 
-    Each model continues the thread in its own branch `THREAD@MODEL`, so a follow-up can
-    go on with any of them.
+    Unless the turns are one-offs (`no_history`), each model continues the thread in its own
+    branch `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
     jobs = []
     for model in models:
         branch = f"{options.thread}@{model}"
-        session.store.fork(options.thread, branch)
+        if not options.no_history:
+            session.store.fork(options.thread, branch)
         jobs.append((prompt, replace(options, model=model, thread=branch)))
     board = Board(list(models))
     work = _run_all(session, board, jobs, concurrency=len(models))

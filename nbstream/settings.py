@@ -94,6 +94,9 @@ class NbStream(Configurable):
     api = Unicode("auto", help="Endpoint: chat, responses, or auto (chat unless a model needs "
                   "responses).").tag(config=True)  # fmt: skip
     hide_reasoning = Bool(False, help="Show only the count of reasoning tokens.").tag(config=True)
+    allow_incomplete = Bool(
+        False, help="A %%chat cell whose reply is incomplete (no finish reason) does not fail."
+    ).tag(config=True)
     think_tags = Bool(True, help="Show <think>…</think> in a reply as reasoning.").tag(config=True)
 
 

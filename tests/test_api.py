@@ -9,7 +9,7 @@ import pytest
 
 import nbstream
 from nbstream.engine.result import Status
-from nbstream.errors import NbStreamError
+from nbstream.errors import IncompleteError, NbStreamError
 from nbstream.session import Session
 from nbstream.settings import NbStream
 
@@ -26,11 +26,44 @@ def text(value: str) -> dict:
     return {"nbstream": {"text": value}}
 
 
-def test_chat_returns_the_result_and_records_the_exchange(session, log) -> None:
-    result = nbstream.chat("Hi", session=session, params=text("Hello back"), temperature=0.3)
+def test_chat_with_a_thread_returns_the_result_and_records_the_exchange(session, log) -> None:
+    result = nbstream.chat(
+        "Hi", session=session, thread="t", params=text("Hello back"), temperature=0.3
+    )
     assert result.text == "Hello back" and result.status is Status.COMPLETE
     assert log.records[-1].body["temperature"] == 0.3
-    assert [e.user for e in session.store.thread("default").exchanges] == ["Hi"]
+    assert [e.user for e in session.store.thread("t").exchanges] == ["Hi"]
+
+
+def test_functions_without_a_thread_send_and_record_no_history(session, log) -> None:
+    for i in range(4):
+        nbstream.chat(f"Classify row {i}", session=session, params=text("ok"))
+    assert [len(r.body["messages"]) for r in log.records] == [1, 1, 1, 1]
+    list(nbstream.stream("row 5", session=session, params=text("ok")))
+    nbstream.run(nbstream.achat("row 6", session=session, params=text("ok")))
+    assert [len(r.body["messages"]) for r in log.records] == [1] * 6
+    assert session.store.threads() == []
+
+
+def test_an_incomplete_reply_is_returned_with_its_status_or_raised_when_not_allowed(
+    session, log
+) -> None:
+    kept = nbstream.chat("hi", session=session, model="fault-disconnect", params=text("a b c d"))
+    assert kept.status is Status.INCOMPLETE and kept.text
+    with pytest.raises(IncompleteError, match="incomplete reply: the stream ended without") as err:
+        nbstream.chat("hi", session=session, model="fault-no-finish", allow_incomplete=False)
+    assert err.value.result.status is Status.INCOMPLETE and err.value.result.text
+    assert "allow_incomplete=True" in str(err.value)
+    stopped = nbstream.chat("hi", session=session, model="fault-length", allow_incomplete=False)
+    assert stopped.status is Status.COMPLETE and stopped.finish_reason == "length"
+
+
+def test_gather_items_carry_their_status_and_never_raise(session) -> None:
+    models = ["fault-no-finish", "fault-length", "fault-error-event"]
+    results = nbstream.compare("q", models, session=session)
+    assert [r.status for r in results] == [Status.INCOMPLETE, Status.COMPLETE, Status.FAILED]
+    results = nbstream.gather(["a", "b"], session=session, model="fault-disconnect")
+    assert [r.status for r in results] == [Status.INCOMPLETE, Status.INCOMPLETE]
 
 
 def test_unknown_keywords_are_request_parameters(session, log) -> None:
@@ -183,3 +216,10 @@ def test_compare_branches_the_thread_per_model(session, log) -> None:
         assert users == ["earlier", "same question"]
     assert [e.user for e in session.store.thread("cmp").exchanges] == ["earlier"]
     assert json.dumps(session.store.threads())
+
+
+def test_compare_without_a_thread_makes_no_branches(session, log) -> None:
+    results = nbstream.compare("q", ["nbstream-demo", "fault-length"], session=session)
+    assert [r.finish_reason for r in results] == ["stop", "length"]
+    assert [len(r.body["messages"]) for r in log.records] == [1, 1]
+    assert session.store.threads() == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import openai
 import pytest
 
+import nbstream
 from nbstream.offline.server import OfflineServer
 
 from .conftest import SECRET_KEY
@@ -49,6 +50,12 @@ def test_chat_errors_are_one_line_with_a_hint_and_no_key(server: OfflineServer) 
     assert done.stderr.startswith("nbstream: 401 from 127.0.0.1:")
     assert "hint: check OPENAI_API_KEY" in done.stderr
     assert SECRET_KEY not in done.stderr + done.stdout
+    assert (done.stdout + done.stderr).count("401 from") == 1
+
+
+def test_version_prints_the_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"nbstream {nbstream.__version__}"
 
 
 def test_an_empty_prompt_is_refused() -> None:

@@ -197,10 +197,50 @@ def test_interrupt_before_the_first_token_records_nothing(kernel, log) -> None:
     assert thread_of(kernel, "early") == []
 
 
-def test_a_dropped_stream_is_a_visible_warning_and_kept(kernel) -> None:
+def test_a_dropped_stream_is_shown_whole_kept_then_fails_the_cell(kernel) -> None:
     run = chat(kernel, "hi", "-t drop -m fault-disconnect", tokens=4)
+    assert run.reply["status"] == "error" and run.error["ename"] == "IncompleteError"
+    shown = run.final["data"]["text/plain"]
+    assert "connection lost after" in shown and shown.count(" ") > 3  # the partial reply
+    assert run.error["traceback"][0].startswith("IncompleteError: incomplete reply: connection")
+    assert "--allow-incomplete" in run.error["traceback"][0]
+    assert thread_of(kernel, "drop", "e.result.status.value") == ["incomplete"]
+    assert value(kernel, "_chat.status.value") == "incomplete"
+
+
+def test_allow_incomplete_carries_on_from_the_option_or_the_config(kernel) -> None:
+    run = chat(kernel, "hi", "-t allow --allow-incomplete -m fault-no-finish", tokens=4)
+    assert run.reply["status"] == "ok" and "stream ended early" in run.final["data"]["text/plain"]
+    kernel.execute("%config NbStream.allow_incomplete = True")
+    try:
+        assert chat(kernel, "hi", "-t allow -m fault-disconnect").reply["status"] == "ok"
+    finally:
+        kernel.execute("%config NbStream.allow_incomplete = False")
+
+
+def test_stopped_by_max_tokens_or_filtered_is_complete_and_the_cell_succeeds(kernel) -> None:
+    for model, why in (("fault-length", "max tokens"), ("fault-content-filter", "filter")):
+        run = chat(kernel, "hi", f"--no-history -m {model}", tokens=3)
+        assert run.reply["status"] == "ok" and why in run.final["data"]["text/plain"]
+
+
+def test_an_error_shows_its_message_once(kernel) -> None:
+    run = chat(kernel, "hi", "-t once -m gpt-nope")
+    assert run.reply["status"] == "error"
+    seen = run.final["data"]["text/plain"] + run.text + "\n".join(run.error["traceback"])
+    assert seen.count("The model `gpt-nope` does not exist") == 1
+    assert "✖ failed" in run.final["data"]["text/plain"]
+
+
+@pytest.mark.parametrize("line", ["%%chat --help\nhello", "%%chat -h -t x\nhello", "%chat --help",
+                                  "%chat -h"])  # fmt: skip
+def test_help_prints_the_options_and_sends_nothing(kernel, log, line: str) -> None:
+    before = thread_of(kernel, "default")
+    run = kernel.execute(line)
     assert run.reply["status"] == "ok"
-    assert "connection lost after" in run.final["data"]["text/plain"]
+    assert run.text.startswith("%%chat [-m MODEL]") and "--allow-incomplete" in run.text
+    assert "%chat SUBCOMMAND" in run.text
+    assert log.records == [] and thread_of(kernel, "default") == before
 
 
 def test_subcommands(kernel, tmp_path) -> None:
@@ -212,6 +252,7 @@ def test_subcommands(kernel, tmp_path) -> None:
     assert "nbstream-demo" in usage
     config = kernel.execute("%chat config").final["data"]["text/plain"]
     assert "sk-…cdef" in config and SECRET_KEY not in config
+    assert "None" not in config and "azure_endpoint" not in config
     assert "nbstream-demo" in kernel.execute("%chat models").final["data"]["text/plain"]
     out = tmp_path / "sub.md"
     assert "wrote" in kernel.execute(f"%chat export -t sub {out}").text
@@ -244,7 +285,7 @@ def test_state_survives_a_kernel_restart(server: OfflineServer, tmp_path: Path) 
         assert SECRET_KEY.encode() not in state.read_bytes()
         kernel.restart()
         loaded = kernel.execute("%load_ext nbstream")
-        assert "restored 1 turns" in loaded.text
+        assert "restored 1 turn from" in loaded.text
         assert "remember me" in kernel.execute("%chat history").final["data"]["text/plain"]
     finally:
         kernel.shutdown()

@@ -41,7 +41,9 @@ def load(shell: Any) -> None:
     for warning in store.warnings:
         print(warning, file=sys.stderr)
     if store.restored and store.path:
-        print(f"nbstream: restored {store.restored} turns from {short_path(store.path)}")
+        restored = store.restored
+        print(f"nbstream: restored {restored} turn{'' if restored == 1 else 's'} from "
+              f"{short_path(store.path)}")  # fmt: skip
     shell.register_magics(ChatMagics(shell, session))
     shell.set_custom_exc((NbStreamError,), _error_handler)
     set_current(session)

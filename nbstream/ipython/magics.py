@@ -14,13 +14,19 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..engine.result import ChatResult
+from ..errors import incomplete_error
 from ..gather import compare_turns, gather_turns
 from ..interpolate import interpolate
 from ..session import Session, TurnOptions
 from ..settings import CACHE_MODES
 from ..show.live import Surface, driver, surface_for
 from ..store.threads import DEFAULT
-from .subcommands import Subcommands
+from .subcommands import SUBCOMMANDS_HELP, Subcommands
+
+INCOMPLETE_HINT = (
+    "the partial reply is shown above and kept; re-run the cell, or carry on with "
+    "%%chat --allow-incomplete or %config NbStream.allow_incomplete = True"
+)
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 
@@ -77,6 +83,9 @@ class ChatMagics(Magics):
         help="stream a summary of the reasoning (Responses API)",
     )
     @argument("--hide-reasoning", action="store_true", help="show only the reasoning's size")
+    @argument("--allow-incomplete", action="store_true", help="an incomplete reply "
+              "(connection lost, no finish reason) does not fail the cell")  # fmt: skip
+    @argument("-h", "--help", action="store_true", help="show these options; send nothing")
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> None:
         """Chat with a model: `%%chat [options]` sends the cell; `%chat help` lists subcommands."""
@@ -84,6 +93,8 @@ class ChatMagics(Magics):
             return self._subcommand(line)
         shell: Any = self.shell
         args = _parse_options(self.chat, line)
+        if args.help:
+            return _print_help(self.chat)
         prompt = cell.strip()
         if not prompt:
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
@@ -97,6 +108,10 @@ class ChatMagics(Magics):
         shell.user_ns["_chat"] = result
         if args.out:
             shell.user_ns[args.out] = result
+        allowed = args.allow_incomplete or self.session.config.allow_incomplete
+        if isinstance(result, ChatResult) and result.incomplete and not allowed:
+            # The partial reply is shown and kept; failing the cell stops a Run All here.
+            raise incomplete_error(result, INCOMPLETE_HINT)
         return None
 
     def _run(self, args: Any, prompt: str, namespace: dict[str, Any]) -> Any:
@@ -177,7 +192,19 @@ class ChatMagics(Magics):
         return cell_id if isinstance(cell_id, str) else None
 
     def _subcommand(self, line: str) -> None:
+        # `%%chat --help` alone is refused by IPython (a cell magic needs a body): the line form.
+        if line.split()[:1] in (["-h"], ["--help"]):
+            return _print_help(self.chat)
         Subcommands(self.session).run(line)
+        return None
+
+
+def _print_help(magic: Any) -> None:
+    """The options of `%%chat` and the `%chat` subcommands; nothing is sent."""
+    # IPython's help formatter writes the usage as an RST literal block ("::") for docstrings.
+    usage = magic.parser.format_help().removeprefix("::").strip()
+    print(usage.replace("%chat", "%%chat", 1))
+    print(f"\n{SUBCOMMANDS_HELP}")
 
 
 def _parse_options(magic: Any, line: str) -> Any:

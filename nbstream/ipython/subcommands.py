@@ -86,7 +86,8 @@ class Subcommands:
         listed = self.session.settings(TurnOptions()).shown()
         listed["state_file"] = shown(self.session.store)
         listed["cache_file"] = str(self.session.cache.path)
-        show_markdown("\n".join(f"- `{k}`: {literal(str(v))}" for k, v in listed.items()))
+        lines = [f"- `{k}`: {literal(str(v))}" for k, v in listed.items() if v is not None]
+        show_markdown("\n".join(lines))
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
         models = run(self.session.models(TurnOptions()))
@@ -143,6 +144,11 @@ HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lis
 `history` · `threads` · `new` / `reset` · `undo` · `system TEXT` · `model NAME` · `usage` ·
 `config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` ·
 `adopt OLD.ipynb` (take over a renamed notebook's threads) · `help`"""
+SUBCOMMANDS_HELP = (
+    "%chat SUBCOMMAND [-t THREAD]: history, threads, new, reset, undo, system TEXT, model NAME,\n"
+    "  usage, config, models, export PATH.md|PATH.json, cache [MODE|list|clear], panel,\n"
+    "  adopt OLD.ipynb, help"
+)
 CACHE_USAGE = (
     "%chat cache [off|record|replay|strict]  |  %chat cache list  |  "
     "%chat cache clear [--older-than 7d]"

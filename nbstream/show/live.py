@@ -238,7 +238,7 @@ class LiveView:
     def end(self, result: ChatResult, error: NbStreamError | None = None) -> None:
         """The final update: the reply with its footer, or the error that ended it."""
         if error is not None and not isinstance(error, StreamError):
-            self.surface.finish(result, f"✖ {error.message}", result.notices, {})
+            self.surface.finish(result, "✖ failed", result.notices, {})  # the error says why
             return
         cost = self._cost(result) if error is None else None
         priced = cost is not None or error is not None  # a failed turn is not priced at all
