@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from ..engine.result import ChatResult, Finish, Notice, Status, TextDelta, Timings, UsageReport
@@ -17,13 +18,21 @@ class ReplayStream:
 
     The text arrives at once (`pace="instant"`) or spread over the recorded time to first token
     and decode time (`"recorded"`). The result is the stored one, marked `replayed`.
+    `clock` (default: the running loop's) and `sleep` are injectable for tests.
     """
 
     def __init__(
-        self, entry: Entry, pace: ReplayPace = ReplayPace.INSTANT, sink: Sink | None = None
+        self,
+        entry: Entry,
+        pace: ReplayPace = ReplayPace.INSTANT,
+        sink: Sink | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.recorded = replace(entry.result, replayed=True)
         self.pace = pace
+        self._clock, self._sleep = clock, sleep
         self.sink: Sink = sink or (lambda event: None)
         self.result: ChatResult | None = None  # set when the replay has ended, however
         self._played = 0  # characters of the recorded text played so far
@@ -50,10 +59,10 @@ class ReplayStream:
         try:
             for notice in recorded.notices:
                 self.sink(Notice(notice))
-            loop = asyncio.get_running_loop()
-            start = loop.time()
+            clock = self._clock or asyncio.get_running_loop().time
+            start = clock()
             for at, piece in self._schedule():
-                await asyncio.sleep(max(start + at - loop.time(), 0.0))
+                await self._sleep(max(start + at - clock(), 0.0))
                 self._played += len(piece)
                 self._started = True
                 self.sink(TextDelta(piece))
