@@ -1,0 +1,255 @@
+"""Many turns at once: the adaptive concurrency limit, the board, and gather/compare against
+the offline server (results in prompt order, failures on their item, compare's branches)."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from nbstream.engine.result import ChatResult, Retrying, Status
+from nbstream.gather import AdaptiveLimit, Board, agather_turns, compare_turns, gather_turns
+from nbstream.session import Session, TurnOptions
+from nbstream.settings import NbStream
+from nbstream.show.live import NullSurface, driver
+
+from .conftest import SECRET_KEY
+
+HANG = 10
+RATE_LIMITED = Retrying("rate limited", 1.0, 1)
+
+
+@pytest.fixture
+def session(server, log, monkeypatch, tmp_path) -> Session:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
+    config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=1)
+    return Session(config, cache=tmp_path / "cache.sqlite")
+
+
+def one_offs(**server_options: Any) -> TurnOptions:
+    return TurnOptions(no_history=True, params={"nbstream": server_options})
+
+
+# --- AdaptiveLimit ------------------------------------------------------------------------
+
+
+def most_at_once(limit: AdaptiveLimit, tasks: int) -> int:
+    """Run `tasks` holders through `limit`; the most that held it at the same time."""
+    most = 0
+
+    async def hold() -> None:
+        nonlocal most
+        async with limit:
+            most = max(most, limit.active)
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    async def main() -> None:
+        await asyncio.gather(*(hold() for _ in range(tasks)))
+
+    asyncio.run(main())
+    return most
+
+
+def test_no_more_than_the_limit_hold_it_at_once() -> None:
+    assert most_at_once(AdaptiveLimit(3), 10) == 3
+
+
+def test_a_limit_below_one_still_lets_one_through() -> None:
+    limit = AdaptiveLimit(0)
+    assert limit.limit == 1 and most_at_once(limit, 3) == 1
+
+
+def test_each_rate_limit_halves_the_limit_down_to_one() -> None:
+    limit = AdaptiveLimit(8)
+    seen = []
+    for _ in range(5):
+        limit.watch(RATE_LIMITED)
+        seen.append(limit.limit)
+    assert seen == [4, 2, 1, 1, 1]
+
+
+def test_other_retries_and_events_leave_the_limit_alone() -> None:
+    limit = AdaptiveLimit(8)
+    limit.watch(Retrying("502 from host", 1.0, 1))
+    limit.watch(Retrying("connection refused", 1.0, 2))
+    assert limit.limit == 8
+
+
+def test_each_success_regrows_the_limit_by_one_up_to_where_it_started() -> None:
+    limit = AdaptiveLimit(8)
+    limit.watch(RATE_LIMITED)
+    limit.watch(RATE_LIMITED)
+
+    async def succeed(times: int) -> list[int]:
+        grown = []
+        for _ in range(times):
+            async with limit:
+                pass
+            grown.append(limit.limit)
+        return grown
+
+    assert asyncio.run(succeed(8)) == [3, 4, 5, 6, 7, 8, 8, 8]
+
+
+def test_a_failure_does_not_regrow_the_limit() -> None:
+    limit = AdaptiveLimit(4)
+    limit.watch(RATE_LIMITED)
+
+    async def fail() -> None:
+        async with limit:
+            raise ValueError("failed")
+
+    with pytest.raises(ValueError):
+        asyncio.run(fail())
+    assert (limit.limit, limit.active) == (2, 0)
+
+
+def test_after_a_halving_new_streams_wait_until_fewer_run_than_the_limit() -> None:
+    limit = AdaptiveLimit(4)
+    order: list[str] = []
+
+    async def first_wave(name: str, release: asyncio.Event) -> None:
+        async with limit:
+            order.append(f"{name} in")
+            await release.wait()
+        order.append(f"{name} out")
+
+    async def late() -> None:
+        async with limit:
+            order.append("late in")
+
+    async def main() -> None:
+        releases = [asyncio.Event() for _ in range(4)]
+        wave = [asyncio.ensure_future(first_wave(str(i), r)) for i, r in enumerate(releases)]
+        while limit.active < 4:
+            await asyncio.sleep(0)
+        limit.watch(RATE_LIMITED)  # 4 running, the limit is now 2
+        waiting = asyncio.ensure_future(late())
+        for release in releases:
+            release.set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+        await asyncio.gather(waiting, *wave)
+
+    asyncio.run(main())
+    # Two had to leave (4 -> 2 running) and regrow the limit before the late one got in.
+    assert order.index("late in") > order.index("1 out")
+    assert order.index("late in") < order.index("3 out")
+
+
+# --- Board --------------------------------------------------------------------------------
+
+
+def test_the_board_counts_changes_and_wakes_the_main_thread_when_an_item_ends() -> None:
+    board = Board(["a", "b"])
+    board.update(1)(ChatResult(text="so far", status=Status.INCOMPLETE))
+    assert board.version == 1 and not board.wake.is_set()
+    assert board.items[1].result.text == "so far" and not board.items[1].done
+    board.end(0, ChatResult(text="failed", status=Status.FAILED), "boom")
+    assert board.version == 2 and board.wake.is_set()
+    first = board.items[0]
+    assert (first.title, first.done, first.error, first.result.text) == (
+        "a",
+        True,
+        "boom",
+        "failed",
+    )
+
+
+# --- gather and compare against the offline server ----------------------------------------
+
+
+def test_gather_returns_results_in_prompt_order_whatever_order_they_finish_in(session, log) -> None:
+    # The demo reply quotes the prompt: the long prompt's reply is the longest, so it ends last.
+    prompts = ["L" + " long" * 39, "M" + " mid" * 10, "S"]
+    results = gather_turns(session, prompts, one_offs(rate=100), show=False)
+    finishing = sorted(log.records, key=lambda record: record.ended or 0)
+    assert [r.body["messages"][-1]["content"] for r in finishing] == prompts[::-1]
+    assert [result.status for result in results] == [Status.COMPLETE] * 3
+    for prompt, result in zip(prompts, results, strict=True):
+        assert f"> {prompt}\n" in result.text
+
+
+def test_a_failure_stays_on_its_item(session, log, fault_key, capsys) -> None:
+    # One at a time, so the failing first request is the first prompt's.
+    options = one_offs(text="fine", fail_status=400, key=fault_key)
+    results = gather_turns(session, ["a", "b", "c"], options, concurrency=1, show=True)
+    assert [result.status for result in results] == [
+        Status.FAILED,
+        Status.COMPLETE,
+        Status.COMPLETE,
+    ]
+    assert results[0].error.startswith("400 from 127.0.0.1:")
+    assert [result.text for result in results[1:]] == ["fine", "fine"]
+    grid = capsys.readouterr().out
+    assert "[1] a\n\n✖ 400 from 127.0.0.1:" in grid
+    assert "3/3 requests · " in grid and grid.rstrip().endswith(" · 1 failed")
+
+
+def test_a_rate_limited_stream_waits_and_retries_and_every_item_completes(
+    session, log, fault_key
+) -> None:
+    options = one_offs(text="ok", fail_status=429, retry_after="0", key=fault_key)
+    results = gather_turns(session, ["a", "b", "c"], options, show=False)
+    assert [result.text for result in results] == ["ok"] * 3
+    assert sorted(record.status for record in log.records) == [200, 200, 200, 429]
+
+
+def test_agather_returns_results_in_prompt_order(session) -> None:
+    prompts = [f"prompt {i}" for i in range(4)]
+
+    async def main() -> list[ChatResult]:
+        return await agather_turns(session, prompts, one_offs(rate=0), show=False)
+
+    results = asyncio.run(main())
+    assert [f"> prompt {i}\n" in result.text for i, result in enumerate(results)] == [True] * 4
+
+
+def test_gathering_nothing_sends_nothing(session, log, capsys) -> None:
+    assert gather_turns(session, [], one_offs(), show=True) == []
+    assert log.records == [] and capsys.readouterr().out == ""
+
+
+def test_an_interrupt_cancels_every_stream_and_closes_every_connection(session, log) -> None:
+    def interrupt_once_all_stream() -> None:
+        streaming = lambda records: (  # noqa: E731
+            len(records) == 3 and all(r.chunks_sent > 1 for r in records)
+        )
+        if log.wait_for(streaming, HANG):
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_all_stream, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        gather_turns(session, ["a", "b", "c"], one_offs(tokens=2000, rate=20), show=False)
+    assert log.wait_for(lambda records: [r.outcome for r in records] == ["disconnected"] * 3, HANG)
+
+
+def test_compare_continues_the_thread_in_one_branch_per_model(session, log, capsys) -> None:
+    session.chat("Before", TurnOptions(thread="t", params={"nbstream": {"text": "earlier"}}),
+                 driver(NullSurface()))  # fmt: skip
+    options = TurnOptions(thread="t", params={"nbstream": {"rate": 0}})
+    results = compare_turns(session, "Q", ["nbstream-demo", "fault-length"], options, show=True)
+    assert [result.finish_reason for result in results] == ["stop", "length"]
+    for record in log.records[1:]:
+        assert [m["content"] for m in record.body["messages"]] == ["Before", "earlier", "Q"]
+    for model, result in zip(["nbstream-demo", "fault-length"], results, strict=True):
+        branch = session.store.thread(f"t@{model}").exchanges
+        assert [e.user for e in branch] == ["Before", "Q"] and branch[1].result == result
+    assert [e.user for e in session.store.thread("t").exchanges] == ["Before"]
+    table = capsys.readouterr().out.split("| model |", 1)[1]
+    rows = [line.split(" | ")[0] for line in table.splitlines()[2:]]
+    assert rows == ["| nbstream-demo", "| fault-length"]
+
+
+def test_a_model_that_fails_in_a_comparison_leaves_its_branch_as_it_was(session) -> None:
+    options = TurnOptions(thread="c", params={"nbstream": {"rate": 0}})
+    results = compare_turns(session, "Q", ["nbstream-demo", "fault-401"], options, show=False)
+    assert [result.status for result in results] == [Status.COMPLETE, Status.FAILED]
+    assert results[1].error.startswith("401 from 127.0.0.1:") and SECRET_KEY not in results[1].error
+    assert [e.user for e in session.store.thread("c@nbstream-demo").exchanges] == ["Q"]
+    assert session.store.thread("c@fault-401").exchanges == []
