@@ -1,31 +1,21 @@
-"""What a reply cost, from a small built-in price table; and the session's usage totals."""
+"""What a reply cost, from the `genai-prices` database (offline, per provider and model,
+cached-token prices included) or `NbStream.prices`; and the session's usage totals."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine.result import ChatResult
+from .engine.result import ChatResult, local_backend
 from .show.markdown import literal
 
-#: US dollars per million tokens (input, output), from OpenAI's public price list.
-PRICES_TAKEN = "2025-06"
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "o3": (2.00, 8.00),
-    "o3-mini": (1.10, 4.40),
-    "o4-mini": (1.10, 4.40),
-    "gpt-3.5-turbo": (0.50, 1.50),
-}
 
-
-def price_for(model: str, extra: Mapping[str, tuple[float, float]] | None = None):
-    """(input, output) dollars per 1M tokens, matching dated names by their longest prefix."""
-    table = {**PRICES, **(extra or {})}
+def price_for(
+    model: str, extra: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, float] | None:
+    """A configured (input, output) price in dollars per 1M tokens, matching dated names by
+    their longest prefix; None when `NbStream.prices` does not name the model."""
+    table = dict(extra or {})
     matches = [name for name in table if model == name or model.startswith(name + "-")]
     return table[max(matches, key=len)] if matches else None
 
@@ -33,12 +23,36 @@ def price_for(model: str, extra: Mapping[str, tuple[float, float]] | None = None
 def cost(
     result: ChatResult, extra: Mapping[str, tuple[float, float]] | None = None
 ) -> float | None:
-    """The reply's cost in dollars, or None when the model's price is unknown or it was replayed."""
-    price = price_for(result.model, extra)
-    if price is None or result.replayed:
+    """The reply's cost in dollars: what the server reported, else from the configured price,
+    else from the price database; None when the price is unknown or the reply was replayed."""
+    if result.replayed:
         return None
     usage = result.usage
-    return (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1_000_000
+    if usage.cost is not None:
+        return usage.cost
+    price = price_for(result.model, extra)
+    if price is not None:
+        return (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1_000_000
+    if local_backend(result.backend) and result.backend:
+        return None  # a model on this machine costs nothing, whatever its name
+    return _listed_cost(result)
+
+
+def _listed_cost(result: ChatResult) -> float | None:
+    # Imported on first use: loading the price data takes about 15 ms, a lookup about 2 ms.
+    from genai_prices import Usage, calc_price
+
+    usage = result.usage
+    # Reasoning tokens are inside the output tokens and priced as output, as providers bill.
+    tokens = Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens,
+                   cache_read_tokens=usage.cached_tokens or 0)  # fmt: skip
+    # The server's host names the provider; a proxy's (LiteLLM) does not, so then the model does.
+    for url in (f"https://{result.backend}", None) if result.backend else (None,):
+        try:
+            return float(calc_price(tokens, result.model, provider_api_url=url).total_price)
+        except LookupError:
+            continue
+    return None
 
 
 @dataclass

@@ -302,3 +302,35 @@ def test_gateway_errors_before_the_first_token_are_retried(
 def test_all_zero_usage_is_estimated(settings: Settings) -> None:
     result, _ = run(settings, "fault-zero-usage", text="one two three")
     assert result.usage.estimated and result.usage.completion_tokens == 3
+
+
+def test_a_turn_stopped_while_thinking_is_kept_without_an_empty_assistant_turn(
+    server, tmp_path
+) -> None:
+    """FAULTS row 30: the reasoning is kept in the store; history sends no empty reply."""
+    from nbstream.session import Session, TurnOptions
+    from nbstream.settings import NbStream
+
+    session = Session(NbStream(base_url=server.url), cache=tmp_path / "cache.sqlite")
+    options = TurnOptions(model="nbstream-reasoning", params={"max_tokens": 5})
+    result = loop.run(session.achat("Think hard", options))
+    assert result.status is Status.INCOMPLETE and result.reasoning
+    (kept,) = session.store.thread().exchanges
+    assert kept.result.reasoning == result.reasoning
+    sent = session.store.messages("default", "Next")
+    assert [m["role"] for m in sent] == ["user"]
+
+
+def test_gathers_back_off_counts_an_in_band_rate_limit(settings: Settings, fault_key: str) -> None:
+    """FAULTS row 33: `gather` halves its concurrency on the 'rate limited' retry."""
+    from nbstream.gather import AdaptiveLimit
+
+    limit = AdaptiveLimit(8)
+    stream = ChatStream(
+        ChatRequest(HELLO, "nbstream-demo", {"nbstream": {"text": "ok", "fail_status": 429,
+                                                          "fail_in_band": True,
+                                                          "key": fault_key}}),
+        settings,
+        limit.watch,
+    )  # fmt: skip
+    assert loop.run(stream.run()).text == "ok" and limit.limit == 4

@@ -15,6 +15,12 @@ from typing import Any
 OFFLINE_BACKEND = "offline demo"
 
 
+def local_backend(backend: str) -> bool:
+    """The offline demo or a server on this machine (Ollama, vLLM): nothing to pay for."""
+    host = backend.rpartition("@")[2].rsplit(":", 1)[0].strip("[]")
+    return backend == OFFLINE_BACKEND or host in ("127.0.0.1", "localhost", "::1", "")
+
+
 class Status(str, Enum):
     """How a turn ended."""
 

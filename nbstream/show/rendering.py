@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.result import OFFLINE_BACKEND, ChatResult, Status
+from ..engine.result import OFFLINE_BACKEND, ChatResult, Status, local_backend
 from ..store.threads import Thread
 from .markdown import code_block, literal, safe_markdown
 from .reasoning import (
@@ -108,19 +108,13 @@ def footer(
         parts.append(f"${usage.cost if usage.cost is not None else cost:.4f}")
     elif usage.cost is not None:
         parts.append(f"${usage.cost:.4f}")
-    elif not priced and not result.replayed and not _local(result.backend):
+    elif not priced and not result.replayed and not local_backend(result.backend):
         parts.append("price unknown")
     if result.replayed:
         parts.append(replayed_from(result))
     if result.backend == OFFLINE_BACKEND:
         parts.append(OFFLINE_BACKEND)
     return " · ".join(parts)
-
-
-def _local(backend: str) -> bool:
-    """The offline demo or a server on this machine (Ollama, vLLM): nothing to pay."""
-    host = backend.rpartition("@")[2].rsplit(":", 1)[0].strip("[]")
-    return backend == OFFLINE_BACKEND or host in ("127.0.0.1", "localhost", "::1", "")
 
 
 def replayed_from(result: ChatResult) -> str:
