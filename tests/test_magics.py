@@ -408,6 +408,23 @@ def test_a_reply_past_one_segment_goes_on_in_new_outputs_at_paragraph_breaks(ker
     assert "nbstream" in list(finals.values())[-1]["metadata"]
 
 
+def test_one_long_code_block_goes_on_in_new_outputs_each_under_100_kb(kernel) -> None:
+    code = "".join(f"print({i}, '*not markdown*')  # line {i}\n" for i in range(2500))
+    text = "```python\n" + code + "```"
+    run = chat(kernel, "Go", "--no-history", text=text, rate=0)
+    displays = run.of("display_data", "update_display_data")
+    assert max(len(json.dumps(d["data"], ensure_ascii=False).encode()) for d in displays) <= 100_000
+    finals = {}  # the last content of each display id: what the saved notebook keeps
+    for d in displays:
+        finals[d["transient"]["display_id"]] = d
+    outputs = list(finals.values())
+    assert len(outputs) >= 3
+    assert all(o["data"]["text/markdown"].startswith("```python\n") for o in outputs)
+    parts = [o["data"]["text/plain"] for o in outputs]
+    parts[-1] = parts[-1].rsplit("\n", 1)[0]  # the footer
+    assert "\n".join(parts) == text  # cut between lines: the plain text reads as the reply
+
+
 def test_interrupting_twice_still_leaves_a_final_output_and_a_usable_kernel(kernel, log) -> None:
     msg_id = kernel.start('%%chat -t twice -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong')
     assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 5, HANG)

@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 from nbstream.show.markdown import code_block, literal, safe_html, safe_markdown
 
 from .jupyter_math import remove_math, replace_math
+from .test_segments import segments
 
 RUN = 'onerror="window.__pwned=1"'
 IMG = f"<img src=x {RUN}>"
@@ -407,3 +408,20 @@ def test_any_segment_of_a_reply_renders_safely(text: str, cut: int) -> None:
     """A long reply is shown as several outputs cut at paragraph breaks; any piece is safe."""
     cut %= len(text) + 1
     assert findings(text[:cut]) == [] and findings(text[cut:]) == []
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_FRAGMENTS, max_size=40).map("".join), st.integers(min_value=8, max_value=120))
+def test_every_output_of_a_long_reply_renders_safely(text: str, limit: int) -> None:
+    """Each output of a long reply (its code fence or table header reopened) is parsed alone."""
+    for reopen, body in segments(text, limit):
+        assert findings(reopen + body) == [], safe_markdown(reopen + body)
+
+
+@pytest.mark.parametrize("limit", [48, 300, 2000])
+def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> None:
+    text = "\n".join(CORPUS.values())
+    parts = segments(text, limit)
+    assert len(parts) >= 3
+    for reopen, body in parts:
+        assert findings(reopen + body) == [], safe_markdown(reopen + body)

@@ -15,7 +15,6 @@ from nbstream.show.rendering import (
     bundle,
     ending,
     footer,
-    paragraph_cut,
     reply_markdown,
     status_line,
     transcript_markdown,
@@ -126,18 +125,6 @@ def test_throttle_keeps_bytes_per_second_bounded_for_a_growing_reply() -> None:
             sent += size
         now += 0.02
     assert sent / 60 <= 110_000
-
-
-def test_a_long_reply_is_cut_at_a_paragraph_break_outside_code() -> None:
-    para = "word " * 10 + "\n\n"  # 52 characters
-    code = "```\ncode\n\nmore code\n```\n"
-    text = para * 3 + code + para + "tail"
-    assert paragraph_cut(text, 0, len(text)) is None
-    assert paragraph_cut(text, 0, 120) == len(para) * 2  # the last break within the limit
-    assert paragraph_cut(text, 0, 20) == len(para)  # none within: the first one after
-    after_code = len(para) * 3 + len(code) + len(para)
-    assert paragraph_cut(text, len(para) * 3, 10) == after_code  # never inside the fence
-    assert paragraph_cut("```python\n" + "x = 1\n\n" * 20, 0, 10) is None
 
 
 def test_the_usage_table_shows_a_hostile_model_name_as_text_in_its_own_cell() -> None:

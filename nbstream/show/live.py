@@ -26,16 +26,18 @@ from ..engine.result import (
 )
 from ..engine.stream import TurnStream
 from ..errors import NbStreamError, StreamError
-from .rendering import Throttle, bundle, footer, metadata, paragraph_cut, status_line
+from .rendering import Throttle, bundle, footer, metadata, status_line
+from .segments import segment_cut
 
 if TYPE_CHECKING:
     from ..session import Turn
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5
-#: Characters of reply one notebook output holds before the rest goes on in a new one: each
-#: update re-sends its whole output, and Jupyter drops IOPub traffic past 500 KB/s or so.
-SEGMENT = 32_000
+#: UTF-8 bytes of reply one notebook output holds before the rest goes on in a new one: each
+#: update re-sends its whole output (as Markdown, escaped, and as plain text), Jupyter drops
+#: IOPub traffic past 500 KB/s or so, and no message should pass 100 KB.
+SEGMENT = 24_000
 
 
 class Surface(Protocol):
@@ -53,8 +55,8 @@ class Surface(Protocol):
 class NotebookSurface:
     """Display outputs updated in place: Markdown plus plain text, metadata at the end.
 
-    A reply longer than SEGMENT characters goes on in a new output, started at a paragraph
-    break outside code, so that no update re-sends more than about SEGMENT characters.
+    A reply longer than SEGMENT bytes goes on in a new output, cut where `segments` says (a
+    block boundary, if it can), so that no update re-sends more than about SEGMENT bytes.
     """
 
     def __init__(self, *, plain: bool = False, quiet: bool = False) -> None:
@@ -62,6 +64,7 @@ class NotebookSurface:
         self._plain = plain
         self._quiet = quiet
         self._frozen = 0  # characters of reply in finished outputs above the live one
+        self._reopen = ""  # Markdown the live output starts with: a code fence, a table header
 
     def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
         """Update the live output in place (the first call creates it)."""
@@ -83,14 +86,18 @@ class NotebookSurface:
         if self._frozen:  # the reasoning shows once, above the first segment
             tail = replace(tail, reasoning="", usage=replace(tail.usage, reasoning_tokens=None))
         shown = notices if self._frozen == 0 else ()
-        return bundle(tail, last_line, shown, plain_only=self._plain)
+        reopened = replace(tail, text=self._reopen + tail.text)
+        data = bundle(reopened, last_line, shown, plain_only=self._plain)
+        if self._reopen:  # the plain text goes on as it is: the outputs read as one reply
+            data["text/plain"] = bundle(tail, last_line, shown, plain_only=True)["text/plain"]
+        return data
 
     def _freeze(self, result: ChatResult, notices: tuple[str, ...]) -> int:
         sent = 0
-        while (cut := paragraph_cut(result.text, self._frozen, SEGMENT)) is not None:
-            done = replace(result, text=result.text[:cut], tool_calls=(), refusal=None)
+        while (cut := segment_cut(result.text, self._frozen, SEGMENT, self._reopen)) is not None:
+            done = replace(result, text=result.text[: cut.end], tool_calls=(), refusal=None)
             sent += self._send(self._bundle(done, "", notices), {})
-            self._handle, self._frozen = None, cut
+            self._handle, self._frozen, self._reopen = None, cut.end, cut.reopen
         return sent
 
     def _send(self, data: dict[str, str], metadata: dict[str, Any]) -> int:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 from . import _inline
@@ -38,6 +39,7 @@ def _parser() -> MarkdownIt:
 
 
 _PARSER = _parser()
+_BLOCKS = _parser().disable("inline")  # the same blocks, their text left unparsed
 
 
 def safe_markdown(text: str) -> str:
@@ -45,6 +47,11 @@ def safe_markdown(text: str) -> str:
     root = SyntaxTreeNode(_PARSER.parse(text))
     lines = _blocks(root.children, loose=True)
     return "\n".join("" if line == _BARRIER else line for line in _trim(lines))
+
+
+def parse_blocks(text: str) -> list[Token]:
+    """The block tokens the renderer's parser makes of `text` (their inline text unparsed)."""
+    return _BLOCKS.parse(text)
 
 
 def literal(text: str) -> str:

@@ -8,7 +8,6 @@ every piece of it (and every string from the server, such as the model's name) g
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,29 +24,6 @@ from .reasoning import (
     thinking_line,
     usage_facts,
 )
-
-_FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
-
-
-def paragraph_cut(text: str, start: int, limit: int) -> int | None:
-    """Where a segment of `text` that begins at `start` ends once the text runs past `limit`
-    characters from it: at the last paragraph break outside code fences within the limit
-    (the first one after it if there is none). None: not yet."""
-    if len(text) - start <= limit:
-        return None
-    fence, cut, position = "", None, start
-    for line in text[start:].splitlines(keepends=True)[:-1]:  # the last line may still grow
-        position += len(line)
-        opener = _FENCE_LINE.match(line)
-        if opener and (not fence or opener.group(1).startswith(fence)):
-            fence = "" if fence else opener.group(1)
-        elif not fence and not line.strip():
-            if position - start > limit and cut is not None:
-                break
-            cut = position
-            if position - start > limit:
-                break
-    return cut
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -1,0 +1,95 @@
+"""A long reply is shown as several outputs: where it is cut, and what each output holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbstream.engine.result import ChatResult, Status
+from nbstream.show.live import SEGMENT
+from nbstream.show.rendering import bundle
+from nbstream.show.segments import segment_cut
+
+
+def segments(text: str, limit: int, steps: list[int] | None = None) -> list[tuple[str, str]]:
+    """(reopen, body) of each output, as the surface cuts them while the text grows by
+    `steps` (all at once by default)."""
+    out, frozen, reopen = [], 0, ""
+    for end in [*(steps or []), len(text)]:
+        while (cut := segment_cut(text[:end], frozen, limit, reopen)) is not None:
+            out.append((reopen, text[frozen : cut.end]))
+            frozen, reopen = cut.end, cut.reopen
+    return [*out, (reopen, text[frozen:])]
+
+
+def message_bytes(reopen: str, body: str) -> int:
+    """The bytes of the display message for one output, as the kernel sends it."""
+    data = bundle(ChatResult(text=reopen + body, status=Status.COMPLETE), "footer · line")
+    data["text/plain"] = bundle(ChatResult(text=body, status=Status.COMPLETE), "", plain_only=True)[
+        "text/plain"
+    ]
+    return len(json.dumps({"data": data}, ensure_ascii=False).encode())
+
+
+SHAPES = {
+    "prose without blank lines": "Lorem ipsum dolor sit amet, *consectetur*. " * 1600,
+    "short lines": "".join(f"line {i} of prose goes on\n" for i in range(2600)),
+    "one code block": "```python\n" + "".join(f"x{i} = {i}  # *no* [a](b)\n" for i in range(2200)),
+    "CJK text": "漢字の文章です、句読点もあります。" * 2400,
+    "CJK without stops": "漢" * 60_000,
+    "a long list": "".join(f"- item {i} with *text*\n" for i in range(2600)),
+    "a long table": "| n | cell |\n|---|---|\n"
+    + "".join(f"| {i} | <b>x</b> |\n" for i in range(3600)),
+    "a long quote": "".join(f"> quoted line {i}\n" for i in range(3200)),
+    "markup to escape": "*_[]`$<>\\" * 6400,
+}
+
+
+@pytest.mark.parametrize("text", SHAPES.values(), ids=SHAPES.keys())
+def test_any_reply_shape_is_cut_into_outputs_under_100_kb_that_read_as_the_reply(text) -> None:
+    parts = segments(text, SEGMENT)
+    assert len(parts) >= 3
+    assert "".join(body for _, body in parts) == text
+    assert max(message_bytes(*part) for part in parts) <= 100_000
+
+
+def test_a_code_block_goes_on_in_the_next_output_under_the_same_fence() -> None:
+    text = "Intro.\n\n~~~ python\n" + "".join(f"print({i})\n" for i in range(400)) + "~~~\n\nEnd."
+    parts = segments(text, 1000)
+    assert parts[0] == ("", "Intro.\n\n")  # first at the block boundary before the code
+    assert parts[1][1].startswith("~~~ python\nprint(0)\n")
+    assert all(reopen == "~~~ python\n" for reopen, _ in parts[2:])
+    assert all(body.startswith("print(") for _, body in parts[2:-1])
+    assert parts[-1][1].endswith("~~~\n\nEnd.")
+
+
+def test_a_table_goes_on_under_its_header_and_a_list_between_items() -> None:
+    table = "| a | b |\n|:--|--:|\n" + "".join(f"| {i} | x |\n" for i in range(300))
+    parts = segments(table, 1000)
+    assert all(reopen == "| a | b |\n|:--|--:|\n" for reopen, _ in parts[1:])
+    assert all(body.startswith("| ") and body.endswith("|\n") for _, body in parts[:-1])
+    items = "".join(f"{i}. item\n   more of item {i}\n" for i in range(1, 300))
+    assert all(body.split("\n")[0].split(".")[0].isdigit() for _, body in segments(items, 900))
+
+
+def test_paragraphs_are_cut_between_blocks_never_inside_one() -> None:
+    text = "".join(f"Paragraph {i}: " + "word " * 30 + "\n\n" for i in range(60))
+    parts = segments(text, 1200)
+    assert all(body.startswith("Paragraph") and body.endswith("\n\n") for _, body in parts[:-1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab 漢。\n|-`>*#1.")), max_size=400),
+    st.integers(12, 200),
+    st.lists(st.integers(0, 400), max_size=8),
+)
+def test_cuts_made_while_the_reply_grows_are_the_cuts_made_on_the_whole(text, limit, steps):
+    """Each tick sees a longer text; a cut, once made, is the one the whole text would get."""
+    grown = segments(text, limit, sorted(s for s in steps if s <= len(text)))
+    assert grown == segments(text, limit)
+    assert "".join(body for _, body in grown) == text
+    assert all(body for _, body in grown[:-1])
