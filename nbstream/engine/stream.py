@@ -262,7 +262,11 @@ class ChatStream:
     def _feed(self, wire: Wire, data: Any) -> None:
         if not isinstance(data, dict):
             raise json.JSONDecodeError("not a JSON object", str(data), 0)
-        for event in wire.feed(data):
+        try:
+            events = wire.feed(data)
+        except (AttributeError, TypeError):  # a field of the wrong type: `"delta": "text"`
+            raise json.JSONDecodeError("not a chunk", json.dumps(data), 0) from None
+        for event in events:
             if isinstance(event, ServerError):
                 raise _InBandError(event)
             passed = self._acc.apply(event)
