@@ -224,25 +224,30 @@ def _foreign(path: Path) -> None:
          "INSERT INTO photos (name) VALUES ('holiday.jpg')")  # fmt: skip
 
 
+def _put_one(path: Path) -> None:
+    with contextlib.closing(ResponseCache(path)) as cache:
+        cache.put(request(), reply())
+
+
 def _newer(path: Path) -> None:
-    ResponseCache(path).put(request(), reply())
+    _put_one(path)
     _sql(path, "UPDATE nbstream_cache SET value = '99' WHERE name = 'version'")
 
 
 def _no_table(path: Path) -> None:
-    ResponseCache(path).put(request(), reply())
+    _put_one(path)
     _sql(path, "DROP TABLE replies")
 
 
 def _bad_row(path: Path) -> None:
-    ResponseCache(path).put(request(), reply())
+    _put_one(path)
     _sql(path, "UPDATE replies SET result = '{not json'")
 
 
 def _cut(path: Path) -> None:
-    cache = ResponseCache(path)
-    for i in range(200):
-        cache.put(request(f"q{i}"), reply("x" * 500))
+    with contextlib.closing(ResponseCache(path)) as cache:
+        for i in range(200):
+            cache.put(request(f"q{i}"), reply("x" * 500))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] + b"\x00" * 4096 + data[len(data) // 2 + 4096 :])
 
@@ -286,6 +291,7 @@ def test_an_unusable_store_is_a_clear_error_and_left_untouched(
         assert "nbstream leaves it as it is" in message
         assert f"move it aside to start a new cache (mv {cache.where} {cache.where}.old)" in message
         assert cache.path.read_bytes() == before, name
+    cache.close()  # SQLite's -wal and -shm live as long as the connection
     assert sorted(p.name for p in cache.path.parent.iterdir()) == ["cache.sqlite"]
 
 

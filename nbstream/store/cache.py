@@ -33,8 +33,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -161,6 +163,9 @@ class ResponseCache:
         self._clock = clock
         self._mode = journal_mode_for(self.path)
         self._checked = False  # the pages were checked once by this kernel
+        self._lock = threading.Lock()  # guards the kept connection: turns end on many threads
+        self._db: sqlite3.Connection | None = None
+        self._ident: tuple[int, int] | None = None  # device and inode `_db` was opened on
 
     @property
     def where(self) -> str:
@@ -219,6 +224,11 @@ class ResponseCache:
         with self._connect(write=True) as db:
             return db.execute("DELETE FROM replies WHERE created < ?", (cutoff,)).rowcount
 
+    def close(self) -> None:
+        """Close the kept connection (the next use opens a new one)."""
+        with self._lock:
+            self._forget()
+
     def check(self) -> None:
         """Open (creating it if needed) and validate the store: raises CacheError if unusable."""
         with self._connect(write=True):
@@ -234,23 +244,48 @@ class ResponseCache:
                 yield empty
             return
         self._check_header()
+        with self._lock:
+            db, fresh = self._connection()
+            try:
+                if write:
+                    self._create_tables(db)
+                self._check_schema(db)
+                if fresh:  # only now is the file known to be ours
+                    configure(db, self.path, self._mode)
+                with transaction(db, write=write):
+                    if write and not self._checked:
+                        self._check_pages(db)
+                    yield db
+            except sqlite3.Error as exc:
+                self._forget()
+                raise self._damaged(exc) from None
+            except CacheError:
+                self._forget()
+                raise
+
+    def _connection(self) -> tuple[sqlite3.Connection, bool]:
+        """The kept connection, or a new one if there is none or the file was replaced; kept
+        open because closing the last connection checkpoints the whole WAL (each put paid it)."""
         try:
-            db = connect(self.path, timeout=BUSY_TIMEOUT)
+            stat = os.stat(self.path)
+            ident: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except FileNotFoundError:
+            ident = None
+        if self._db is not None and ident == self._ident:
+            return self._db, False
+        self._forget()
+        try:
+            self._db = connect(self.path, timeout=BUSY_TIMEOUT)
+            stat = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise self._cannot_use(exc) from None
-        try:
-            if write:
-                self._create_tables(db)
-            self._check_schema(db)
-            configure(db, self.path, self._mode)
-            with transaction(db, write=write):
-                if write and not self._checked:
-                    self._check_pages(db)
-                yield db
-        except sqlite3.Error as exc:
-            raise self._damaged(exc) from None
-        finally:
-            db.close()
+        self._ident = (stat.st_dev, stat.st_ino)
+        return self._db, True
+
+    def _forget(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db, self._ident = None, None
 
     def _check_pages(self, db: sqlite3.Connection) -> None:
         # Writing into a damaged file could lose what is still readable. Once per kernel, not

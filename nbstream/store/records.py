@@ -64,10 +64,15 @@ class InvalidRow(ValueError):
     """A stored exchange that cannot be used; the message says why in one line."""
 
 
+_RESULT = TypeAdapter(ChatResult)
+
+
 def encode_parts(exchange: Exchange) -> str:
     """The `parts` column of an exchange."""
-    record = {"v": PARTS_VERSION, "user": exchange.user, "result": exchange.result.to_dict()}
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    # pydantic's serializer: `to_dict()` then json.dumps was half the cost of a turn's write.
+    result = _RESULT.dump_json(exchange.result).decode()
+    user = json.dumps(exchange.user, ensure_ascii=False)
+    return f'{{"v":{PARTS_VERSION},"user":{user},"result":{result}}}'
 
 
 def decode_parts(text: object) -> tuple[str, ChatResult]:

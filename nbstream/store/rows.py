@@ -82,8 +82,15 @@ def names(db: sqlite3.Connection, notebook: str) -> list[str]:
     return [row[0] for row in db.execute(query, (notebook,))]
 
 
-def fetch(db: sqlite3.Connection, notebook: str, name: str, known: Known | None) -> Delta | None:
-    """What changed in thread `name` since `known` (None when nothing did)."""
+def fetch(
+    db: sqlite3.Connection,
+    notebook: str,
+    name: str,
+    known: Known | None,
+    mine: dict[str, Exchange] | None = None,
+) -> Delta | None:
+    """What changed in thread `name` since `known` (None when nothing did); rows this kernel
+    just wrote (`mine`, by turn id) are taken as they are rather than read back."""
     query = "SELECT id, system, rev, epoch FROM threads WHERE notebook = ? AND name = ?"
     row = db.execute(query, (notebook, name)).fetchone()
     if row is None:
@@ -102,7 +109,8 @@ def fetch(db: sqlite3.Connection, notebook: str, name: str, known: Known | None)
     invalid: list[str] = []
     for rowid, *columns in found:
         try:
-            rows.append((rowid, exchange_from_row(*columns)))
+            ours = (mine or {}).get(columns[2])
+            rows.append((rowid, ours or exchange_from_row(*columns)))
         except InvalidRow as exc:
             rows.append((rowid, None))
             invalid.append(f"exchange {rowid} of thread {name!r} skipped: {exc}")
@@ -111,14 +119,23 @@ def fetch(db: sqlite3.Connection, notebook: str, name: str, known: Known | None)
 
 def apply(db: sqlite3.Connection, notebook: str, op: Op) -> None:
     """Write one change inside the caller's transaction."""
-    tid = _thread_id(db, notebook, op.thread, create=op.kind in ("record", "system", "fork"))
-    if tid is None:  # undo or reset of a thread that was never written: nothing to do
-        return
-    removes = op.kind in ("reset", "undo", "fork")
-    (rev,) = db.execute(
-        "UPDATE threads SET rev = rev + 1, epoch = epoch + ? WHERE id = ? RETURNING rev",
-        (int(removes), tid),
-    ).fetchone()
+    removes = int(op.kind in ("reset", "undo", "fork"))
+    if op.kind in ("record", "system", "fork"):
+        bumped = db.execute(
+            "INSERT INTO threads (notebook, name, rev, epoch) VALUES (?, ?, 1, 0) "
+            "ON CONFLICT (notebook, name) DO UPDATE SET rev = rev + 1, epoch = epoch + ? "
+            "RETURNING id, rev",
+            (notebook, op.thread, removes),
+        ).fetchone()
+    else:  # undo or reset of a thread that was never written: nothing to do
+        bumped = db.execute(
+            "UPDATE threads SET rev = rev + 1, epoch = epoch + 1 "
+            "WHERE notebook = ? AND name = ? RETURNING id, rev",
+            (notebook, op.thread),
+        ).fetchone()
+        if bumped is None:
+            return
+    tid, rev = bumped
     if op.kind == "record":
         assert op.exchange is not None
         _record(db, tid, rev, op.exchange)
@@ -159,17 +176,6 @@ def _insert(db: sqlite3.Connection, tid: int, rev: int, exchange: Exchange) -> N
         "VALUES (?, ?, ?, ?, ?, ?)",
         (tid, rev, exchange.cell_id, exchange.turn_id, exchange.created, encode_parts(exchange)),
     )
-
-
-def _thread_id(db: sqlite3.Connection, notebook: str, name: str, *, create: bool) -> int | None:
-    if create:
-        db.execute(
-            "INSERT INTO threads (notebook, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (notebook, name),
-        )
-    query = "SELECT id FROM threads WHERE notebook = ? AND name = ?"
-    row = db.execute(query, (notebook, name)).fetchone()
-    return None if row is None else int(row[0])
 
 
 def adopt(db: sqlite3.Connection, notebook: str, old: str) -> tuple[list[str], list[str]]:

@@ -277,7 +277,9 @@ class ConversationStore:
             with sql.transaction(self._connection()) as db:
                 for op in ops:
                     rows.apply(db, self._notebook, op)
-                deltas = {n: rows.fetch(db, self._notebook, n, self._known.get(n)) for n in names}
+                mine = {op.exchange.turn_id: op.exchange for op in ops if op.exchange}
+                known = self._known
+                deltas = {n: rows.fetch(db, self._notebook, n, known.get(n), mine) for n in names}
         except (OSError, sqlite3.Error) as exc:
             self.problem = sql.problem(exc)
             if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
