@@ -6,12 +6,13 @@ output, so nothing else drops a `javascript:` link), mistune (nbconvert), Jupyte
 pass followed by a CommonMark parser (JupyterLab 4, Notebook 7), and the HTML form through
 html.parser. None of them may find raw HTML, an image, a link outside http(s)/mailto/
 relative/#, an element or attribute outside an allow-list, or a TeX command that makes
-links or styles. Payloads set `window.__pwned` or fetch from evil.invalid if they ever run
+links or styles. Payloads set `window.__nbstream_pwned` or fetch from evil.invalid if they ever run
 or load: the browser tier (tests/e2e/test_safety.py) loads this same corpus.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -27,11 +28,12 @@ from nbstream.show.markdown import code_block, literal, safe_html, safe_markdown
 from .jupyter_math import remove_math, replace_math
 from .test_segments import segments
 
-RUN = 'onerror="window.__pwned=1"'
+RUN = 'onerror="window.__nbstream_pwned=1"'
 IMG = f"<img src=x {RUN}>"
-JS = "javascript:window.__pwned=1"
+JS = "javascript:window.__nbstream_pwned=1"
+HOVER = 'onmouseover="window.__nbstream_pwned=1"'
 EVIL = "http://evil.invalid"
-B64 = "PHNjcmlwdD53aW5kb3cuX19wd25lZD0xPC9zY3JpcHQ+"  # <script>window.__pwned=1</script>
+B64 = "PHNjcmlwdD53aW5kb3cuX19wd25lZD0xPC9zY3JpcHQ+"  # <script>window.__nbstream_pwned=1</script>
 
 CORPUS: dict[str, str] = {
     # The four kinds from issue 10.
@@ -52,7 +54,7 @@ CORPUS: dict[str, str] = {
     "indented-after-paragraph": f"para\n    {IMG}",
     "indented-fence": f"   ```\n   {IMG}\n   ```\n{IMG}",
     # The seven kinds of HTML block, and inline HTML.
-    "html-block-1-script": "<script>window.__pwned=1</script>",
+    "html-block-1-script": "<script>window.__nbstream_pwned=1</script>",
     "html-block-1-pre": f"<pre>\n{IMG}\n</pre>",
     "html-block-1-style": f"<style>body{{background:url({EVIL}/css)}}</style>",
     "html-block-1-textarea": f"<textarea>\n</textarea>{IMG}",
@@ -60,12 +62,12 @@ CORPUS: dict[str, str] = {
     "html-block-3-processing": f"<?php x ?>{IMG}",
     "html-block-4-declaration": f"<!DOCTYPE html>{IMG}",
     "html-block-5-cdata": f"<![CDATA[ x ]]>{IMG}",
-    "html-block-6-div": f'<div onmouseover="window.__pwned=1">\n{IMG}\n</div>',
-    "html-block-7-custom": f'<x-tag onclick="window.__pwned=1">\n{IMG}',
+    "html-block-6-div": f'<div onmouseover="window.__nbstream_pwned=1">\n{IMG}\n</div>',
+    "html-block-7-custom": f'<x-tag onclick="window.__nbstream_pwned=1">\n{IMG}',
     "inline-html": f'text {IMG} and <a href="{JS}">x</a>',
     "iframe": f'<iframe src="{EVIL}/frame"></iframe>',
-    "svg-onload": '<svg onload="window.__pwned=1"><circle r="1"/></svg>',
-    "svg-script": "<svg><script>window.__pwned=1</script></svg>",
+    "svg-onload": '<svg onload="window.__nbstream_pwned=1"><circle r="1"/></svg>',
+    "svg-script": "<svg><script>window.__nbstream_pwned=1</script></svg>",
     "math-element": f"<math><mtext><table><mglyph><style><img src=x {RUN}>",
     "object-embed": f'<object data="{EVIL}/o"></object><embed src="{EVIL}/e">',
     "entities-as-tags": f"&lt;img src=x {RUN}&gt; &#60;img src=x {RUN}&#62;",
@@ -73,11 +75,11 @@ CORPUS: dict[str, str] = {
     "unterminated-tag": f"<img src=x {RUN}",
     # Links: schemes, obfuscations, titles, references, autolinks.
     "javascript-link": f"[x]({JS})",
-    "entity-scheme-hex": "[x](jav&#x61;script:window.__pwned=1)",
-    "entity-scheme-decimal": "[x](&#106;avascript:window.__pwned=1)",
-    "entity-colon": "[x](javascript&colon;window.__pwned=1)",
-    "double-encoded-scheme": "[x](&amp;#x6a;avascript:window.__pwned=1)",
-    "mixed-case-scheme": "[x](JaVaScRiPt:window.__pwned=1)",
+    "entity-scheme-hex": "[x](jav&#x61;script:window.__nbstream_pwned=1)",
+    "entity-scheme-decimal": "[x](&#106;avascript:window.__nbstream_pwned=1)",
+    "entity-colon": "[x](javascript&colon;window.__nbstream_pwned=1)",
+    "double-encoded-scheme": "[x](&amp;#x6a;avascript:window.__nbstream_pwned=1)",
+    "mixed-case-scheme": "[x](JaVaScRiPt:window.__nbstream_pwned=1)",
     "angle-destination": f"[x](<{JS}>)",
     "vbscript-link": "[x](vbscript:msgbox(1))",
     "data-link": f"[x](data:text/html;base64,{B64})",
@@ -118,9 +120,9 @@ CORPUS: dict[str, str] = {
     "dollar-multiline-span": f"$a `b\nc $` {IMG} $",
     "dollar-top-fence": f"$a\n```\n$ {IMG}\n```\n$",
     "dollar-display-fence": f"$$\n```\n$$\n{IMG}\n```",
-    "dollar-link-target": '[x](https://ok.invalid/$"onmouseover="window.__pwned=1"x="$)',
-    "dollar-link-title": """[x](https://ok.invalid '$" onmouseover="window.__pwned=1" x="$')""",
-    "dollar-info-string": '- ```py$"onmouseover="window.__pwned=1"x="$\n  code\n  ```',
+    "dollar-link-target": f'[x](https://ok.invalid/$"{HOVER}x="$)',
+    "dollar-link-title": f"""[x](https://ok.invalid '$" {HOVER} x="$')""",
+    "dollar-info-string": f'- ```py$"{HOVER}x="$\n  code\n  ```',
     "dollar-begin-end": f"\\begin{{x}} `\\end{{x}}` {IMG} \\end{{x}}",
     "dollar-math-tilde-fence": f"$$\n~~~\n$$\n\n```\n~~~\n{IMG}\n```",
     "dollar-braces": f"$a{{$ `$` {IMG} $}}$",
@@ -155,6 +157,8 @@ def _parser() -> MarkdownIt:
 
 
 _MD = _parser()
+#: Fewer examples for each mutant of a mutation run (scripts/mutation.sh); the suite runs all.
+EXAMPLES = int(os.environ.get("NBSTREAM_HYPOTHESIS_EXAMPLES", "300"))
 _MISTUNE = mistune.create_markdown(renderer=None, plugins=["table", "strikethrough", "url"])
 
 
@@ -376,7 +380,7 @@ def test_text_shows_exactly_as_the_parser_read_it(text: str) -> None:
     assert _visible(safe_markdown(text)) == _visible(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.text(st.characters(codec="ascii", exclude_characters="<>$![]"), max_size=60))
 def test_random_text_shows_as_the_parser_read_it(text: str) -> None:
     assert _visible(safe_markdown(text)) == _visible(text), safe_markdown(text)
@@ -396,13 +400,13 @@ _FRAGMENTS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_FRAGMENTS, max_size=40).map("".join))
 def test_random_markdown_never_yields_html_images_bad_links_or_active_tex(text: str) -> None:
     assert findings(text) == [], safe_markdown(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(_FRAGMENTS, max_size=40).map("".join), st.integers(min_value=0))
 def test_any_segment_of_a_reply_renders_safely(text: str, cut: int) -> None:
     """A long reply is shown as several outputs cut at paragraph breaks; any piece is safe."""

@@ -128,6 +128,15 @@ def test_text_option_is_reproduced_byte_for_byte(client: openai.OpenAI) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
 
 
+def test_echo_option_replies_with_the_last_message_byte_for_byte(client: openai.OpenAI) -> None:
+    text = "```\n<img src=x>\n````\n$a$ 你好 \r\n trailing "
+    messages = [*USER, {"role": "assistant", "content": "hi"}, {"role": "user", "content": text}]
+    chunks = client.chat.completions.create(
+        model=DEMO_MODEL, messages=messages, stream=True, extra_body={"nbstream": {"echo": True}}
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
+
+
 def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> None:
     chunks = list(
         client.chat.completions.create(

@@ -28,7 +28,9 @@ def build_reply(
     if fault.deltas is not None:
         choices = fault.deltas(body)
         return Reply(body["model"], choices, [fault.finish] * len(choices), **common)
-    if "text" in opts:
+    if opts.get("echo"):  # the last message back, byte for byte (tests of what is shown)
+        tokens = tokenize(message_text(body["messages"][-1].get("content")))
+    elif "text" in opts:
         tokens = tokenize(opts["text"])
     elif "tokens" in opts or fault.filler is not None:
         tokens = filler(opts.get("tokens", fault.filler))

@@ -17,7 +17,7 @@ OPTIONS: dict[str, type] = {
     **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status"), int),
     **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive"), float),
     **dict.fromkeys(("fail_headers",), dict),
-    **dict.fromkeys(("fail_in_band",), bool),
+    **dict.fromkeys(("fail_in_band", "echo"), bool),
 }
 
 

@@ -1,0 +1,137 @@
+"""The whole adversarial corpus of test_markdown_safety.py in a real browser, on every surface.
+
+For each surface (`%%chat` outputs, a gather grid, the chat panel with its saved transcript)
+and each front end (JupyterLab 4, Notebook 7): one notebook whose one cell shows every
+payload, checked live and again after save, kernel shutdown and reopening (the front end
+then trusts the saved outputs). Every payload sets `window.__nbstream_pwned` or fetches from
+a `.invalid` host if it ever runs or loads; the tripwire, the request log and the rendered
+elements must show none of it. A control cell at the end proves that the wire works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ..test_markdown_safety import CORPUS, IMG
+from .conftest import JupyterServer, Notebook
+
+# The corpus in several states takes minutes on a busy machine; a hang still fails.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+_OPTIONS = {"rate": 5000.0, "first_token_delay": 0.0}
+#: JupyterLab shows the first 50 outputs of a cell (then a "show more" button).
+_KEYS = list(CORPUS)
+CHUNKS = [dict((k, CORPUS[k]) for k in _KEYS[i : i + 45]) for i in range(0, len(_KEYS), 45)]
+
+
+def _cell(surface: str, chunk: dict[str, str]) -> str:
+    payloads = f"CORPUS = __import__('json').loads({json.dumps(json.dumps(chunk))})"
+    return SURFACES[surface].replace("#PAYLOADS", payloads)
+
+
+#: Per surface, a cell that shows every payload of a chunk (put in for `#PAYLOADS`).
+SURFACES = {
+    "chat": (
+        "import json, shlex\n"
+        "#PAYLOADS\n"
+        "for key, text in CORPUS.items():\n"
+        f"    options = json.dumps({{'text': text, **{_OPTIONS!r}}})\n"
+        "    get_ipython().run_cell_magic(\n"
+        "        'chat', f'--no-history -p nbstream={shlex.quote(options)}', key)"
+    ),
+    "grid": (
+        "import nbstream\n"
+        "#PAYLOADS\n"
+        "nbstream.gather(list(CORPUS.values()),\n"
+        f"                params={{'nbstream': {{'echo': True, **{_OPTIONS!r}}}}});"
+    ),
+    "panel": (
+        "import nbstream\n"
+        "#PAYLOADS\n"
+        "for text in CORPUS.values():\n"
+        "    nbstream.chat(text, thread='safety', show=False,\n"
+        f"                  params={{'nbstream': {{'echo': True, **{_OPTIONS!r}}}}})\n"
+        "nbstream.ChatPanel(thread='safety')"
+    ),
+}
+CONTROL = f"from IPython.display import HTML\nHTML({IMG.replace('=1', '=2')!r})"
+
+#: What the page made of the payload cell: active elements, links, and how much it shows.
+_INSPECT = """(cell) => {
+  const outside = (e) => !e.closest('mjx-container');
+  const active = [...cell.querySelectorAll(
+    '.jp-OutputArea-output img, .jp-OutputArea-output iframe, .jp-OutputArea-output script,'
+    + '.jp-OutputArea-output object, .jp-OutputArea-output embed, .jp-OutputArea-output svg,'
+    + '.jp-OutputArea-output form, .jp-OutputArea-output math, .jp-OutputArea-output [style*="url"]'
+  )].filter(outside).map((e) => e.outerHTML.slice(0, 200));
+  const handlers = [...cell.querySelectorAll('.jp-OutputArea-output *')]
+    .filter((e) => [...e.attributes].some((a) => a.name.startsWith('on')))
+    .map((e) => e.outerHTML.slice(0, 200));
+  const links = [...cell.querySelectorAll('.jp-OutputArea-output a[href]')]
+    .map((a) => a.getAttribute('href'));
+  const count = (selector) => cell.querySelectorAll(selector).length;
+  return {
+    active, handlers, links,
+    shown: {
+      chat: count('.jp-OutputArea-output[data-mime-type="text/markdown"]'),
+      grid: count('.nbstream-item'),
+      panel: count('.nbstream-assistant'),
+      transcript: count('.jp-OutputArea-output details'),
+    },
+  };
+}"""
+
+
+def _check(nb: Notebook, requests: list[str], alarms: list[str], state: str) -> dict[str, int]:
+    """Nothing ran, loaded or stayed active in any payload cell; how much each one shows."""
+    assert alarms == [], f"{state}: a payload ran: {alarms}"
+    assert [url for url in requests if ".invalid" in url] == [], f"{state}: a payload loaded"
+    shown: dict[str, int] = {}
+    for index in range(1, len(CHUNKS) + 1):
+        seen = nb.cell(index).evaluate(_INSPECT)
+        assert seen["active"] == [] and seen["handlers"] == [], f"{state}: {seen}"
+        bad = [h for h in seen["links"] if not re.match(r"(https?:|mailto:|#|/|[\w.-]+(/|$))", h)]
+        assert bad == [], f"{state}: links outside the allow-list: {bad}"
+        for kind, count in seen["shown"].items():
+            shown[kind] = shown.get(kind, 0) + count
+    return shown
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+@pytest.mark.parametrize("surface", SURFACES)
+def test_no_payload_runs_or_loads_live_or_after_reopening(
+    page, jupyter: JupyterServer, alarms: list[str], surface: str, ui: str
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    name = f"safety-{surface}-{ui}.ipynb"
+    cells = [_cell(surface, chunk) for chunk in CHUNKS]
+    jupyter.write_notebook(name, "%load_ext nbstream", *cells, CONTROL)
+    total = len(cells) + 2
+    nb = Notebook(page, jupyter, name, ui=ui).open(cells=total)
+    for index in range(total - 1):
+        nb.run_and_wait(index, timeout=240)
+    page.wait_for_timeout(1_000)  # MathJax typesets after the outputs render
+    live = _check(nb, requests, alarms, f"{surface} in {ui}, live")
+    # Every payload is on show (the panel of the last cell holds the whole thread).
+    expected = len(CORPUS) + (len(CORPUS) - len(CHUNKS[-1]) if surface == "panel" else 0)
+    assert live[surface] == expected, live
+
+    nb.save()
+    jupyter.api("DELETE", f"/api/kernels/{nb.kernel_id()}")
+    page.reload()
+    nb.wait_loaded(cells=total)
+    page.wait_for_timeout(1_000)
+    reopened = _check(nb, requests, alarms, f"{surface} in {ui}, reopened")
+    # Widgets are not saved: the panel comes back as its transcripts, Markdown outputs.
+    if surface == "panel":
+        assert reopened["transcript"] == len(CHUNKS), reopened
+    else:
+        assert reopened[surface] == len(CORPUS), reopened
+
+    # The control: the same tag as a raw HTML output does run, so the tripwire works here.
+    nb.run_and_wait(total - 1)
+    page.wait_for_function("() => window.__nbstream_pwned === 2", timeout=10_000)
