@@ -7,6 +7,7 @@ from markdown_it import MarkdownIt
 
 from nbstream.engine.accumulate import STOPPED_REASONING
 from nbstream.engine.result import ChatResult, Status, Timings, Usage
+from nbstream.show.panel_html import reply_html
 from nbstream.show.rendering import bundle, footer, reply_markdown, status_line
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -98,3 +99,10 @@ def test_stopped_while_reasoning_says_so_and_keeps_the_reasoning() -> None:
     stopped = thinking(error=STOPPED_REASONING, finish_reason="length")
     assert "stopped by max_tokens while reasoning" in footer(stopped)
     assert "Compare 9.11 and 9.80." in shown(reply_markdown(stopped))
+
+
+def test_the_panel_folds_reasoning_in_its_own_html_and_keeps_it_text() -> None:
+    shown = reply_html(answered(reasoning=f"Try {XSS}"))
+    assert shown.count("<details") == 1 and "<img" not in shown and "&lt;img" in shown
+    assert shown.index("</details>") < shown.index("9.8 is greater.")
+    assert "💭 thinking…" in reply_html(thinking())

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from ..engine.result import ChatResult
 from ..store.threads import Thread
 from .markdown import safe_html
-from .rendering import reply_markdown, transcript_markdown, transcript_text
+from .reasoning import reasoning_html
+from .rendering import reasoning_time, reply_markdown, transcript_markdown, transcript_text
 
 
 def render_markdown(text: str) -> str:
@@ -31,8 +32,9 @@ def reply_html(result: ChatResult) -> str:
     """An assistant reply so far (notices first), without its stats line."""
     notes = "".join(f'<div class="nbstream-notice">{html.escape(n)}</div>' for n in result.notices)
     role = html.escape(result.model or "Assistant")
-    body = render_markdown(reply_markdown(result)) if _has_body(result) else ""
-    return f'<div class="nbstream-role">{role}</div>{notes}{body}'
+    thought = reasoning_html(result, reasoning_time(result), render_markdown)
+    body = render_markdown(reply_markdown(result, reasoning=False)) if _has_body(result) else ""
+    return f'<div class="nbstream-role">{role}</div>{notes}{thought}{body}'
 
 
 def _has_body(result: ChatResult) -> bool:

@@ -8,6 +8,9 @@ reasoning text is model output: it goes through `safe_markdown` like the answer.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+
 from ..engine.accumulate import STOPPED_REASONING
 from ..engine.result import ChatResult, estimate_tokens
 from .markdown import literal, safe_markdown
@@ -37,21 +40,53 @@ def reasoning_seconds(result: ChatResult) -> float | None:
     return None if end is None else end - timings.first_token
 
 
+def _summary(result: ChatResult, seconds: str) -> str:
+    tokens = reasoning_tokens(result)
+    if not result.reasoning:
+        return f"💭 {tokens:,} reasoning tokens (hidden)"
+    if thinking(result) and result.finish_reason is None:
+        return "💭 thinking…"
+    return f"💭 Reasoning · {_tokens(tokens)}" + (f" · {seconds}" if seconds else "")
+
+
+def _tokens(count: int) -> str:
+    return f"{count:,} token" + ("" if count == 1 else "s")
+
+
+def _quoted(result: ChatResult) -> str:
+    lines = safe_markdown(result.reasoning).split("\n")
+    return "\n".join(f"> {line}" if line else ">" for line in lines)
+
+
+def _folded(result: ChatResult) -> bool:
+    return bool(result.reasoning) and not (thinking(result) and result.finish_reason is None)
+
+
 def reasoning_markdown(result: ChatResult, seconds: str) -> str:
     """The reasoning section above the answer ('' when there was none): a live quote while
     the model thinks, then a folded `<details>`; a count when the text is hidden."""
-    tokens = reasoning_tokens(result)
+    if not result.reasoning and not result.usage.reasoning_tokens:
+        return ""
+    summary = literal(_summary(result, seconds))
     if not result.reasoning:
-        if not result.usage.reasoning_tokens:
-            return ""
-        return f"*{literal(f'💭 {tokens:,} reasoning tokens (hidden)')}*"
-    quoted = "\n".join(
-        f"> {line}" if line else ">" for line in safe_markdown(result.reasoning).split("\n")
-    )
-    if thinking(result) and result.finish_reason is None:
-        return f"*{literal('💭 thinking…')}*\n\n{quoted}"
-    summary = literal(f"💭 Reasoning · {tokens:,} tokens" + (f" · {seconds}" if seconds else ""))
-    return f"<details><summary>{summary}</summary>\n\n{quoted}\n\n</details>"
+        return f"*{summary}*"
+    if not _folded(result):
+        return f"*{summary}*\n\n{_quoted(result)}"
+    return f"<details><summary>{summary}</summary>\n\n{_quoted(result)}\n\n</details>"
+
+
+def reasoning_html(result: ChatResult, seconds: str, render: Callable[[str], str]) -> str:
+    """The reasoning section as HTML for the panel, whose Markdown renderer allows no raw HTML:
+    the `<details>` is built here and only the reasoning goes through `render`."""
+    if not result.reasoning and not result.usage.reasoning_tokens:
+        return ""
+    summary = html.escape(_summary(result, seconds))
+    if not result.reasoning:
+        return f'<div class="nbstream-notice">{summary}</div>'
+    body = render(_quoted(result))
+    if not _folded(result):
+        return f'<div class="nbstream-reasoning" style="opacity:.7">{summary}{body}</div>'
+    return f'<details class="nbstream-reasoning"><summary>{summary}</summary>{body}</details>'
 
 
 def reasoning_plain(result: ChatResult) -> str:
@@ -71,7 +106,7 @@ def thinking_line(result: ChatResult, elapsed: str) -> str | None:
     the answer has begun."""
     if not thinking(result):
         return None
-    return f"⏳ thinking · {reasoning_tokens(result):,} tokens · {elapsed}"
+    return f"⏳ thinking · {_tokens(reasoning_tokens(result))} · {elapsed}"
 
 
 def usage_facts(result: ChatResult) -> list[str]:

@@ -122,11 +122,17 @@ def ending(result: ChatResult) -> str:
     }.get(result.finish_reason or "", result.finish_reason or "finished")
 
 
-def reply_markdown(result: ChatResult) -> str:
-    """The reply body as safe Markdown: reasoning, text, refusal, tool calls."""
+def reasoning_time(result: ChatResult) -> str:
+    """How long the reasoning lasted, as shown ('' when there was none to time)."""
     seconds = reasoning_seconds(result)
-    reasoning = reasoning_markdown(result, "" if seconds is None else format_seconds(seconds))
-    parts = [reasoning] if reasoning else []
+    return "" if seconds is None else format_seconds(seconds)
+
+
+def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
+    """The reply body as safe Markdown: reasoning (unless `reasoning=False`), text, refusal,
+    tool calls."""
+    section = reasoning_markdown(result, reasoning_time(result)) if reasoning else ""
+    parts = [section] if section else []
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:
