@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..settings import Settings
 
 if TYPE_CHECKING:
-    import openai
+    import openai as openai  # re-exported: the engine's modules share the deferred import
 else:
 
     class _Deferred:

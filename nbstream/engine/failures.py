@@ -76,7 +76,7 @@ def retry_wait(err: openai.APIError, attempt: int) -> float:
 
 def backoff(attempt: int) -> float:
     """Exponential back-off with jitter: about 0.5, 1, 2 ... up to 8 s."""
-    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
 def stated_wait(headers: Mapping[str, str]) -> float | None:
