@@ -10,9 +10,7 @@ import pytest
 
 from nbstream.cli import main
 
-from .conftest import SECRET_KEY
-
-HANG = 10
+from .conftest import HANG, SECRET_KEY
 
 
 @pytest.fixture

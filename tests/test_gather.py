@@ -16,9 +16,8 @@ from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show.live import NullSurface, driver
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 
-HANG = 10
 RATE_LIMITED = Retrying("rate limited", 1.0, 1)
 
 

@@ -40,6 +40,7 @@ from nbstream.show.live import (
 from nbstream.show.rendering import Throttle
 
 from .conftest import SECRET_KEY
+from .kernels import Kernel, clean_env
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -421,3 +422,43 @@ def test_terminal_ipython_gets_text_and_show_false_always_wins(shell) -> None:
 def test_a_null_surface_still_returns_the_reply(settings) -> None:
     result = stream_to(make_stream(settings, text="quiet"), NullSurface())
     assert result.text == "quiet"
+
+
+# --- in a real kernel ---------------------------------------------------------------------
+
+KERNEL_TURN = """
+from nbstream.session import Session, TurnOptions
+from nbstream.settings import NbStream
+from nbstream.show.live import driver, surface_for
+session = Session(NbStream(base_url={url!r}, model="nbstream-demo"))
+options = TurnOptions(thread="k", params={{"nbstream": {{"tokens": 60, "rate": 100}}}})
+session.chat("Hi", options, driver(surface_for(None), cost=session.cost))
+"""
+
+
+@pytest.mark.kernel
+def test_in_a_kernel_a_turn_streams_into_one_output_labelled_with_its_turn(
+    server, tmp_path
+) -> None:
+    kernel = Kernel(clean_env(OPENAI_API_KEY=SECRET_KEY), cwd=tmp_path)
+    try:
+        run = kernel.execute(KERNEL_TURN.format(url=server.url))
+        assert run.reply["status"] == "ok", run.error
+        recorded = kernel.execute(
+            "print(session.store.thread('k').exchanges[0].turn_id)"
+        ).text.strip()
+    finally:
+        kernel.shutdown()
+    [first] = run.of("display_data")
+    updates = run.of("update_display_data")
+    assert len(updates) >= 3  # it grew in place: 60 tokens at 100 a second
+    ids = {first["transient"]["display_id"]} | {u["transient"]["display_id"] for u in updates}
+    assert len(ids) == 1
+    assert any("⏳" in u["data"]["text/plain"] for u in updates[:-1])
+    final = run.final
+    footer = final["data"]["text/plain"].split("\n")[-1]
+    assert footer.startswith("nbstream-demo · ") and " → 60 tokens " in footer
+    assert footer.endswith(" · finished · thread k")
+    assert set(final["data"]) == {"text/markdown", "text/plain"}
+    assert final["metadata"]["nbstream"]["turn_id"] == recorded
+    assert final["metadata"]["nbstream"]["thread"] == "k"

@@ -30,12 +30,9 @@ from nbstream.settings import NbStream, resolve
 from nbstream.show.live import NullSurface, driver, stream_to
 from nbstream.store.threads import ConversationStore
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import clean_env
 from .test_live import InterruptOnText
-
-#: An upper bound for waiting on the server's log, so that a hang fails instead of stalling.
-HANG = 10
 
 
 @pytest.fixture
