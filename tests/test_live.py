@@ -298,10 +298,9 @@ def test_a_plain_notebook_reply_has_no_markdown(shell) -> None:
     assert captured.outputs[0].data == {"text/plain": "**x**\nm"}
 
 
-def test_a_long_reply_goes_on_in_new_outputs_at_paragraph_breaks_outside_code(shell) -> None:
+def test_a_long_reply_goes_on_in_new_outputs_each_readable_on_its_own(shell) -> None:
     paragraphs = [f"Paragraph {i} " + " ".join(["lorem ipsum"] * 300) for i in range(30)]
-    # A code block longer than a segment is never cut in two, blank lines and all.
-    code = "```python\n" + "x = 1\n\n" * (SEGMENT // 6) + "```"
+    code = "```python\n" + "x = 1\n" * (SEGMENT // 3) + "```"  # longer than one output
     text = "\n\n".join([*paragraphs[:10], code, *paragraphs[10:]])
     surface = NotebookSurface()
     with capture_output() as captured:
@@ -309,15 +308,19 @@ def test_a_long_reply_goes_on_in_new_outputs_at_paragraph_breaks_outside_code(sh
             surface.show(streaming(text[:end]), "⏳ streaming", ("a notice",))
         surface.finish(finished(text), "m · finished", ("a notice",), {"nbstream": {}})
     outputs = displays(captured.outputs)
-    finals = [updates[-1].data["text/plain"] for updates in outputs.values()]
+    finals = [updates[-1].data for updates in outputs.values()]  # what the notebook keeps
+    plain = [data["text/plain"] for data in finals]
     assert len(finals) >= 4
-    assert finals[0].startswith("[a notice]\nParagraph 0 ")
-    assert not any("[a notice]" in part for part in finals[1:])
-    assert finals[-1].endswith("\nm · finished")
-    assert not any("⏳" in part for part in finals)  # no output is left showing a status
-    bodies = [finals[0].removeprefix("[a notice]\n"), *finals[1:-1], finals[-1][:-13]]
-    assert "\n\n".join(bodies) == text
-    assert any(body.startswith("```python") and body.endswith("```") for body in bodies)
+    assert plain[0].startswith("[a notice]\nParagraph 0 ")
+    assert not any("[a notice]" in part for part in plain[1:])
+    assert plain[-1].endswith("\nm · finished")
+    assert not any("⏳" in part for part in plain)  # no output is left showing a status
+    bodies = [plain[0].removeprefix("[a notice]\n"), *plain[1:-1], plain[-1][:-13]]
+    assert " ".join(bodies).split() == text.split()  # every word once, in order
+    # The code block goes on in the next output under its own fence, so it still reads as code.
+    code_outputs = [data["text/markdown"] for data in finals if "x = 1" in data["text/markdown"]]
+    assert len(code_outputs) >= 2
+    assert all(markdown.startswith("```python\n") for markdown in code_outputs[1:])
     for updates in outputs.values():
         assert max(len(u.data["text/plain"]) for u in updates) < SEGMENT * 2 + 4_000
 
