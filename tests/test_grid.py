@@ -93,7 +93,9 @@ def test_each_item_says_where_it_is() -> None:
         ("failed", reply(""), True, "401 from host: bad key"),
     )
     plain = render(board, final=False)["text/plain"]
-    assert plain.startswith("[1] waiting\n\n⏳ waiting\n\n[2] streaming\nabc\n⏳ 12 tokens\n\n")
+    assert plain.startswith(
+        "[1] waiting\n\nwaiting\n\n[2] streaming\nabc\nstreaming · 12 tokens\n\n"
+    )
     done = plain.split("[3] done\nabc\n", 1)[1].split("\n", 1)[0]
     assert done.startswith("m · 5 → 3 tokens (8) · first token 0.50 s")
     assert done.endswith(" · finished")

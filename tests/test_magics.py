@@ -57,7 +57,7 @@ def test_a_reply_streams_into_one_output_updated_in_place(kernel, log) -> None:
     updates = run.of("update_display_data")
     assert len(updates) >= 5  # several visible states, about 10 a second for 1.2 s
     texts = [u["data"]["text/plain"] for u in updates]
-    assert any(t.startswith("The") and "⏳" in t for t in texts[:-1])
+    assert any(t.startswith("The") and "\nstreaming · " in t for t in texts[:-1])
     final = run.final
     assert set(final["data"]) == {"text/markdown", "text/plain"}
     assert "nbstream-demo · 4 → 120 tokens (124)" in final["data"]["text/plain"]

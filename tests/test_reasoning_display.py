@@ -50,7 +50,7 @@ def html_of(markdown: str) -> list[str]:
 
 
 def test_while_thinking_the_status_line_says_so_with_tokens_and_time() -> None:
-    assert status_line(thinking(), 8.1) == "⏳ thinking · 312 tokens · 8.10 s"
+    assert status_line(thinking(), 8.1) == "thinking · 312 tokens · 8.10 s"
 
 
 def test_reasoning_streams_live_above_the_answer_then_folds() -> None:

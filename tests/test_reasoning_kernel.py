@@ -41,7 +41,7 @@ def test_reasoning_streams_as_thinking_then_folds_above_the_answer(kernel: Kerne
     run = chat(kernel, rate=40)
     assert run.reply["status"] == "ok"
     live = [u["data"]["text/plain"] for u in run.of("update_display_data")[:-1]]
-    assert any("⏳ thinking · " in text for text in live)
+    assert any("thinking · " in text for text in live)
     shown = final(run)
     markdown = shown["text/markdown"]
     assert markdown.startswith("<details><summary>💭 Reasoning · 37 tokens")

@@ -6,6 +6,8 @@ piece nbstream adds around model text (labels, names, tool calls, notices) stays
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from markdown_it import MarkdownIt
 
@@ -60,7 +62,9 @@ def test_tool_calls_model_names_and_finish_reasons_cannot_inject_markdown() -> N
 def test_notices_and_the_footer_show_as_text_in_the_bundle() -> None:
     data = bundle(result(text="ok", model=XSS), footer(result(model=XSS)), (f"note {XSS}",))
     _, html = _code_and_html(data["text/markdown"])
-    assert html == ["<sub>", "</sub>"]  # nbstream's own tag, nothing from the model
+    [footer_html] = html  # nbstream's own line, the model's name in it as text
+    assert footer_html.startswith('<div class="nbstream-footer"') and XSS not in footer_html
+    assert "&lt;img src=x onerror=alert(1)&gt; · 10 → 20 tokens" in footer_html
 
 
 def result(**changes) -> ChatResult:
@@ -102,7 +106,7 @@ def test_bundle_has_markdown_and_real_plain_text() -> None:
     assert data["text/plain"] == "<b>x</b>\n\nTool call f({})\nfooter"
     assert data["text/markdown"].startswith("&lt;b&gt;x&lt;/b&gt;")
     assert "```json\n{}\n```" in data["text/markdown"]
-    assert "<sub>footer</sub>" in data["text/markdown"]
+    assert data["text/markdown"].endswith(">finished</span> footer</div>")
     assert bundle(result(), "f", plain_only=True) == {"text/plain": "Hi\nf"}
 
 
@@ -140,3 +144,53 @@ def test_the_usage_table_shows_a_hostile_model_name_as_text_in_its_own_cell() ->
         t for t in MarkdownIt("commonmark").enable("table").parse(markdown) if t.type == "td_open"
     ]
     assert len(cells) == 16  # two rows of eight: the name's pipe split nothing
+
+
+def _badges(markdown: str) -> list[str]:
+    return re.findall(r'class="nbstream-badge[^"]*"[^>]*>([^<]*)</span>', markdown)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({}, ["finished"]),
+        ({"finish_reason": "tool_calls"}, ["finished"]),
+        ({"finish_reason": "length"}, ["stopped: max tokens"]),
+        ({"finish_reason": "content_filter"}, ["filtered"]),
+        ({"status": Status.INTERRUPTED}, ["interrupted"]),
+        ({"status": Status.INCOMPLETE, "error": "connection lost"}, ["incomplete"]),
+        ({"status": Status.INCOMPLETE, "finish_reason": None}, ["incomplete"]),
+        ({"status": Status.FAILED}, ["failed"]),
+        ({"replayed": True}, ["finished", "replayed"]),
+        ({"status": Status.INTERRUPTED, "replayed": True}, ["interrupted", "replayed"]),
+    ],
+)
+def test_every_reply_ends_with_a_badge_from_its_status_finish_reason_and_source(
+    changes: dict, words: list[str]
+) -> None:
+    done = result(**changes)
+    assert _badges(bundle(done, footer(done))["text/markdown"]) == words
+
+
+def test_a_badge_is_white_on_a_colour_or_an_outline_and_never_needs_an_emoji_font() -> None:
+    done = bundle(result(), footer(result()))["text/markdown"]
+    assert "background-color:#1a7f37;color:#ffffff" in done
+    live = bundle(result(), status_line(result(), 1.0), live=True)["text/markdown"]
+    assert _badges(live) == ["streaming"] and "background-color" not in live
+    waiting = status_line(result(timings=Timings()), 0.5)
+    assert _badges(bundle(result(text=""), waiting, live=True)["text/markdown"]) == ["waiting"]
+    lines = [footer(result(finish_reason=f)) for f in ("stop", "length", "content_filter")]
+    lines += [status_line(result(), 1.0), waiting]
+    # Emoji (⏳ among them) are drawn from an emoji font, which many machines lack.
+    assert not [c for line in lines for c in line if 0x2300 <= ord(c) <= 0x23FF or ord(c) > 0xFFFF]
+
+
+def test_a_footer_is_one_html_line_whatever_the_model_name_or_error_holds() -> None:
+    hostile = result(model="m$x$ `y` \\z\n\n<b>w</b>")
+    markdown = bundle(hostile, footer(hostile))["text/markdown"]
+    tokens = MarkdownIt("commonmark", {"html": True}).parse(markdown)
+    blocks = [t for t in tokens if t.type == "html_block"]
+    assert len(blocks) == 1 and "<b>" not in blocks[0].content
+    assert "$" not in blocks[0].content and "`" not in blocks[0].content
+    error = bundle(result(text=""), "✖ 401 from host: bad key")["text/markdown"]
+    assert _badges(error) == ["failed"] and error.endswith("</span> 401 from host: bad key</div>")

@@ -47,7 +47,7 @@ class EchoingClient(NotebookClient):
 
     def _show(self, key: str, content: dict[str, Any]) -> None:
         text = content.get("data", {}).get("text/plain", "")
-        final = "nbstream" in content.get("metadata", {}) or "⏳" not in text
+        final = not content.get("metadata", {}).get("nbstream_live")
         if not final:
             text = text.rpartition("\n")[0]  # the status line changes at every update
         shown = self._shown.get(key, "")

@@ -61,8 +61,8 @@ def _status(item: Item) -> str:
     if item.done:
         return footer(result)
     if result.timings.first_token is None:
-        return "⏳ waiting"
-    return f"⏳ {result.usage.completion_tokens} tokens"
+        return "waiting"
+    return f"streaming · {result.usage.completion_tokens} tokens"
 
 
 class _BoardView:

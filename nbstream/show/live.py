@@ -26,6 +26,7 @@ from ..engine.result import (
 )
 from ..engine.stream import TurnStream
 from ..errors import NbStreamError, StreamError
+from .badge import ERROR_MARK
 from .rendering import Throttle, bundle, footer, metadata, status_line
 from .segments import segment_cut
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5
+#: The metadata of an output still changing, until its final update replaces it: a reader of
+#: the messages (`nbstream demo`) can tell a status line from a footer.
+LIVE_META = {"nbstream_live": True}
 #: UTF-8 bytes of reply one notebook output holds before the rest goes on in a new one: each
 #: update re-sends its whole output (as Markdown, escaped, and as plain text), Jupyter drops
 #: IOPub traffic past 500 KB/s or so, and no message should pass 100 KB.
@@ -69,7 +73,7 @@ class NotebookSurface:
     def show(self, result: ChatResult, last_line: str, notices: tuple[str, ...]) -> int:
         """Update the live output in place (the first call creates it)."""
         sent = self._freeze(result, notices)
-        return sent + self._send(self._bundle(result, last_line, notices), {})
+        return sent + self._send(self._bundle(result, last_line, notices, live=True), LIVE_META)
 
     def finish(
         self, result: ChatResult, last_line: str, notices: tuple[str, ...], meta: dict[str, Any]
@@ -80,16 +84,18 @@ class NotebookSurface:
         self._send(self._bundle(result, footer_line, notices), meta)
 
     def _bundle(
-        self, result: ChatResult, last_line: str, notices: tuple[str, ...]
+        self, result: ChatResult, last_line: str, notices: tuple[str, ...], *, live: bool = False
     ) -> dict[str, str]:
         tail = replace(result, text=result.text[self._frozen :])
         if self._frozen:  # the reasoning shows once, above the first segment
             tail = replace(tail, reasoning="", usage=replace(tail.usage, reasoning_tokens=None))
         shown = notices if self._frozen == 0 else ()
         reopened = replace(tail, text=self._reopen + tail.text)
-        data = bundle(reopened, last_line, shown, plain_only=self._plain)
+        data = bundle(reopened, last_line, shown, plain_only=self._plain, live=live)
         if self._reopen:  # the plain text goes on as it is: the outputs read as one reply
-            data["text/plain"] = bundle(tail, last_line, shown, plain_only=True)["text/plain"]
+            data["text/plain"] = bundle(tail, last_line, shown, plain_only=True, live=live)[
+                "text/plain"
+            ]
         return data
 
     def _freeze(self, result: ChatResult, notices: tuple[str, ...]) -> int:
@@ -245,7 +251,9 @@ class LiveView:
     def end(self, result: ChatResult, error: NbStreamError | None = None) -> None:
         """The final update: the reply with its footer, or the error that ended it."""
         if error is not None and not isinstance(error, StreamError):
-            self.surface.finish(result, "✖ failed", result.notices, {})  # the error says why
+            self.surface.finish(
+                result, f"{ERROR_MARK}failed", result.notices, {}
+            )  # the error says why
             return
         cost = self._cost(result) if error is None else None
         priced = cost is not None or error is not None  # a failed turn is not priced at all

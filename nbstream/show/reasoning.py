@@ -106,7 +106,7 @@ def thinking_line(result: ChatResult, elapsed: str) -> str | None:
     the answer has begun."""
     if not thinking(result):
         return None
-    return f"⏳ thinking · {_tokens(reasoning_tokens(result))} · {elapsed}"
+    return f"thinking · {_tokens(reasoning_tokens(result))} · {elapsed}"
 
 
 def usage_facts(result: ChatResult) -> list[str]:

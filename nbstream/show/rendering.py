@@ -14,6 +14,7 @@ from typing import Any
 
 from ..engine.result import OFFLINE_BACKEND, ChatResult, Status, local_backend
 from ..store.threads import Thread
+from .badge import line_html, split
 from .markdown import code_block, literal, safe_markdown
 from .reasoning import (
     answer_after,
@@ -43,17 +44,19 @@ def count(tokens: int) -> str:
 
 
 def status_line(result: ChatResult, elapsed: float, note: str = "") -> str:
-    """The line under a reply while it streams: tokens so far, elapsed time, rate."""
+    """The line under a reply while it streams, led by what it is doing (`badge.LIVE`):
+    tokens so far, elapsed time, rate; a retry's note while it waits."""
     tokens = result.usage.completion_tokens
     if result.timings.first_token is None:
         waiting = f"waiting for the first token · {format_seconds(elapsed)}"
-        return f"⏳ {note or waiting}"
+        return note or waiting
     thinking = thinking_line(result, format_seconds(elapsed))
     if thinking is not None:
         return thinking + (f" · {note}" if note else "")
     rate = result.tokens_per_second
     speed = f" · {rate:.1f} tok/s" if rate else ""
-    return f"⏳ {count(tokens)} · {format_seconds(elapsed)}{speed}" + (f" · {note}" if note else "")
+    line = f"streaming · {count(tokens)} · {format_seconds(elapsed)}{speed}"
+    return line + (f" · {note}" if note else "")
 
 
 def footer(
@@ -157,14 +160,20 @@ def reply_text(result: ChatResult) -> str:
 
 
 def bundle(
-    result: ChatResult, last_line: str, notices: tuple[str, ...] = (), *, plain_only: bool = False
+    result: ChatResult,
+    last_line: str,
+    notices: tuple[str, ...] = (),
+    *,
+    plain_only: bool = False,
+    live: bool = False,
 ) -> dict[str, str]:
-    """The display bundle: safe Markdown and real plain text, with a last line under the reply."""
+    """The display bundle: safe Markdown and real plain text, with a last line under the reply
+    (`live`: the status line of a reply on its way, else its footer) led by its badge."""
     plain = "\n".join([*(f"[{n}]" for n in notices), reply_text(result), last_line]).strip()
     if plain_only:
         return {"text/plain": plain}
     notes = [f"*{literal(n)}*" for n in notices]
-    last = [f"<sub>{literal(last_line)}</sub>"] if last_line else []
+    last = [line_html(*split(result, last_line, live=live))] if last_line else []
     markdown = "\n\n".join([*notes, reply_markdown(result), *last])
     return {"text/markdown": markdown, "text/plain": plain}
 

@@ -72,18 +72,21 @@ LAB_SETTINGS = {
 }
 
 # What a cell shows, read in the page. The nbstream reply is the text/markdown output (a long
-# one goes on in more of them); the last one ends with a lone <sub>: the status line while
-# streaming ("⏳ ..."), then the footer.
+# one goes on in more of them); the last one ends with the line under the reply, led by its
+# badges: the status line while streaming (badge "streaming", ...), then the footer. `last` is
+# that line without its badges, `badges` their words.
 _READ_CELL = """(cell) => {
   const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')];
   const mds = outputs.filter((o) => o.getAttribute('data-mime-type') === 'text/markdown');
-  let reply = null, last = null;
+  let reply = null, last = null, badges = [];
   if (mds.length) {
     const blocks = mds.flatMap((md) => [...md.children]);
     const tail = blocks[blocks.length - 1];
-    if (tail && tail.tagName === 'P' && tail.children.length === 1
-        && tail.firstElementChild.tagName === 'SUB') {
-      last = tail.innerText.trim();
+    if (tail && tail.classList.contains('nbstream-footer')) {
+      const marks = [...tail.querySelectorAll('.nbstream-badge')];
+      badges = marks.map((b) => b.innerText.trim());
+      last = [...tail.childNodes].filter((n) => !marks.includes(n))
+        .map((n) => n.textContent).join('').trim();
       blocks.pop();
     }
     reply = blocks.map((b) => b.innerText).join('\\n');
@@ -94,6 +97,7 @@ _READ_CELL = """(cell) => {
     text: outputs.map((o) => o.innerText).join('\\n'),
     reply: reply,
     last: last,
+    badges: badges,
     errors: outputs  // tracebacks and stderr both render as this type
       .filter((o) => o.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr')
       .map((o) => o.innerText).join('\\n'),
@@ -110,7 +114,8 @@ _START_SAMPLER = """([cell, read]) => {
     const s = readCell(cell);
     const prev = states[states.length - 1];
     if (!prev || prev.reply !== s.reply || prev.last !== s.last) {
-      states.push({t: (performance.now() - t0) / 1000, reply: s.reply, last: s.last});
+      states.push({t: (performance.now() - t0) / 1000, reply: s.reply, last: s.last,
+                   badges: s.badges});
     }
   };
   const timer = setInterval(sample, 100);
@@ -134,9 +139,12 @@ _TRIPWIRE = """(() => {
 FOOTER = re.compile(
     rf"^{re.escape(MODEL)} · (?P<approx>≈?)\d+ → ≈?(?P<tokens>\d+) tokens \(≈?\d+\) · "
     r"first token [\d.]+ s"
-    r"( · [\d.]+ tok/s)? · total [\d.]+ s · (?P<ending>.+)$"
+    r"( · [\d.]+ tok/s)? · total [\d.]+ s( · (?P<ending>.+))?$"
 )
-STATUS = re.compile(r"^⏳ (?P<tokens>\d+) tokens? · ")
+#: The status line of a streaming reply, after its badge.
+STATUS = re.compile(r"^(?P<tokens>\d+) tokens? · ")
+#: The badges of a reply on its way; every other badge is final.
+LIVE = ("waiting", "thinking", "streaming")
 
 
 def chat_cell(prompt: str, **server_options: object) -> str:
@@ -149,16 +157,23 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def footer(state: dict[str, Any]) -> re.Match[str]:
-    """The footer under a finished reply, parsed (`tokens`, `ending`); fails without one."""
+def footer(state: dict[str, Any]) -> dict[str, str]:
+    """The footer under a finished reply, parsed: `tokens`, `approx`, and `ending` (why it
+    stopped, which is the status badge's word when it says no more); fails without one."""
     match = FOOTER.match(state["last"] or "")
     assert match, f"no footer under the reply: {state['last']!r}"
-    return match
+    assert state["badges"] and state["badges"][0] not in LIVE, state["badges"]
+    return {**match.groupdict(), "ending": match["ending"] or state["badges"][0]}
+
+
+def live(state: dict[str, Any]) -> bool:
+    """Whether a state shows a reply on its way (a live badge), not a finished one."""
+    return bool(state.get("badges")) and state["badges"][0] in LIVE
 
 
 def assert_grows_in_place(states: list[dict[str, Any]], final: dict[str, Any], least: int) -> None:
     """Distinct growing states with a status line, each a prefix of the final reply."""
-    streaming = [s for s in states if s["reply"] and (s["last"] or "").startswith("⏳")]
+    streaming = [s for s in states if s["reply"] and s["badges"] == ["streaming"]]
     replies = [flat(s["reply"]) for s in streaming]
     assert len(set(replies)) >= least, f"only {len(set(replies))} states seen: {states}"
     for before, after in itertools.pairwise([*replies, flat(final["reply"])]):
@@ -166,7 +181,7 @@ def assert_grows_in_place(states: list[dict[str, Any]], final: dict[str, Any], l
     counts = [int(STATUS.match(s["last"])["tokens"]) for s in streaming]  # type: ignore[index]
     assert counts == sorted(counts), f"the token count went back: {counts}"
     # The footer replaces the status line only once the reply is complete.
-    finished = [s for s in states if s["last"] and not s["last"].startswith("⏳")]
+    finished = [s for s in states if s["badges"] and not live(s)]
     assert all(flat(s["reply"]) == flat(final["reply"]) for s in finished), finished
 
 
