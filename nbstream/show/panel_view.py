@@ -87,7 +87,7 @@ class ReplyView:
             h.reply_html(ChatResult()), "nbstream-message", "nbstream-assistant"
         )
         self.body.add_class("nbstream-streaming")
-        self.stats = messages.message(h.stats_html("⏳ waiting · sending…"), "nbstream-stats")
+        self.stats = messages.message(h.stats_html("waiting · sending…"), "nbstream-stats")
         user = messages.message(h.user_html(prompt), "nbstream-message", "nbstream-user")
         self.rows: tuple[widgets.Widget, ...] = (user, self.body, self.stats)
         self._error_row: widgets.Widget | None = None
