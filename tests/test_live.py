@@ -458,7 +458,7 @@ def test_in_a_kernel_a_turn_streams_into_one_output_labelled_with_its_turn(
     assert len(updates) >= 3  # it grew in place: 60 tokens at 100 a second
     ids = {first["transient"]["display_id"]} | {u["transient"]["display_id"] for u in updates}
     assert len(ids) == 1
-    assert any("⏳" in u["data"]["text/plain"] for u in updates[:-1])
+    assert any("\nstreaming · " in u["data"]["text/plain"] for u in updates[:-1])
     final = run.final
     footer = final["data"]["text/plain"].split("\n")[-1]
     assert footer.startswith("nbstream-demo · ") and " → 60 tokens " in footer

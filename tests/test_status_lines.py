@@ -53,17 +53,17 @@ def test_one_token_is_singular() -> None:
 
 def test_while_waiting_the_status_counts_the_seconds_or_says_why() -> None:
     waiting = reply(text="", timings=Timings())
-    assert status_line(waiting, 1.25) == "⏳ waiting for the first token · 1.25 s"
+    assert status_line(waiting, 1.25) == "waiting for the first token · 1.25 s"
     assert status_line(waiting, 1.25, "rate limited, retrying in 2 s (attempt 1)") == (
-        "⏳ rate limited, retrying in 2 s (attempt 1)"
+        "rate limited, retrying in 2 s (attempt 1)"
     )
 
 
 def test_while_streaming_the_status_counts_tokens_time_and_speed() -> None:
-    assert status_line(reply(), 3.0) == "⏳ 21 tokens · 3.00 s · 10.0 tok/s"
-    assert status_line(reply(), 3.0, "note") == "⏳ 21 tokens · 3.00 s · 10.0 tok/s · note"
+    assert status_line(reply(), 3.0) == "streaming · 21 tokens · 3.00 s · 10.0 tok/s"
+    assert status_line(reply(), 3.0, "note") == "streaming · 21 tokens · 3.00 s · 10.0 tok/s · note"
     one = reply(usage=Usage(10, 1, 11), timings=Timings(first_token=0.5, last_token=0.5))
-    assert status_line(one, 0.6) == "⏳ 1 token · 0.60 s"  # no speed from a single token
+    assert status_line(one, 0.6) == "streaming · 1 token · 0.60 s"  # no speed from a single token
 
 
 @pytest.mark.parametrize(
