@@ -53,7 +53,7 @@ def status_word(result: ChatResult) -> str:
         return {"length": "stopped: max tokens", "content_filter": "filtered"}.get(
             result.finish_reason or "", "finished"
         )
-    return result.status.value
+    return str(result.status.value)
 
 
 def final_badges(result: ChatResult) -> tuple[Badge, ...]:
