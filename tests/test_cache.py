@@ -108,6 +108,26 @@ def test_the_key_changes_with_host_model_messages_and_params(host, model, messag
     assert key_for(host, model, messages, params) != base
 
 
+#: The history before the prompt "Hello", against which each case below differs.
+EARLIER = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey"}],
+        [{"role": "assistant", "content": "Hi"}, {"role": "user", "content": "Hello!"}],
+        [{"role": "user", "content": "Hi"}],
+        [{"role": "system", "content": "Be brief."}, *EARLIER],
+        [],
+    ],
+)
+def test_the_key_covers_the_whole_history_not_only_the_last_message(earlier) -> None:
+    base = key_for("h", "m", [*EARLIER, *HELLO], {})
+    assert key_for("h", "m", [*earlier, *HELLO], {}) != base
+    assert key_for("h", "m", [*EARLIER, *HELLO], {}) == base
+
+
 @pytest.mark.parametrize(
     ("env", "host"),
     [
