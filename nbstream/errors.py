@@ -4,7 +4,7 @@
     ├── ConfigError            no key, bad setting            (before any request)
     ├── RequestError           the server refused the request (before any token)
     │   ├── AuthError            401 / 403
-    │   ├── ModelNotFoundError   404 for the model; lists what the server offers
+    │   ├── ModelNotFoundError   404 (or a 400 saying so); lists what the server offers
     │   ├── RateLimitError       429 after the allowed retries
     │   └── BadResponseError     200 that is not a chat completion (HTML login page ...)
     ├── ConnectError           refused, DNS, connect timeout, 5xx after retries
@@ -58,8 +58,10 @@ class AuthError(RequestError):
 class ModelNotFoundError(RequestError):
     """The server does not know the model."""
 
-    def __init__(self, message: str, hint: str = "", *, models: list[str] | None = None) -> None:
-        super().__init__(message, hint, status=404)
+    def __init__(
+        self, message: str, hint: str = "", *, models: list[str] | None = None, status: int = 404
+    ) -> None:
+        super().__init__(message, hint, status=status)
         self.models = models or []
 
 

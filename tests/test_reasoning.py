@@ -260,6 +260,7 @@ def test_an_unknown_model_answered_with_400_lists_the_servers_models(
     with pytest.raises(ModelNotFoundError) as caught:
         run(settings, "gpt-9", unknown_as=style)
     assert "gpt-9" in caught.value.message and "nbstream-demo" in caught.value.models
+    assert caught.value.status == 400 and caught.value.message.startswith("400 from ")
 
 
 @pytest.mark.parametrize(

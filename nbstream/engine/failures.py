@@ -169,7 +169,9 @@ async def translate(err: openai.APIError, settings: Settings, attempts: int) -> 
     if unknown_model(err):
         models = await list_models(settings)
         hint = f"this server offers: {', '.join(models[:30])}" if models else "check the model name"
-        return ModelNotFoundError(head, hint + "; choose one with -m NAME", models=models)
+        return ModelNotFoundError(
+            head, hint + "; choose one with -m NAME", models=models, status=status
+        )
     if status == 429:
         return RateLimitError(head, "wait and retry, or lower the request rate", status=status)
     if status == 413:
