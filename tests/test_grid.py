@@ -73,7 +73,7 @@ def test_model_text_prompts_and_errors_cannot_add_script_or_handlers() -> None:
 def test_plain_text_shows_the_model_text_as_it_is() -> None:
     board = board_of(("p", reply("a <b>bold</b> claim"), True, None))
     plain = render(board, final=True)["text/plain"]
-    assert plain.startswith("[1] p\na <b>bold</b> claim\nm · 5 → 3 tokens (8)")
+    assert plain.startswith("[1] p\na <b>bold</b> claim\n[finished] 3 tokens · 2.0 tok/s")
 
 
 def test_while_streaming_only_the_tail_of_each_reply_is_shown_and_all_of_it_at_the_end() -> None:
@@ -94,12 +94,11 @@ def test_each_item_says_where_it_is() -> None:
     )
     plain = render(board, final=False)["text/plain"]
     assert plain.startswith(
-        "[1] waiting\n\nwaiting\n\n[2] streaming\nabc\nstreaming · 12 tokens\n\n"
+        "[1] waiting\n\n[waiting]\n\n[2] streaming\nabc\n[streaming] 12 tokens\n\n"
     )
     done = plain.split("[3] done\nabc\n", 1)[1].split("\n", 1)[0]
-    assert done.startswith("m · 5 → 3 tokens (8) · first token 0.50 s")
-    assert done.endswith(" · finished")
-    assert "[4] failed\n\n✖ 401 from host: bad key\n\n" in plain
+    assert done == "[finished] 3 tokens · 2.0 tok/s · total 2.00 s"
+    assert "[4] failed\n\n[failed] 401 from host: bad key\n\n" in plain
 
 
 def test_the_total_line_counts_requests_tokens_failures_and_the_aggregate_rate() -> None:
@@ -179,3 +178,28 @@ def test_the_final_grid_is_shown_even_when_the_work_fails(capsys) -> None:
         show_board(board, half_then_fail(), show=True)
     out = capsys.readouterr().out
     assert "[1] first\none\n" in out and "1/2 requests" in out
+
+
+def test_cards_grow_fold_a_long_reply_and_keep_their_look_when_sanitised() -> None:
+    long = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(20))
+    board = board_of(("long", reply(long), True, None), ("short", reply("**bold**"), True, None))
+    markup = render(board, final=True)["text/html"]
+    assert "max-height" not in markup and "overflow:auto" not in markup  # no nested scrollbars
+    assert markup.count("<summary>show all</summary>") == 1
+    shown, folded = markup.split("<summary>show all</summary>", 1)
+    assert "Paragraph 0 " in shown and "Paragraph 19 " in folded and "Paragraph 19 " not in shown
+    assert "<strong>bold</strong>" in markup and "**" not in markup  # Markdown rendered
+    assert "var(" not in markup  # the untrusted-output sanitiser drops var(): no look lost
+    assert "repeat(auto-fill, minmax(260px, 1fr))" in markup  # one column on a narrow screen
+
+
+def test_each_card_ends_with_its_badge() -> None:
+    board = board_of(
+        ("a", reply("x", finish_reason="length"), True, None),
+        ("b", reply("x", status=Status.INTERRUPTED), True, None),
+        ("c", reply(""), True, "boom"),
+        ("d", reply("x", status=Status.INCOMPLETE), False, None),
+    )
+    markup = render(board, final=False)["text/html"]
+    words = [m.split(">")[-1] for m in markup.split("</span>") if 'class="nbstream-badge' in m]
+    assert words == ["stopped: max tokens", "interrupted", "failed", "streaming"]

@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..engine import loop
 from ..engine.result import ChatResult
+from .badge import COLOURS, Badge, badge_html, final_badges
+from .badge import text as badge_text
 from .live import NotebookSurface, TerminalSurface, surface_for
 from .markdown import safe_html
-from .rendering import Throttle, footer, format_seconds
+from .rendering import Throttle, count, format_seconds
+from .segments import segment_cut
 
 if TYPE_CHECKING:
     from ..gather import Board, Item
@@ -24,28 +27,34 @@ T = TypeVar("T")
 
 #: Characters of each reply shown while streaming; the final output has everything.
 TAIL = 400
+#: UTF-8 bytes of a final reply shown before the rest folds behind "show all".
+FOLD = 1_200
+#: Cards at least 260 px wide, as many to a row as fit: one column on a narrow screen.
+_AUTO_COLUMNS = "repeat(auto-fill, minmax(260px, 1fr))"
+# Colours as rgba: the sanitiser of untrusted outputs drops var(--jp-…) (see badge.py).
+_CARD = "border:1px solid rgba(128,128,128,0.35);border-radius:4px;padding:6px;min-width:0"
 
 
 def render(board: Board, *, final: bool, columns: int | None = None) -> dict[str, str]:
-    """The board as an HTML grid (model text as `markdown.safe_html`) and plain text."""
+    """The board as an HTML grid (model text as `markdown.safe_html`) and plain text.
+
+    Cards grow with their reply (a long one folds behind "show all"), stack on narrow
+    screens, and use only styles JupyterLab's sanitiser keeps when the notebook is reopened.
+    """
     cells, plain = [], []
     for number, item in enumerate(board.items, 1):
         result = item.result
         text = result.text if final else result.text[-TAIL:]
-        status = _status(item)
+        badges, details = _status(item)
         cells.append(
-            '<div class="nbstream-item" style="border:1px solid var(--jp-border-color2,#ccc);'
-            'border-radius:4px;padding:6px;min-width:0">'
-            f'<div style="font-weight:600">{number}. {html.escape(item.title)}</div>'
-            f'<div style="max-height:16em;overflow:auto">{safe_html(text)}</div>'
-            f'<div style="font-size:85%;opacity:.75">{html.escape(status)}</div></div>'
+            f'<div class="nbstream-item" style="{_CARD}">'
+            f"<div><b>{number}. {html.escape(item.title)}</b></div>{_body(text, final)}"
+            f'<div style="font-size:85%">{" ".join(map(badge_html, badges))} '
+            f"{badge_text(details)}</div></div>"
         )
-        plain.append(f"[{number}] {item.title}\n{text}\n{status}")
-    template = (
-        f"repeat({columns}, minmax(0, 1fr))"
-        if columns
-        else ("repeat(auto-fill, minmax(260px, 1fr))")
-    )
+        words = " ".join(f"[{b.word}]" for b in badges)
+        plain.append(f"[{number}] {item.title}\n{text}\n{words} {details}".rstrip())
+    template = f"repeat({columns}, minmax(0, 1fr))" if columns else _AUTO_COLUMNS
     grid = (
         f'<div class="nbstream-grid" style="display:grid;grid-template-columns:{template};'
         f'gap:8px">{"".join(cells)}</div>'
@@ -54,15 +63,27 @@ def render(board: Board, *, final: bool, columns: int | None = None) -> dict[str
     return {"text/html": grid, "text/plain": "\n\n".join([*plain, total_line(board)])}
 
 
-def _status(item: Item) -> str:
+def _body(text: str, final: bool) -> str:
+    """A reply in full, its start shown and the rest folded once it is long."""
+    cut = segment_cut(text, 0, FOLD) if final else None
+    if cut is None:
+        return safe_html(text)
+    rest = safe_html(cut.reopen + text[cut.end :])
+    return f"{safe_html(text[: cut.end])}<details><summary>show all</summary>{rest}</details>"
+
+
+def _status(item: Item) -> tuple[tuple[Badge, ...], str]:
+    """The badges of a card and the one line beside them."""
     result = item.result
     if item.error:
-        return f"✖ {item.error}"
-    if item.done:
-        return footer(result)
-    if result.timings.first_token is None:
-        return "waiting"
-    return f"streaming · {result.usage.completion_tokens} tokens"
+        return (Badge("failed", COLOURS["failed"]),), item.error
+    tokens = count(result.usage.completion_tokens)
+    if result.timings.first_token is None and not item.done:
+        return (Badge("waiting"),), ""
+    if not item.done:
+        return (Badge("streaming"),), tokens
+    rate = f" · {result.tokens_per_second:.1f} tok/s" if result.tokens_per_second else ""
+    return final_badges(result), f"{tokens}{rate} · total {format_seconds(result.timings.total)}"
 
 
 class _BoardView:
