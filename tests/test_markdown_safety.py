@@ -429,3 +429,87 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
     assert len(parts) >= 3
     for reopen, body in parts:
         assert findings(reopen + body) == [], safe_markdown(reopen + body)
+
+
+# ---- exactly what is written: a table of inputs and outputs (reviewed by hand)
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        (
+            "| a | b |\n|:-:|:--|\n| $\\|x\\|$ | `p\\|q` |",
+            "| a | b |\n| :-: | :-- |\n| $\\vert x\\vert $ | ` p\\|q ` |",
+        ),
+        (
+            "$a<b>c$ and $[x](y)$ and $\\href{u}{v}$ $x]: y$ $f[a][b]$",
+            "&#36;a&lt;b&gt;c$ and $[x](y)$ and $&#92;\u2060href{u}{v}&#36; $x] : y$ $f[a] [b]$",
+        ),
+        ("# Heading $a$\nsecond\n===", "# Heading $a$\n\n# second"),
+        (
+            "line one\\\nline two  \nthree ~~del~~ *em* __strong__",
+            "line one\\\nline two\\\nthree ~~del~~ *em* __strong__",
+        ),
+        (
+            "![](https://ok.invalid/i.png) ![alt *em*](/rel.png) ![x](javascript:y) [![i](a.png)](https://ok.invalid)",
+            "[image](https://ok.invalid/i.png) [alt *em*](/rel.png) x [[i](a.png)](https://ok.invalid)",
+        ),
+        (
+            "<https://ok.invalid> <mailto:me@ok.invalid> <me@ok.invalid> <javascript:x>",
+            "[https://ok.invalid](https://ok.invalid) [mailto:me@ok.invalid](mailto:me@ok.invalid)"
+            " [me@ok.invalid](mailto:me@ok.invalid) javascript:x",
+        ),
+        (
+            "```py title\ncode\n```\n\n```$x\ny\n```\n\n    indented\n\n~~~\ntilde\n~~~",
+            "```py\ncode\n```\n\n```\ny\n```\n\n```\nindented\n```\n\n```\ntilde\n```",
+        ),
+        (
+            "3. three\n4. four\n   - nested\n\n- loose\n\n- list",
+            "3. three\n4. four\n   - nested\n\n- loose\n\n- list",
+        ),
+        ("> quote\n> ```\n> code\n> ```\n> after", "> quote\n\n> ```\n> code\n> ```\n\n> after"),
+        ("<div>\n<b>x</b>\n\n</div>", "&lt;div&gt;\n&lt;b&gt;x&lt;/b&gt;\n\n&lt;/div&gt;"),
+        ("&#32;&#32;lead\n1. x\n12) y\nC# x", "&#32;&#32;lead\n\n1. x\n\n12. y\n    C\\# x"),
+        (
+            "a $x$ b $$y$$ c $ d $$ e \\$f\\$ $\\{g\\}$ $h{$ $}$",
+            "a $x$ b $$y$$ c $ d $$ e \\$f\\$ ${g}&#36; &#36;h{&#36; &#36;}&#36;",
+        ),
+        ("$a\nb$ and `c` $d`e$", "$a\nb$ and ` c ` &#36;d&#96;e&#36;"),
+        (
+            "[a](<b c> 'title') [d](e\\(f\\)) [g](h?i=1&j=$k \"t\")",
+            "[a](b%20c) [d](e%28f%29) [g](h?i=1&amp;j=%24k)",
+        ),
+        ("$$\na<b\n- c\n$$", "&#36;&#36;\na&lt;b\n\n- c\n  &#36;&#36;"),
+        ("- ```\n  x\n  ```\n- y", "- ```\n  x\n  ```\n\n- y"),
+        ("> - a\n>   ```\n>   x\n>   ```", "> - a\n\n>   ```\n>   x\n>   ```"),
+        (
+            "x \\\\(a\\\\) \\href \\style{b} \\hrefx",
+            "x &#92;(a&#92;) &#92;\u2060href &#92;\u2060style{b} &#92;hrefx",
+        ),
+        ("***\n\nlast", "___\n\nlast"),
+        ("$$a\n-b\n  ~c\n\\d$$ $$e\nf$$", "$$a\n{}-b\n{}~c\n\\d$$ $$e\nf$$"),
+        (
+            "| $a\\|b$ | ~~s~~ |\n|---|---|\n| x\\\ny |  |",
+            "| $a\\vert b$ | ~~s~~ |\n| --- | --- |\n| x&#92; |   |\n| y |   |",
+        ),
+    ],
+)
+def test_what_the_renderer_writes_for_each_construct(text: str, written: str) -> None:
+    assert safe_markdown(text) == written
+
+
+def test_what_the_html_form_holds() -> None:
+    text = "1. [a](https://ok.invalid)\n\n| a |\n|--:|\n| 1 |\n\n```py\nx\n```\n\n2. b"
+    link = '<a href="https://ok.invalid" target="_blank" rel="noopener noreferrer nofollow">a</a>'
+    assert safe_html(text) == (
+        f"<ol>\n<li>{link}</li>\n</ol>\n<table>\n<thead>\n<tr>\n"
+        '<th style="text-align:right">a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n'
+        '<td style="text-align:right">1</td>\n</tr>\n</tbody>\n</table>\n'
+        '<pre><code class="language-py">x\n</code></pre>\n<ol start="2">\n<li>b</li>\n</ol>\n'
+    )
+
+
+def test_literal_and_code_block_write_exactly() -> None:
+    assert literal("a\nb - *c* $d") == "a b - \\*c\\* &#36;d"
+    assert code_block("x```y", "js") == "````js\nx```y\n````"
+    assert code_block("x\n", "not a name") == "```not\nx\n```"
