@@ -91,6 +91,7 @@ CORPUS: dict[str, str] = {
     "autolink-data": "<data:text/html,x>",
     "autolink-quote": f'<https://ok.invalid/"{RUN}>',
     "bare-url": "www.evil.invalid/x and http://evil.invalid/y",
+    "bare-url-before-code-span": f"http://e.x`{IMG}` www.e.x`{IMG}`",
     # Images: none may load, remote or data.
     "image": f"![p]({EVIL}/p.png)",
     "image-title": f'![p]({EVIL}/t.png "t")',
@@ -456,7 +457,7 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
         ),
         (
             "<https://ok.invalid> <mailto:me@ok.invalid> <me@ok.invalid> <javascript:x>",
-            "[https://ok.invalid](https://ok.invalid) [mailto:me@ok.invalid](mailto:me@ok.invalid)"
+            "[https\\://ok.invalid](https://ok.invalid) [mailto:me@ok.invalid](mailto:me@ok.invalid)"
             " [me@ok.invalid](mailto:me@ok.invalid) javascript:x",
         ),
         (

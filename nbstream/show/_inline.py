@@ -226,5 +226,11 @@ def _syntax(text: str, index: int, at_line_start: bool, line_start: bool) -> boo
     char = text[index]
     if char in _ESCAPED or (char in _LINE_START and at_line_start):
         return True
+    # A bare URL is text to the parser; GFM front ends would make it a link, which runs on
+    # through a backtick and so would swallow the opening of a code span after it.
+    if (char == ":" and text.startswith("//", index + 1)) or (
+        char == "." and text[index - 3 : index].lower() == "www"
+    ):
+        return True
     start = text.rfind("\n", 0, index) + 1  # `1.` or `1)` beginning a line: a list marker
     return char in ".)" and (start > 0 or line_start) and text[start:index].isdigit()
