@@ -457,8 +457,9 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
         ),
         (
             "<https://ok.invalid> <mailto:me@ok.invalid> <me@ok.invalid> <javascript:x>",
-            "[https\\://ok.invalid](https://ok.invalid) [mailto:me@ok.invalid](mailto:me@ok.invalid)"
-            " [me@ok.invalid](mailto:me@ok.invalid) javascript:x",
+            "[https\\://ok.invalid](https://ok.invalid) "
+            "[mailto:me@ok.invalid](mailto:me@ok.invalid) "
+            "[me@ok.invalid](mailto:me@ok.invalid) javascript:x",
         ),
         (
             "```py title\ncode\n```\n\n```$x\ny\n```\n\n    indented\n\n~~~\ntilde\n~~~",
