@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     fast = lambda s: s < 0.5  # noqa: E731
-    with OfflineServer(rate=0) as server, tempfile.TemporaryDirectory() as tmp:
+    with OfflineServer(rate=0, faults=True) as server, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         quick = settings_for(server, idle_timeout=0.5, max_retries=0)
         huge = {"fail_status": 429, "retry_after": "86400"}

@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--rate", type=float, default=100.0, help="tokens per second (0: max)")
     serve.add_argument("--first-token-delay", type=float, default=0.05, help="seconds")
+    serve.add_argument(
+        "--faults", action="store_true", help="also serve the fault models; unknown names: 404"
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -85,9 +88,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .offline.server import serve
+    from .offline.server import faults_on, serve
 
-    serve(args.host, args.port, args.rate, args.first_token_delay)
+    serve(args.host, args.port, args.rate, args.first_token_delay, args.faults or faults_on())
     return 0
 
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
+from .colab import HOST_ENV as COLAB_HOST_ENV
+from .colab import proxy as colab_proxy
 from .errors import ConfigError
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -120,6 +122,7 @@ class Settings:
     api: Api = Api.AUTO
     hide_reasoning: bool = False
     think_tags: bool = True
+    source: str = ""  # which backend was chosen and why, for `%chat config`
 
     @property
     def host(self) -> str:
@@ -132,6 +135,7 @@ class Settings:
     def shown(self) -> dict[str, Any]:
         """The settings as a user may see them: the key masked."""
         return {
+            "backend": self.source or None,
             "model": self.model,
             "base_url": "offline demo server" if self.offline else (self.base_url or OPENAI_URL),
             "azure_endpoint": self.azure_endpoint,
@@ -196,34 +200,60 @@ def resolve(
     )
     tunables.update(_reasoning_settings(given, config))
     model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
-    base_url = (
-        given.get("base_url")
-        or config.base_url
-        or env.get("NBSTREAM_BASE_URL")
-        or env.get("OPENAI_BASE_URL")
-    )
+    return _with_backend(model, given, config, env, tunables)
+
+
+def _with_backend(
+    model: str | None,
+    given: dict[str, Any],
+    config: NbStream,
+    env: Mapping[str, str],
+    tunables: dict[str, Any],
+) -> Settings:
+    """Choose the backend: a base URL, Azure, OpenAI with a key, Colab's model proxy, or the
+    offline demo, in that order; `Settings.source` says which and why."""
+    base_url, url_from = _first(
+        (given.get("base_url"), "base_url argument"), (config.base_url, "NbStream.base_url"),
+        (env.get("NBSTREAM_BASE_URL"), "NBSTREAM_BASE_URL"),
+        (env.get("OPENAI_BASE_URL"), "OPENAI_BASE_URL"),
+    )  # fmt: skip
     azure = None if base_url else env.get("AZURE_OPENAI_ENDPOINT")
     api_key = (
         given.get("api_key")
         or (env.get("AZURE_OPENAI_API_KEY") if azure else None)
         or env.get("OPENAI_API_KEY")
     )
-    if not (api_key or base_url or azure):
-        if not config.offline_fallback:
-            raise ConfigError(
-                "no API key: nothing to authenticate with",
-                "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server), "
-                "or %config NbStream.offline_fallback = True for the offline demo",
-            )
-        return Settings(model or OFFLINE_MODEL, None, None, offline=True, **tunables)
-    return Settings(
-        model or DEFAULT_MODEL,
-        base_url.rstrip("/") if base_url else None,
-        api_key,
-        azure_endpoint=azure,
-        api_version=env.get("OPENAI_API_VERSION") if azure else None,
-        **tunables,
-    )
+    if base_url or azure or api_key:
+        source = (
+            f"{url_from} is set" if base_url else
+            "Azure: AZURE_OPENAI_ENDPOINT is set" if azure else "OpenAI: an API key is set"
+        )  # fmt: skip
+        return Settings(
+            model or DEFAULT_MODEL, base_url.rstrip("/") if base_url else None, api_key,
+            azure_endpoint=azure, api_version=env.get("OPENAI_API_VERSION") if azure else None,
+            source=source, **tunables,
+        )  # fmt: skip
+    colab = colab_proxy(env)
+    if colab is not None:
+        model = model or colab.default_model(tunables["connect_timeout"])
+        source = f"Colab's model proxy: {COLAB_HOST_ENV} is set and no key or base URL"
+        return Settings(model, colab.base_url, colab.token, source=source, **tunables)
+    if not config.offline_fallback:
+        raise ConfigError(
+            "no API key: nothing to authenticate with",
+            "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server), "
+            "or %config NbStream.offline_fallback = True for the offline demo",
+        )
+    source = "offline demo: no API key, base URL or Colab model proxy is set"
+    return Settings(model or OFFLINE_MODEL, None, None, offline=True, source=source, **tunables)
+
+
+def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:
+    """The first set value and the name of where it came from."""
+    for value, name in candidates:
+        if value:
+            return value, name
+    return None, ""
 
 
 def _reasoning_settings(given: dict[str, Any], config: NbStream) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from nbstream.offline.server import OfflineServer
+from nbstream.offline.server import FAULTS_ENV, OfflineServer
 from nbstream.settings import Settings, resolve
 
 #: A key that looks real, so a leak would be visible in any output.
@@ -20,11 +21,15 @@ HANG = 20.0
 
 _keys = itertools.count()
 
+# Offline servers started in this process serve the fault models, so the error paths stay
+# testable. Kernels get a clean environment (tests/kernels.py): theirs do not, as a user's.
+os.environ[FAULTS_ENV] = "1"
+
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[OfflineServer]:
     """The offline server, shared by the session (the request log is per test: see `log`)."""
-    with OfflineServer(rate=0) as srv:
+    with OfflineServer(rate=0, faults=True) as srv:
         yield srv
 
 

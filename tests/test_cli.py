@@ -63,21 +63,45 @@ def test_an_empty_prompt_is_refused() -> None:
     assert done.returncode == 1 and "empty prompt" in done.stderr
 
 
-def test_serve_prints_its_url_and_answers_the_sdk() -> None:
+def test_serve_says_how_to_use_it_and_how_to_stop_it_and_answers_any_model() -> None:
     server = subprocess.Popen(
         [*NBSTREAM, "serve", "--port", "0", "--rate", "0"],
         stdout=subprocess.PIPE, text=True, env=clean_env(),
     )  # fmt: skip
     try:
-        line = server.stdout.readline()
-        assert line.startswith("nbstream offline server at http://127.0.0.1:")
-        url = line.split(" at ")[1].split()[0]
+        said = [server.stdout.readline() for _ in range(4)]
+        assert said[0].startswith("nbstream offline server at http://127.0.0.1:")
+        url = said[0].split(" at ")[1].split()[0]
+        assert "any model name works" in said[1]
+        assert said[2].strip() == f"point nbstream at it: export OPENAI_BASE_URL={url}"
+        assert "Ctrl-C" in said[3]
         client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
         reply = client.chat.completions.create(
-            model="nbstream-demo", messages=[{"role": "user", "content": "hi"}],
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
             extra_body={"nbstream": {"text": "pong"}},
         )  # fmt: skip
-        assert reply.choices[0].message.content == "pong"
+        assert reply.choices[0].message.content == "pong" and reply.model == "nbstream-demo"
+        assert next(m.id for m in client.models.list()) == "nbstream-demo"
+        assert not any(m.id.startswith("fault-") for m in client.models.list())
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
+
+
+def test_serve_with_faults_lists_them_and_refuses_unknown_models() -> None:
+    server = subprocess.Popen(
+        [*NBSTREAM, "serve", "--port", "0", "--rate", "0", "--faults"],
+        stdout=subprocess.PIPE, text=True, env=clean_env(),
+    )  # fmt: skip
+    try:
+        url = server.stdout.readline().split(" at ")[1].split()[0]
+        assert "unknown model name is a 404" in server.stdout.readline()
+        client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+        assert "fault-401" in [m.id for m in client.models.list()]
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0

@@ -40,6 +40,22 @@ def test_the_quickstart_runs_offline_and_saves_replies_with_footers(
     assert "sk-must-not-be-used" not in json.dumps(nb)
     text = echoed.getvalue()
     assert "Offline demo reply" in text and "· offline demo" in text
+    _assert_reads_as_a_transcript(text, nb)
+
+
+def _assert_reads_as_a_transcript(text: str, nb: nbformat.NotebookNode) -> None:
+    """Every code cell echoed whole and numbered in execution order; a blank line before each
+    footer, as in the notebook."""
+    code = [cell.source.strip() for cell in nb.cells if cell.cell_type == "code" and cell.source]
+    for number, source in enumerate(code, start=1):
+        prompt = f"In [{number}]: "
+        echoed = source.replace("\n", "\n" + "...: ".rjust(len(prompt)))
+        assert f"\n{prompt}{echoed}\n" in text
+    assert f"In [{len(code) + 1}]" not in text
+    footers = [line for line in text.splitlines() if line.startswith("nbstream-demo · ")]
+    assert len(footers) == 5
+    lines = text.splitlines()
+    assert all(lines[lines.index(f) - 1] == "" for f in footers)
 
 
 def test_the_concurrency_notebook_runs_every_cell_offline(tmp_path: Path) -> None:

@@ -15,7 +15,13 @@ import httpx2
 import openai
 import pytest
 
-from nbstream.offline.server import DEMO_MODEL, FRAMING_TEXT, OfflineServer, RequestRecord
+from nbstream.offline.server import (
+    DEMO_MODEL,
+    FAULTS_ENV,
+    FRAMING_TEXT,
+    OfflineServer,
+    RequestRecord,
+)
 
 from .conftest import HANG
 
@@ -24,7 +30,7 @@ USER = [{"role": "user", "content": "Hello there"}]
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[OfflineServer]:
-    with OfflineServer(rate=0, first_token_delay=0) as server:
+    with OfflineServer(rate=0, first_token_delay=0, faults=True) as server:
         yield server
 
 
@@ -438,3 +444,21 @@ def test_serve_prints_its_url_and_stops_on_ctrl_c() -> None:
     finally:
         process.kill()
         process.stdout.close()
+
+
+def test_without_fault_models_only_the_demos_are_listed_and_any_name_is_the_demo() -> None:
+    with OfflineServer(rate=0, first_token_delay=0, faults=False) as plain:
+        listed = [m["id"] for m in httpx2.get(f"{plain.url}/models").json()["data"]]
+        assert DEMO_MODEL in listed and not any(name.startswith("fault-") for name in listed)
+        client = openai.OpenAI(base_url=plain.url, api_key="x", max_retries=0)
+        for name in ("gpt-4o-mini", "fault-401"):
+            reply = client.chat.completions.create(model=name, messages=USER)
+            assert reply.model == DEMO_MODEL
+            assert reply.choices[0].message.content.startswith("**Offline demo reply**")
+
+
+def test_fault_models_follow_the_environment_variable(monkeypatch) -> None:
+    monkeypatch.setenv(FAULTS_ENV, "0")
+    assert OfflineServer().faults is False
+    monkeypatch.setenv(FAULTS_ENV, "1")
+    assert OfflineServer().faults is True

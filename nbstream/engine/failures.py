@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import (
     AuthError,
@@ -19,7 +20,7 @@ from ..errors import (
     ReplyTimeoutError,
     RequestError,
 )
-from ..settings import Settings
+from ..settings import OPENAI_URL, Settings
 from .clients import list_models, openai
 from .result import Event, Retrying
 
@@ -31,6 +32,12 @@ _UNKNOWN_MODEL = re.compile(
     r"(?i)invalid model name|is not a valid model|model[^.]{0,80}(?:does not exist|not found)"
     r"|no such model|unknown model|model_not_found"
 )
+# What resolvers say when a name cannot be looked up (glibc, musl, macOS, Windows).
+_NO_DNS = re.compile(
+    r"(?i)name or service not known|name resolution|nodename nor servname|getaddrinfo|"
+    r"no address associated|11001"
+)
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -153,10 +160,10 @@ async def translate(err: openai.APIError, settings: Settings, attempts: int) -> 
         )
     if isinstance(err, openai.APIConnectionError):
         cause = err.__cause__ or err
+        said = settings.redact(str(cause)) or type(cause).__name__
         return ConnectError(
-            f"cannot connect to {settings.base_url or host}{tries}: "
-            f"{settings.redact(str(cause)) or type(cause).__name__}",
-            "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL",
+            f"cannot connect to {settings.base_url or host}{tries}: {said}",
+            _connect_hint(settings, said),
         )
     assert isinstance(err, openai.APIStatusError)
     status, message = err.status_code, server_message(err, settings)
@@ -165,6 +172,9 @@ async def translate(err: openai.APIError, settings: Settings, attempts: int) -> 
         return AuthError(head, "check OPENAI_API_KEY (or the key you passed)", status=status)
     if responses_only(err):
         hint = "the model is served on /v1/responses only: use --api responses or auto"
+        return RequestError(head, hint, status=status)
+    if status == 404 and _lacks_v1(settings) and not _UNKNOWN_MODEL.search(_body_text(err)):
+        hint = f"the base URL has no path: try OPENAI_BASE_URL={settings.base_url}/v1"
         return RequestError(head, hint, status=status)
     if unknown_model(err):
         models = await list_models(settings)
@@ -179,6 +189,23 @@ async def translate(err: openai.APIError, settings: Settings, attempts: int) -> 
     if status >= 500:
         return ConnectError(head, "the server is failing; try again later")
     return RequestError(head, "the server rejected a parameter of the request", status=status)
+
+
+def _connect_hint(settings: Settings, said: str) -> str:
+    """Why a connection failed, as far as the error and the host tell."""
+    host = urlsplit(settings.azure_endpoint or settings.base_url or OPENAI_URL).hostname or ""
+    if host in _LOCAL_HOSTS:
+        return "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL"
+    if _NO_DNS.search(said):
+        return f"cannot resolve {host}: is there a network and DNS here? (a proxy: HTTPS_PROXY)"
+    return f"is there a network route to {host}? check the connection (and HTTPS_PROXY)"
+
+
+def _lacks_v1(settings: Settings) -> bool:
+    """A base URL that is a bare host (http://localhost:8000): OpenAI-compatible servers serve
+    under /v1 and answer 404 for every other path."""
+    path = urlsplit(settings.base_url or "").path
+    return bool(settings.base_url) and not settings.offline and path.strip("/") == ""
 
 
 async def wait_to_retry(

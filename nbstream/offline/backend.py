@@ -41,8 +41,11 @@ _UNKNOWN_400 = {
 class Backend:
     """The endpoints' state: defaults, fail counters, and the request log."""
 
-    def __init__(self, rate: float, first_token_delay: float, log: RequestLog) -> None:
+    def __init__(
+        self, rate: float, first_token_delay: float, log: RequestLog, *, faults: bool = False
+    ) -> None:
         self.rate, self.delay, self.log = rate, first_token_delay, log
+        self.faults = faults  # off: only the demo models, and any other name answers as the demo
         self.failures: dict[str, int] = {}
         self._stopping: anyio.Event | None = None
 
@@ -58,7 +61,7 @@ class Backend:
             self._stopping.set()
 
     async def models(self, request: Request) -> JSONResponse:
-        """GET /v1/models: the demo models, then the fault models."""
+        """GET /v1/models: the demo models, then the fault models when they are on."""
         data = [
             {
                 "id": name,
@@ -66,7 +69,7 @@ class Backend:
                 "created": _CREATED,
                 "owned_by": "nbstream-faults" if name in FAULTS else "nbstream",
             }
-            for name in (*DEMOS, *FAULTS)
+            for name in (*DEMOS, *(FAULTS if self.faults else ()))
         ]
         return JSONResponse({"object": "list", "data": data})
 
@@ -102,7 +105,10 @@ class Backend:
     def answer(self, endpoint: str, body: dict[str, Any], record: RequestRecord) -> Response:
         """The answer to a valid request: a refusal, a fault's own answer, or a reply."""
         model = body["model"]
-        fault = DEMOS.get(model) or FAULTS.get(model)
+        fault = DEMOS.get(model) or (FAULTS.get(model) if self.faults else None)
+        if fault is None and not self.faults:
+            # The demo answers any name a user types (the README's gpt-4o-mini), as itself.
+            body, fault = {**body, "model": DEMO_MODEL}, DEMOS[DEMO_MODEL]
         opts = request_options(body, fault.defaults if fault else {})
         if fault is None:
             raise _unknown(model, opts.get("unknown_as"))

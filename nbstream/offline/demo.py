@@ -22,13 +22,18 @@ class EchoingClient(NotebookClient):
         super().__init__(nb, **kwargs)
         self._out = out
         self._shown: dict[str, str] = {}
+        self._count = 0  # code cells run so far: `In [N]` counts them as the kernel does
         self.on_cell_start = self._announce
 
     def _announce(self, cell: Any, cell_index: int) -> None:
-        if cell.cell_type == "code":
-            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-            dim, plain = ("\033[2m", "\033[0m") if self._out.isatty() else ("", "")
-            self._out.write(f"\n{dim}In [{cell_index}]: {first}{plain}\n")
+        if cell.cell_type != "code" or not cell.source.strip():
+            return
+        self._count += 1
+        prompt = f"In [{self._count}]: "
+        more = "...: ".rjust(len(prompt))  # IPython's continuation prompt, aligned
+        source = cell.source.strip().replace("\n", "\n" + more)
+        dim, plain = ("\033[2m", "\033[0m") if self._out.isatty() else ("", "")
+        self._out.write(f"\n{dim}{prompt}{source}{plain}\n")
 
     def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
         """Echo the message, then let nbclient record it in the notebook."""
@@ -50,6 +55,9 @@ class EchoingClient(NotebookClient):
         final = not content.get("metadata", {}).get("nbstream_live")
         if not final:
             text = text.rpartition("\n")[0]  # the status line changes at every update
+        elif "nbstream" in content.get("metadata", {}):
+            reply, _, footer = text.rpartition("\n")
+            text = f"{reply}\n\n{footer}" if reply else footer  # the footer apart, as in a cell
         shown = self._shown.get(key, "")
         if text.startswith(shown):
             self._out.write(text[len(shown) :])

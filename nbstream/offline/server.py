@@ -2,7 +2,9 @@
 
 `nbstream serve` runs it in the foreground, `OfflineServer` on a background thread. It answers
 `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/responses` for the demo models,
-which describe the request they got, and for fault models that misbehave on purpose:
+which describe the request they got, and, when started with fault models on (`--faults`,
+$NBSTREAM_OFFLINE_FAULTS=1), for fault models that misbehave on purpose. Without them the demo
+model answers any model name; with them an unknown name is a 404, as OpenAI says it:
 
     nbstream-demo                the demo reply
     nbstream-reasoning-content   reasoning first, in `delta.reasoning_content` (DeepSeek)
@@ -49,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -66,13 +69,18 @@ from .faults import FRAMING_TEXT
 from .playing import HideAborts
 from .requests import Refusal, RequestLog, RequestRecord
 
+#: Set to 1 to serve the fault models (tests); `nbstream serve --faults` does the same.
+FAULTS_ENV = "NBSTREAM_OFFLINE_FAULTS"
+
 __all__ = [
     "DEMO_MODEL",
+    "FAULTS_ENV",
     "FRAMING_TEXT",
     "OfflineServer",
     "RequestLog",
     "RequestRecord",
     "create_app",
+    "faults_on",
     "serve",
 ]
 
@@ -84,18 +92,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    *, rate: float = 100.0, first_token_delay: float = 0.05, log: RequestLog | None = None
+    *,
+    rate: float = 100.0,
+    first_token_delay: float = 0.05,
+    log: RequestLog | None = None,
+    faults: bool = False,
 ) -> Starlette:
-    """The offline server's ASGI app; `rate` (tokens/s, 0 = unpaced) and delay are defaults."""
+    """The offline server's ASGI app; `rate` (tokens/s, 0 = unpaced) and delay are defaults;
+    `faults` adds the fault models (and makes an unknown model a 404)."""
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, HideAborts) for f in errors.filters):
         errors.addFilter(HideAborts())
-    backend = Backend(rate, first_token_delay, log if log is not None else RequestLog())
+    backend = Backend(
+        rate, first_token_delay, log if log is not None else RequestLog(), faults=faults
+    )
     app = Starlette(
         routes=[
             Route("/v1/models", backend.models, methods=["GET"]),
             Route("/v1/chat/completions", backend.chat, methods=["POST"]),
             Route("/v1/responses", backend.responses, methods=["POST"]),
+            # Colab's model proxy layout (google/colab/ai.py), so that backend can be tested.
+            Route("/models", backend.models, methods=["GET"]),
+            Route("/models/openapi/models", backend.models, methods=["GET"]),
+            Route("/models/openapi/chat/completions", backend.chat, methods=["POST"]),
         ],
         exception_handlers={HTTPException: _http_error},
     )
@@ -154,9 +173,11 @@ class OfflineServer:
         *,
         rate: float = 100.0,
         first_token_delay: float = 0.05,
+        faults: bool | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.rate, self.first_token_delay = rate, first_token_delay
+        self.faults = faults_on() if faults is None else faults
         self.log = RequestLog()
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -173,7 +194,10 @@ class OfflineServer:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         ready = threading.Event()
-        app = create_app(rate=self.rate, first_token_delay=self.first_token_delay, log=self.log)
+        app = create_app(
+            rate=self.rate, first_token_delay=self.first_token_delay, log=self.log,
+            faults=self.faults,
+        )  # fmt: skip
         self._server = server = _Uvicorn(app, on_started=ready.set)
 
         def run() -> None:
@@ -206,13 +230,27 @@ class OfflineServer:
         self.stop()
 
 
-def serve(host: str, port: int, rate: float, first_token_delay: float) -> None:
+def faults_on() -> bool:
+    """Whether $NBSTREAM_OFFLINE_FAULTS turns the fault models on (the tests set it)."""
+    return os.environ.get(FAULTS_ENV, "") not in ("", "0")
+
+
+def serve(
+    host: str, port: int, rate: float, first_token_delay: float, faults: bool = False
+) -> None:
     """Run the offline server in the foreground until Ctrl-C."""
     sock = _bind(host, port)
-    line = (
-        f"nbstream offline server at {_url(host, sock.getsockname()[1])} (demo model: {DEMO_MODEL})"
+    url = _url(host, sock.getsockname()[1])
+    said = (
+        f"nbstream offline server at {url} (demo model: {DEMO_MODEL})\n"
+        + (
+            "  fault models on: an unknown model name is a 404\n"
+            if faults
+            else "  any model name works: each is answered by the demo model\n"
+        )
+        + (f"  point nbstream at it: export OPENAI_BASE_URL={url}\n  stop it with Ctrl-C")
     )
-    app = create_app(rate=rate, first_token_delay=first_token_delay)
-    server = _Uvicorn(app, on_started=lambda: print(line, flush=True))
+    app = create_app(rate=rate, first_token_delay=first_token_delay, faults=faults)
+    server = _Uvicorn(app, on_started=lambda: print(said, flush=True))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
         server.run(sockets=[sock])
