@@ -5,8 +5,9 @@ temperature, max_tokens, top_p, seed, timeout, retries, stream, cache, api (an `
 hide_reasoning); any other keyword is a request parameter sent as is (`response_format=...`,
 `reasoning_effort="high"`, `verbosity="low"`, `reasoning_summary="auto"`).
 
-Functions are stateless: they send and record no history unless given `thread=`, so a loop over
-data costs the same for every row. `Chat` keeps a conversation.
+Functions are stateless: they send and record no history unless given `thread=` (`gather` and
+`agather` never do), so a loop over data costs the same for every row. `Chat` keeps a
+conversation.
 """
 
 from __future__ import annotations
