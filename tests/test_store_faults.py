@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult
 from nbstream.show.rendering import transcript_markdown, transcript_text
-from nbstream.store.db import filesystem_type, journal_mode_for
+from nbstream.store.db import filesystem_type, journal_mode_for, problem
 from nbstream.store.threads import ConversationStore
 
 NOW = 1795515300.0
@@ -385,3 +385,50 @@ def test_a_store_on_a_network_filesystem_uses_the_rollback_journal(tmp_path: Pat
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert sorted(os.listdir(state.parent)) == ["conversations.sqlite"]
     assert open_store(state).thread().exchanges[0].user == "q"
+
+
+# -- what a failure is called, and threads made while nothing can be saved -------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (sqlite3.OperationalError("database or disk is full"),
+         "disk full (database or disk is full)"),
+        (OSError(28, "No space left on device"), "disk full (No space left on device)"),
+        (sqlite3.OperationalError("attempt to write a readonly database"),
+         "read-only (attempt to write a readonly database)"),
+        (OSError(30, "Read-only file system"), "read-only (Read-only file system)"),
+        (sqlite3.OperationalError("database is locked"),
+         "locked by another process (database is locked)"),
+        (sqlite3.OperationalError("database table is busy"),
+         "locked by another process (database table is busy)"),
+        (sqlite3.OperationalError("unable to open database file"), "unable to open database file"),
+    ],
+)  # fmt: skip
+def test_a_failed_write_is_named_in_a_few_words(error: BaseException, said: str) -> None:
+    assert problem(error) == said
+
+
+def block_with_a_file(state: Path) -> None:
+    state.parent.parent.mkdir(parents=True, exist_ok=True)
+    state.parent.write_text("a file where .nbstream/ should be")
+
+
+def block_with_a_directory(state: Path) -> None:
+    state.mkdir(parents=True)
+
+
+@pytest.mark.parametrize("block", [block_with_a_file, block_with_a_directory])
+def test_threads_made_while_nothing_can_be_saved_are_listed(tmp_path: Path, block) -> None:
+    state = tmp_path / ".nbstream" / "conversations.sqlite"
+    block(state)
+    store = open_store(state)
+    [warning] = store.warnings
+    assert warning.startswith("nbstream: ") and "could not open" in warning
+    store.set_system("a", "sys")
+    store.record("b", "q", reply())
+    store.reset("a")
+    store.undo("c")
+    assert store.threads() == ["a", "b"]
+    assert store.unsaved == 2 and store.problem is not None  # reset and undo had nothing to do

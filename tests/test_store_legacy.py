@@ -59,16 +59,22 @@ def test_an_old_json_store_is_imported_once_then_renamed(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason", "said"),
     [
-        ("{not json", "corrupt", "was corrupt (Expecting property name"),
-        (b"\xff\xfe".decode("latin-1"), "corrupt", "was corrupt"),
+        ("{not json", "corrupt",
+         "was corrupt (Expecting property name enclosed in double quotes: line 1 column 2)"),
+        (b"\xff\xfe".decode("latin-1"), "corrupt", "was corrupt (not UTF-8 text)"),
         ('{"cells": []}', "foreign", "is not an nbstream conversation file"),
         ("[1, 2]", "foreign", "is not an nbstream conversation file"),
-        ('{"format": "nbstream-conversations", "version": 2, "threads": {}}', "newer", "newer"),
-        ('{"format": "nbstream-conversations", "version": 0, "threads": {}}', "corrupt", "bad"),
-        ('{"format": "nbstream-conversations", "version": 1, "threads": []}', "corrupt", "corrupt"),
+        ('{"format": "nbstream-conversations", "version": 2, "threads": {}}', "newer",
+         "was written by a newer nbstream (format version 2)"),
+        ('{"format": "nbstream-conversations", "version": 0, "threads": {}}', "corrupt",
+         "was corrupt (bad version 0)"),
+        ('{"format": "nbstream-conversations", "threads": {}}', "corrupt",
+         "was corrupt (bad version None)"),
+        ('{"format": "nbstream-conversations", "version": 1, "threads": []}', "corrupt",
+         "was corrupt (no threads)"),
         ("[" * 100_000 + "]" * 100_000, "corrupt", "was corrupt (nested too deeply)"),
     ],
-)
+)  # fmt: skip
 def test_an_old_file_that_cannot_be_used_is_set_aside_with_a_warning(
     folder: Path, content: str, reason: str, said: str
 ) -> None:
@@ -76,9 +82,9 @@ def test_an_old_file_that_cannot_be_used_is_set_aside_with_a_warning(
     store = open_store(folder)
     aside = folder / f"analysis.json.{reason}-{STAMP}"
     assert aside.read_text(encoding="latin-1") == content
-    [warning] = store.warnings
-    assert warning.startswith("nbstream: .nbstream/analysis.json ") and said in warning
-    assert warning.endswith(f"; set aside as {aside.name}")
+    assert store.warnings == [
+        f"nbstream: .nbstream/analysis.json {said}; set aside as {aside.name}"
+    ]
     assert store.threads() == []
     store.record("default", "q", ChatResult(text="a"))
     assert open_store(folder).restored == 1
@@ -98,3 +104,21 @@ def test_exchanges_of_the_wrong_type_are_skipped_and_named(folder: Path) -> None
     assert all(
         m["content"] in ("q0", "q4", "a", "next", "sys") for m in store.messages("default", "next")
     )
+
+
+def test_each_skipped_record_is_named_exactly(folder: Path) -> None:
+    threads = {
+        "t": 5,
+        "u": {"system": 7, "exchanges": ["nope", exchange("kept")]},
+        "v": {"exchanges": {"not": "a list"}},
+    }
+    record = {"format": "nbstream-conversations", "version": 1, "threads": threads}
+    (folder / "analysis.json").write_text(json.dumps(record))
+    store = open_store(folder)
+    assert store.warnings == [
+        "nbstream: thread 't' skipped: not a thread record",
+        "nbstream: exchange 0 of thread 'u' skipped: not an exchange record",
+    ]
+    assert store.threads() == ["u", "v"]
+    assert store.thread("u").system is None
+    assert [ex.user for ex in store.thread("u").exchanges] == ["kept"]
