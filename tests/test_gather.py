@@ -14,6 +14,7 @@ from nbstream.engine.result import ChatResult, Retrying, Status
 from nbstream.gather import AdaptiveLimit, Board, agather_turns, compare_turns, gather_turns
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
+from nbstream.show.grid import live_html, render
 from nbstream.show.live import NullSurface, driver
 
 from .conftest import HANG, SECRET_KEY
@@ -252,3 +253,15 @@ def test_a_model_that_fails_in_a_comparison_leaves_its_branch_as_it_was(session)
     assert results[1].error.startswith("401 from 127.0.0.1:") and SECRET_KEY not in results[1].error
     assert [e.user for e in session.store.thread("c@nbstream-demo").exchanges] == ["Q"]
     assert session.store.thread("c@fault-401").exchanges == []
+
+
+def test_a_streaming_grid_renders_again_only_the_replies_that_changed() -> None:
+    board = Board([f"prompt {i}" for i in range(5)])
+    for i in range(5):
+        board.update(i)(ChatResult(text=f"reply {i} so far", status=Status.INCOMPLETE))
+    live_html.cache_clear()
+    first = render(board, final=False)
+    board.update(3)(ChatResult(text="reply 3 grew", status=Status.INCOMPLETE))
+    second = render(board, final=False)
+    assert live_html.cache_info().misses == 5 + 1  # the first draw, then reply 3 alone
+    assert first["text/html"].replace("reply 3 so far", "reply 3 grew") == second["text/html"]

@@ -6,6 +6,7 @@ more IOPub messages than one; a terminal gets only the final text.
 
 from __future__ import annotations
 
+import functools
 import html
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -63,11 +64,16 @@ def render(board: Board, *, final: bool, columns: int | None = None) -> dict[str
     return {"text/html": grid, "text/plain": "\n\n".join([*plain, total_line(board)])}
 
 
+#: A streaming grid is redrawn whole on every tick, but only the replies that moved need
+#: rendering again (safe_html parses and sanitises): the others' HTML is kept, by content.
+live_html = functools.lru_cache(maxsize=4096)(safe_html)
+
+
 def _body(text: str, final: bool) -> str:
     """A reply in full, its start shown and the rest folded once it is long."""
     cut = segment_cut(text, 0, FOLD) if final else None
     if cut is None:
-        return safe_html(text)
+        return safe_html(text) if final else live_html(text)
     rest = safe_html(cut.reopen + text[cut.end :])
     return f"{safe_html(text[: cut.end])}<details><summary>show all</summary>{rest}</details>"
 
