@@ -187,7 +187,7 @@ def test_a_failure_stays_on_its_item(session, log, fault_key, capsys) -> None:
     assert results[0].error.startswith("400 from 127.0.0.1:")
     assert [result.text for result in results[1:]] == ["fine", "fine"]
     grid = capsys.readouterr().out
-    assert "[1] a\n\n✖ 400 from 127.0.0.1:" in grid
+    assert "[1] a\n\n[failed] 400 from 127.0.0.1:" in grid
     assert "3/3 requests · " in grid and grid.rstrip().endswith(" · 1 failed")
 
 
