@@ -166,8 +166,9 @@ def test_the_board_counts_changes_and_wakes_the_main_thread_when_an_item_ends() 
 
 def test_gather_returns_results_in_prompt_order_whatever_order_they_finish_in(session, log) -> None:
     # The demo reply quotes the prompt: the long prompt's reply is the longest, so it ends last.
-    prompts = ["L" + " long" * 39, "M" + " mid" * 10, "S"]
-    results = gather_turns(session, prompts, one_offs(rate=100), show=False)
+    # About 20 words apart at 50 tokens a second: 0.4 s between endings, even on a busy machine.
+    prompts = ["L" + " long" * 39, "M" + " mid" * 20, "S"]
+    results = gather_turns(session, prompts, one_offs(rate=50), show=False)
     finishing = sorted(log.records, key=lambda record: record.ended or 0)
     assert [r.body["messages"][-1]["content"] for r in finishing] == prompts[::-1]
     assert [result.status for result in results] == [Status.COMPLETE] * 3
