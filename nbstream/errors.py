@@ -2,6 +2,7 @@
 
     NbStreamError
     ├── ConfigError            no key, bad setting            (before any request)
+    ├── KeyInRequestError      an API key inside what would be sent (nothing is sent)
     ├── RequestError           the server refused the request (before any token)
     │   ├── AuthError            401 / 403
     │   ├── ModelNotFoundError   404 (or a 400 saying so); lists what the server offers
@@ -41,6 +42,10 @@ class NbStreamError(Exception):
 
 class ConfigError(NbStreamError):
     """A setting is missing or has a bad value."""
+
+
+class KeyInRequestError(NbStreamError):
+    """A configured API key is in the request body (a prompt, history, a parameter)."""
 
 
 class RequestError(NbStreamError):

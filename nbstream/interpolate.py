@@ -1,44 +1,67 @@
-"""`{name}` in a prompt becomes the value of `name`, only when it resolves.
+"""`{name}` in a prompt becomes the value of `name`, only when it resolves to data.
 
 Everything else stays byte for byte: code with braces, JSON, `{x:>10}`, `{0}`. `{{name}}`
 is the escape for a literal `{name}`. (A plain `str.format_map` crashes on any code.)
+
+A field resolves data only: a name from the user namespace, then items with literal keys or
+indices and attributes not starting with `_`. A step that reaches a module, frame, code object,
+function, method or traceback stops there, and the field stays as text: `{os.environ[KEY]}`
+must not be a way to read the process's secrets into a prompt, nor `{tb.tb_frame.f_globals}`
+a way to walk from any object to every global. A field whose evaluation raises (a property, a
+`__str__`) stays as text too, and `notice` gets one line saying why.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z]\w*|\[[^\[\]{}\n]+\])*"
 _FIELD = re.compile(rf"\{{\{{(?P<escaped>{_PATH})\}}\}}|\{{(?P<path>{_PATH})\}}")
 _STEP = re.compile(r"\.([A-Za-z]\w*)|\[([^\[\]]+)\]")
 _MISSING = object()
+_CODE_TYPES = (types.ModuleType, types.FrameType, types.CodeType, types.TracebackType)
 
 
-def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
-    """Replace each resolvable `{path}` with `str(value)`; leave the rest untouched."""
+def interpolate(
+    text: str, namespace: Mapping[str, Any], notice: Callable[[str], None] = lambda line: None
+) -> str:
+    """Replace each `{path}` that resolves to data with `str(value)`; leave the rest untouched."""
 
     def replace(match: re.Match[str]) -> str:
         if match.group("escaped") is not None:
             return "{" + match.group("escaped") + "}"
-        value = resolve(match.group("path"), namespace)
-        return match.group(0) if value is _MISSING else str(value)
+        path = match.group("path")
+        try:
+            value = resolve(path, namespace)
+            return match.group(0) if value is _MISSING else str(value)
+        except Exception as err:  # user code (a property, __str__, __getitem__) may raise anything
+            notice(f"{{{path}}} left as text: {type(err).__name__}: {_first_line(err)}")
+            return match.group(0)
 
     return _FIELD.sub(replace, text)
 
 
 def resolve(path: str, namespace: Mapping[str, Any]) -> Any:
-    """The value at `path` (`name`, `name.attr`, `name[key]`, `In[3]`), or a sentinel."""
+    """The data at `path` (`name`, `name.attr`, `name[key]`, `In[3]`), or a sentinel when it does
+    not resolve or passes through code (a module, a function, a frame, ...)."""
     name = re.match(r"[A-Za-z_]\w*", path)
     assert name is not None
     value = namespace.get(name.group(0), _MISSING)
     for step in _STEP.finditer(path, name.end()):
-        if value is _MISSING:
-            break
+        if value is _MISSING or is_code(value):
+            return _MISSING
         attr, key = step.groups()
         value = getattr(value, attr, _MISSING) if attr else _item(value, key)
-    return value
+    return _MISSING if is_code(value) else value
+
+
+def is_code(value: Any) -> bool:
+    """True for what is not data: modules, frames, code, tracebacks, any callable routine."""
+    return isinstance(value, _CODE_TYPES) or inspect.isroutine(value)
 
 
 def _item(container: Any, key: str) -> Any:
@@ -52,3 +75,8 @@ def _item(container: Any, key: str) -> Any:
         except (KeyError, IndexError, TypeError):
             continue
     return _MISSING
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else "(no message)"

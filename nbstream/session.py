@@ -24,6 +24,7 @@ from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
+from .redact import check_request, configured_keys, keys_hidden
 from .settings import Api, CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
@@ -95,6 +96,7 @@ class Session:
         notice, self._offline_notice = self._offline_notice, None
         return notice
 
+    @keys_hidden
     def chat(
         self,
         prompt: str,
@@ -120,6 +122,7 @@ class Session:
         _say_not_saved(self.not_saved())
         return result
 
+    @keys_hidden
     async def achat(
         self,
         prompt: str,
@@ -183,6 +186,7 @@ class Session:
         if system:
             messages.insert(0, {"role": "system", "content": system})
         request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
+        check_request(request, configured_keys(settings.api_key))
         stream, to_record = self._stream_for(request, settings, cell_id)
         return Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import nbstream
 from nbstream.interpolate import interpolate
 
 
@@ -49,3 +52,69 @@ def test_text_without_braces_is_untouched(text: str) -> None:
 @given(st.text(alphabet="{}[]():>0 \n\"'abc").map(lambda t: re.sub(r"\{+", "{", t)))
 def test_unresolvable_braces_are_sent_byte_for_byte(text: str) -> None:
     assert interpolate(text, {}) == text
+
+
+# ---- data only: no code, no frames, nothing that raises its way out
+
+
+class Raising:
+    @property
+    def boom(self) -> str:
+        raise ValueError("computed badly\nsecond line")
+
+    def __getitem__(self, key: str) -> str:
+        raise RuntimeError(f"no item {key}")
+
+
+class BadStr:
+    def __str__(self) -> str:
+        raise TypeError("cannot show")
+
+
+def _frames() -> dict:
+    def gen():
+        yield 1
+
+    try:
+        raise ValueError("x")
+    except ValueError as err:
+        tb = err.__traceback__
+    return {"tb": tb, "gen": gen(), "func": _frames, "method": NS.get, "lam": lambda: 1}
+
+
+CODE_NS = {**NS, "os": os, "nbstream": nbstream, "sys": sys, "env": os.environ, **_frames(),
+           "raising": Raising(), "bad": BadStr(), "Box": Box}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "{os.environ}", "{os.environ[HOME]}", "{nbstream.settings.os}", "{nbstream.settings}",
+        "{sys.modules}", "{tb.tb_frame.f_globals}", "{tb.tb_frame}", "{tb}", "{gen.gi_frame}",
+        "{gen.gi_code}", "{func}", "{func.__globals__}", "{method}", "{lam}", "{d.get}",
+        "{name.upper}", "{box.__class__}", "{Box.__init__}", "{_frames}",
+    ],
+)  # fmt: skip
+def test_code_and_its_surroundings_stay_as_text(field: str) -> None:
+    notices: list[str] = []
+    assert interpolate(f"a {field} b", CODE_NS, notices.append) == f"a {field} b"
+    assert notices == []
+
+
+def test_data_reached_past_nothing_but_data_still_resolves() -> None:
+    assert interpolate("{env[NBSTREAM_TEST_X]}", {"env": {"NBSTREAM_TEST_X": "ok"}}) == "ok"
+    assert interpolate("{Box.size} {box.size} {gen}", CODE_NS).startswith("7 7 <generator")
+
+
+@pytest.mark.parametrize(
+    ("field", "notice"),
+    [
+        ("{raising.boom}", "{raising.boom} left as text: ValueError: computed badly"),
+        ("{raising[k]}", "{raising[k]} left as text: RuntimeError: no item k"),
+        ("{bad}", "{bad} left as text: TypeError: cannot show"),
+    ],
+)
+def test_a_field_that_raises_stays_as_text_with_a_one_line_notice(field, notice) -> None:
+    notices: list[str] = []
+    assert interpolate(f"x {field} {{name}}", CODE_NS, notices.append) == f"x {field} Ada"
+    assert notices == [notice]

@@ -20,6 +20,7 @@ from ..errors import (
     ReplyTimeoutError,
     RequestError,
 )
+from ..redact import configured_keys, scrub
 from ..settings import OPENAI_URL, Settings
 from .clients import list_models, openai
 from .result import Event, Retrying
@@ -221,6 +222,9 @@ async def wait_to_retry(
     status = getattr(err, "status_code", None)
     retryable = status is None or status in RETRYABLE
     if not retryable or attempt >= settings.max_retries:
+        # The SDK's error becomes the context of ours: it holds the body a server may have
+        # echoed the key in, and the request with its Authorization header.
+        scrub(err, configured_keys(settings.api_key))
         raise await translate(err, settings, attempts=attempt + 1)
     wait = retry_wait(err, attempt)
     if wait > settings.max_retry_wait:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -121,7 +122,7 @@ class ChatMagics(Magics):
             one_offs = replace(options, no_history=True)
             return gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
         if not args.no_interpolate:
-            prompt = interpolate(prompt, namespace)
+            prompt = interpolate(prompt, namespace, _notice)
         if args.compare:
             models = [m.strip() for m in args.compare.split(",") if m.strip()]
             return compare_turns(self.session, prompt, models, options)
@@ -138,7 +139,9 @@ class ChatMagics(Magics):
         prompts = []
         for index, item in enumerate(items):
             namespace.update(item=item, index=index)
-            prompts.append(template if args.no_interpolate else interpolate(template, namespace))
+            prompts.append(
+                template if args.no_interpolate else interpolate(template, namespace, _notice)
+            )
         if not prompts:
             raise UsageError(f"%%chat --each: {args.each!r} is empty")
         return prompts
@@ -205,6 +208,10 @@ def _print_help(magic: Any) -> None:
     usage = magic.parser.format_help().removeprefix("::").strip()
     print(usage.replace("%chat", "%%chat", 1))
     print(f"\n{SUBCOMMANDS_HELP}")
+
+
+def _notice(line: str) -> None:
+    print(f"nbstream: {line}", file=sys.stderr)
 
 
 def _parse_options(magic: Any, line: str) -> Any:
