@@ -3,6 +3,8 @@
     NbStreamError
     ├── ConfigError            no key, bad setting            (before any request)
     ├── KeyInRequestError      an API key inside what would be sent (nothing is sent)
+    ├── BadInputError          a prompt or parameter that cannot be encoded (nothing is sent)
+    ├── UnexpectedError        an exception nbstream did not raise itself (SDK, a bug)
     ├── RequestError           the server refused the request (before any token)
     │   ├── AuthError            401 / 403
     │   ├── ModelNotFoundError   404 (or a 400 saying so); lists what the server offers
@@ -46,6 +48,14 @@ class ConfigError(NbStreamError):
 
 class KeyInRequestError(NbStreamError):
     """A configured API key is in the request body (a prompt, history, a parameter)."""
+
+
+class BadInputError(NbStreamError):
+    """The prompt or a parameter cannot be sent: a lone surrogate, a NaN in JSON."""
+
+
+class UnexpectedError(NbStreamError):
+    """An exception nbstream did not raise itself; the original is its `__cause__`."""
 
 
 class RequestError(NbStreamError):

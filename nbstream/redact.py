@@ -10,19 +10,15 @@ along the whole `__cause__` / `__context__` chain: `scrub` rewrites all of it in
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import KeyInRequestError
 from .settings import mask
 
 if TYPE_CHECKING:
     from .engine.request import ChatRequest
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 ENV_KEYS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
 #: Shorter values are placeholders ("EMPTY", "none" for vLLM or Ollama), not secrets; matching
@@ -148,29 +144,3 @@ def where(path: tuple[Any, ...], body: Mapping[str, Any]) -> str:
 def check_request(request: ChatRequest, keys: list[str]) -> None:
     """`check_body` over what a chat request sends: its model, messages and parameters."""
     check_body({"model": request.model, "messages": request.messages, **request.params}, keys)
-
-
-def keys_hidden(function: F) -> F:
-    """Decorate a sync or async function: whatever it raises has every configured key
-    (from the environment) redacted along its whole chain."""
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def hiding_async(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await function(*args, **kwargs)
-            except BaseException as err:
-                scrub(err, configured_keys(None))
-                raise
-
-        return cast(F, hiding_async)
-
-    @functools.wraps(function)
-    def hiding(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except BaseException as err:
-            scrub(err, configured_keys(None))
-            raise
-
-    return cast(F, hiding)

@@ -20,11 +20,12 @@ from typing import Any
 
 from . import offline
 from .engine.clients import list_models
+from .engine.failures import user_facing
 from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
-from .redact import check_request, configured_keys, keys_hidden
+from .redact import check_request, configured_keys
 from .settings import Api, CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
@@ -96,7 +97,7 @@ class Session:
         notice, self._offline_notice = self._offline_notice, None
         return notice
 
-    @keys_hidden
+    @user_facing
     def chat(
         self,
         prompt: str,
@@ -122,7 +123,7 @@ class Session:
         _say_not_saved(self.not_saved())
         return result
 
-    @keys_hidden
+    @user_facing
     async def achat(
         self,
         prompt: str,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
+from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 from ..engine import loop
@@ -20,11 +23,38 @@ from .magics import ChatMagics
 def _error_handler(
     shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
 ) -> None:
-    """Show an nbstream error as its message and hint, not a traceback wall; `%tb` has it."""
+    """Show an nbstream error as its message and hint, not a traceback wall; `%tb` has it.
+    An interrupt shows the user's frames only: nbstream's are its business, not theirs."""
+    if isinstance(value, KeyboardInterrupt):
+        shell.showtraceback((etype, value, _users_frames(tb)), tb_offset=tb_offset)
+        return
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
     sys.last_exc = value  # type: ignore[attr-defined]  # read by %tb on Python 3.12+
     message = str(value).replace("\n", "\n  ")
     shell._showtraceback(etype, value, [f"{etype.__name__}: {message}\n  (%tb for the traceback)"])
+
+
+def _users_frames(tb: TracebackType | None) -> TracebackType | None:
+    """`tb` cut before nbstream's first frame, and before the IPython machinery that called
+    it; unchanged when nbstream is not in it (an interrupt of the user's own code)."""
+    frames = list(_walk(tb))
+    kept = list(itertools.takewhile(lambda t: not _module(t).startswith("nbstream"), frames))
+    if len(kept) == len(frames):
+        return tb
+    while len(kept) > 2 and _module(kept[-1]).startswith("IPython."):
+        kept.pop()  # the magic machinery between the cell and nbstream
+    kept[-1].tb_next = None
+    return kept[0]
+
+
+def _walk(tb: TracebackType | None) -> Iterator[TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def _module(tb: TracebackType) -> str:
+    return str(tb.tb_frame.f_globals.get("__name__", ""))
 
 
 def load(shell: Any) -> None:
@@ -45,7 +75,7 @@ def load(shell: Any) -> None:
         print(f"nbstream: restored {restored} turn{'' if restored == 1 else 's'} from "
               f"{short_path(store.path)}")  # fmt: skip
     shell.register_magics(ChatMagics(shell, session))
-    shell.set_custom_exc((NbStreamError,), _error_handler)
+    shell.set_custom_exc((NbStreamError, KeyboardInterrupt), _error_handler)
     set_current(session)
     loop.submit(warm_up())
 

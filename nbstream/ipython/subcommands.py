@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
 
 from IPython.core.error import UsageError
 
@@ -96,12 +97,19 @@ class Subcommands:
         )
 
     def _cmd_export(self, thread: str, rest: list[str]) -> None:
-        if len(rest) != 1:
-            raise UsageError("%chat export PATH  (PATH ends in .md or .json)")
+        names = [word for word in rest if word != "--force"]
+        if len(names) != 1:
+            raise UsageError("%chat export PATH [--force]  (PATH ends in .md or .json)")
+        path = Path(names[0]).expanduser()
+        problem = _export_problem(path, force="--force" in rest)
+        if problem:
+            raise UsageError(f"%chat export: {problem}")
         try:
-            path = self.session.store.export(rest[0], thread)
+            self.session.store.export(path, thread)
         except ValueError as err:
-            raise UsageError(str(err)) from None
+            raise UsageError(f"%chat export: {err}") from None
+        except OSError as err:
+            raise UsageError(f"%chat export: cannot write {path}: {err.strerror or err}") from None
         print(f"nbstream: wrote {path}")
 
     def _cmd_adopt(self, thread: str, rest: list[str]) -> None:
@@ -142,12 +150,12 @@ HELP = """**%%chat** `[options]` — the cell is the prompt; `%%chat --help` lis
 
 **%chat** subcommands (add `-t NAME` for another thread):
 `history` · `threads` · `new` / `reset` · `undo` · `system TEXT` · `model NAME` · `usage` ·
-`config` · `models` · `export PATH.md|PATH.json` · `cache [MODE|list|clear]` · `panel` ·
-`adopt OLD.ipynb` (take over a renamed notebook's threads) · `help`"""
+`config` · `models` · `export PATH.md|PATH.json [--force]` · `cache [MODE|list|clear]` ·
+`panel` · `adopt OLD.ipynb` (take over a renamed notebook's threads) · `help`"""
 SUBCOMMANDS_HELP = (
     "%chat SUBCOMMAND [-t THREAD]: history, threads, new, reset, undo, system TEXT, model NAME,\n"
-    "  usage, config, models, export PATH.md|PATH.json, cache [MODE|list|clear], panel,\n"
-    "  adopt OLD.ipynb, help"
+    "  usage, config, models, export PATH.md|PATH.json [--force], cache [MODE|list|clear],\n"
+    "  panel, adopt OLD.ipynb, help"
 )
 CACHE_USAGE = (
     "%chat cache [off|record|replay|strict]  |  %chat cache list  |  "
@@ -163,3 +171,16 @@ def _thread_option(words: list[str]) -> tuple[str, list[str]]:
                 raise UsageError(f"%chat: {flag} needs a thread name")
             return words[i + 1], words[:i] + words[i + 2 :]
     return DEFAULT, words
+
+
+def _export_problem(path: Path, *, force: bool) -> str | None:
+    """Why `path` must not be written, if it must not."""
+    if ".nbstream" in path.resolve().parts:
+        return f"will not write into .nbstream/, which holds nbstream's own files: {path}"
+    if path.is_dir():
+        return f"{path} is a folder: give a file name ending in .md or .json"
+    if path.exists() and not force:
+        return f"{path} exists: add --force to overwrite it"
+    if not path.resolve().parent.is_dir():
+        return f"no folder {path.parent} to write {path.name} in"
+    return None

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..engine import loop
+from ..engine.failures import unexpected
 from ..engine.result import (
     ChatResult,
     Event,
@@ -285,8 +286,9 @@ def stream_to(
 ) -> ChatResult:
     """Run a turn on the loop thread and show it on `surface` until it ends.
 
-    Returns the result (complete or incomplete). Raises what the engine raises, after a final
-    update; a KeyboardInterrupt propagates after the partial reply is shown as interrupted.
+    Returns the result (complete or incomplete). Raises what the engine raises (any other
+    exception as an nbstream error), after a final update; a KeyboardInterrupt propagates after
+    the partial reply is shown as interrupted.
     """
     view = LiveView(surface, stream.snapshot, thread=thread, cost=cost, meta=meta)
     stream.sink = view.progress
@@ -302,5 +304,9 @@ def stream_to(
     except NbStreamError as err:
         view.end(stream.snapshot(), err)
         raise
+    except Exception as err:  # not ours (the SDK's, a bug): the output must not stay waiting
+        mapped = unexpected(err)
+        view.end(stream.snapshot(), mapped)
+        raise mapped from err
     view.end(result)
     return result
