@@ -113,7 +113,8 @@ def test_a_foreign_failure_ends_the_live_output_with_one_line(
     assert run.error["traceback"][0].startswith(f"{ename}: not sent:")
     assert "hint:" in run.error["traceback"][0] and "%tb" in run.error["traceback"][0]
     shown = run.final["data"]["text/plain"]
-    assert "waiting" not in shown and "✖ not sent: " in shown and line in shown
+    assert "⏳" not in shown and "✖ failed" in shown  # the live output ended
+    assert line in run.error["traceback"][0]
     assert log.records == []
     assert "frozen" not in kernel.execute("%chat threads").everything  # nothing recorded
 

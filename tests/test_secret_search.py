@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from nbstream.offline.server import OfflineServer
+from nbstream.store.paths import state_path
 
 from .kernels import clean_env
 
@@ -73,7 +74,7 @@ def test_a_recognisable_key_is_in_no_artefact(server: OfflineServer, tmp_path: P
     assert "{os.environ[OPENAI_API_KEY]} {os.environ} {k.upper}" in sent  # as text
     assert (tmp_path / "main.md").exists() and (tmp_path / "main.json").exists()
     assert (tmp_path / ".nbstream" / "cache.sqlite").exists()
-    assert list((tmp_path / ".nbstream").glob("secrets*.json"))
+    assert state_path(tmp_path / "secrets.ipynb").exists()
     assert notebook.metadata.get("widgets")  # the panel's widget state was saved
 
     for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
