@@ -208,16 +208,20 @@ def test_two_panels_stream_at_once_on_two_threads(make_panel, log) -> None:
 
 
 def test_a_second_turn_on_a_streaming_thread_is_refused(make_panel, log) -> None:
-    panel = make_panel("t", params=opts(tokens=20, rate=40))
+    panel = make_panel("t", params=opts(tokens=400, rate=40))  # 10 s: still streaming below
     other = make_panel("t")
     panel.send("first")
     with pytest.raises(ThreadBusyError):
         panel.send("second")
     assert find(panel.widget, "nbstream-send")[0].disabled
+    # The first turn holds the thread once its request is out (it prepares off the loop first).
+    assert log.wait_for(lambda r: len(r) == 1 and r[0].chunks_sent > 0, HANG)
     other.send("from another panel")
-    assert other.wait(5) is None
+    assert other.wait(HANG) is None
     assert "already streaming on thread 't'" in text(find(other.widget, "nbstream-error")[0])
-    assert panel.wait(5).status is Status.COMPLETE
+    assert log.records[-1].outcome == "pending"
+    assert panel.stop()
+    assert panel.wait(HANG).status is Status.INTERRUPTED
     assert len(log.records) == 1
     assert [e.user for e in panel.session.store.thread("t").exchanges] == ["first"]
 
