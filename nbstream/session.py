@@ -20,7 +20,7 @@ from typing import Any
 
 from . import offline
 from .engine.clients import list_models
-from .engine.failures import user_facing
+from .engine.foreign import user_facing
 from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import nbstream
-from nbstream.engine.failures import unexpected
+from nbstream.engine.foreign import unexpected
 from nbstream.errors import BadInputError, ConfigError, UnexpectedError
 from nbstream.session import Session
 from nbstream.settings import NbStream

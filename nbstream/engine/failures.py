@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
-import inspect
 import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import (
     AuthError,
-    BadInputError,
-    ConfigError,
     ConnectError,
     ModelNotFoundError,
     NbStreamError,
     RateLimitError,
     ReplyTimeoutError,
     RequestError,
-    UnexpectedError,
 )
 from ..redact import configured_keys, scrub
 from ..settings import OPENAI_URL, Settings
 from .clients import list_models, openai
 from .result import Event, Retrying
 
-F = TypeVar("F", bound=Callable[..., Any])
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 # Said by OpenAI for models it serves only on /v1/responses (o1-pro, codex-mini, gpt-5-pro).
 _RESPONSES_ONLY = re.compile(r"(?i)only supported in v1/responses|use the responses api")
@@ -259,69 +253,3 @@ async def wait_after_rate_limit(
     wait = backoff(attempt)
     emit(Retrying("rate limited", wait, attempt + 1))
     await asyncio.sleep(wait)
-
-
-def unexpected(err: Exception) -> NbStreamError:
-    """An exception nbstream did not raise, as one line and a hint (the original stays its
-    `__cause__`, for `%tb`)."""
-    if isinstance(err, NbStreamError):
-        return err
-    text = str(err)
-    if isinstance(err, UnicodeEncodeError):
-        bad = err.object[err.start : err.end]
-        return BadInputError(
-            f"not sent: the request holds {bad!r}, which cannot be encoded ({err.reason})",
-            "remove it: a lone surrogate usually comes from bytes decoded with surrogateescape",
-        )
-    if isinstance(err, ValueError) and "JSON compliant" in text:
-        return BadInputError(
-            "not sent: a parameter is NaN or infinite, which JSON cannot carry",
-            "give a finite number, e.g. -p temperature=0.5",
-        )
-    if isinstance(err, ValueError) and "OPENAI_API_VERSION" in text:
-        return ConfigError(
-            "Azure OpenAI needs an API version, and none is set",
-            "set OPENAI_API_VERSION, e.g. %env OPENAI_API_VERSION=2024-10-21",
-        )
-    line = (text.strip().splitlines() or ["(no message)"])[0][:200]
-    return UnexpectedError(
-        f"{type(err).__name__}: {line}", "nothing was kept; %tb has the traceback"
-    )
-
-
-def shown(err: BaseException) -> BaseException:
-    """What the user gets for `err`: an nbstream error (interrupts stay as they are), with
-    every configured key redacted along its whole chain."""
-    if isinstance(err, Exception):
-        mapped = unexpected(err)
-        if mapped is not err:
-            mapped.__cause__ = err
-        err = mapped
-    return scrub(err, configured_keys(None))
-
-
-def user_facing(function: F) -> F:
-    """Decorate a sync or async function so that whatever it raises is `shown(err)`."""
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await function(*args, **kwargs)
-            except BaseException as err:
-                if (mapped := shown(err)) is err:
-                    raise
-                raise mapped from err
-
-        return cast(F, guarded_async)
-
-    @functools.wraps(function)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except BaseException as err:
-            if (mapped := shown(err)) is err:
-                raise
-            raise mapped from err
-
-    return cast(F, guarded)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..engine import loop
-from ..engine.failures import unexpected
+from ..engine.foreign import unexpected
 from ..engine.result import (
     ChatResult,
     Event,
