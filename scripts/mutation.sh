@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the renderer of model output (nbstream/show/markdown.py, _inline.py) and
-# of the store (nbstream/store/) against their unit tests (configured in pyproject.toml
+# of the store (nbstream/store/), interpolation and key redaction (nbstream/interpolate.py,
+# redact.py) against their unit tests (configured in pyproject.toml
 # [tool.mutmut]); prints the score.
 # Surviving mutants are listed by `mutmut results` and shown by `mutmut show NAME`.
 set -euo pipefail
