@@ -118,3 +118,26 @@ def test_a_field_that_raises_stays_as_text_with_a_one_line_notice(field, notice)
     notices: list[str] = []
     assert interpolate(f"x {field} {{name}}", CODE_NS, notices.append) == f"x {field} Ada"
     assert notices == [notice]
+
+
+class Quiet:
+    @property
+    def empty(self) -> str:
+        raise ValueError()
+
+    @property
+    def long(self) -> str:
+        raise ValueError("x" * 500)
+
+
+def test_mutation_survivors_are_pinned() -> None:
+    notices: list[str] = []
+    ns = {"q": Quiet(), "d": {"2": "string key", "k": 1}, "box": Box()}
+    text = "{box.nope} {d[2]} {d[XkX]} {q.empty} {q.long}"
+    assert (
+        interpolate(text, ns, notices.append) == "{box.nope} string key {d[XkX]} {q.empty} {q.long}"
+    )
+    assert notices == [
+        "{q.empty} left as text: ValueError: (no message)",  # a missing attribute says nothing
+        "{q.long} left as text: ValueError: " + "x" * 200,  # one line, cut at 200 characters
+    ]
