@@ -195,7 +195,9 @@ class ChatPanel:
             self._update_header()
 
     def _update_header(self) -> None:
-        self._parts.header.value = h.header_html(self.thread, h.totals_line(self.results))
+        streaming = self.state is PanelState.STREAMING
+        totals = h.totals_line(self.results, streaming=streaming)
+        self._parts.header.value = h.header_html(self.thread, totals)
 
     def _footer(self, result: ChatResult) -> str:
         return footer(result, cost=self.session.cost(result))
@@ -219,6 +221,7 @@ class ChatPanel:
         self.state, self._view, self.last, self.error = PanelState.STREAMING, view, None, None
         self._system_sent = options.system
         self._parts.set_streaming(True)
+        self._update_header()
         self._job = loop.submit(self._run(prompt, options, view))
 
     async def _run(self, prompt: str, options: TurnOptions, view: ReplyView) -> None:

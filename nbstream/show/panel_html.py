@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ..engine.result import ChatResult
 from ..store.threads import Thread
+from .badge import line_html, split
 from .markdown import safe_html
 from .reasoning import reasoning_html
 from .rendering import reasoning_time, reply_markdown, transcript_markdown, transcript_text
@@ -41,9 +42,10 @@ def _has_body(result: ChatResult) -> bool:
     return bool(result.text or result.refusal or result.tool_calls)
 
 
-def stats_html(line: str) -> str:
-    """The small line under a reply: the footer, or the status while it streams."""
-    return html.escape(line)
+def stats_html(result: ChatResult, line: str, *, live: bool = False) -> str:
+    """The small line under a reply, led by its badge: the footer, or the status while it
+    streams (`live`)."""
+    return line_html(*split(result, line, live=live))
 
 
 def error_html(message: str, hint: str = "") -> str:
@@ -54,7 +56,7 @@ def error_html(message: str, hint: str = "") -> str:
 
 def exchange_html(user: str, result: ChatResult, footer_line: str) -> str:
     """A past exchange as one block: it never changes, so it is one widget."""
-    stats = f'<div class="nbstream-stats">{stats_html(footer_line)}</div>'
+    stats = f'<div class="nbstream-stats">{stats_html(result, footer_line)}</div>'
     return (
         f'<div class="nbstream-message nbstream-user">{user_html(user)}</div>'
         f'<div class="nbstream-message nbstream-assistant">{reply_html(result)}{stats}</div>'
@@ -69,16 +71,18 @@ def header_html(thread: str, totals: str) -> str:
     )
 
 
-def totals_line(results: Sequence[ChatResult]) -> str:
-    """The panel's running total: requests, tokens, mean decode speed."""
+def totals_line(results: Sequence[ChatResult], *, streaming: bool = False) -> str:
+    """The panel's running total: requests, tokens, mean decode speed; says so while a reply
+    streams."""
     if not results:
-        return "no requests yet"
+        return "streaming the first reply" if streaming else "no requests yet"
     tokens = sum(r.usage.total_tokens for r in results)
     approx = "≈" if any(r.usage.estimated for r in results) else ""
     rates = [r.tokens_per_second for r in results if r.tokens_per_second]
     speed = f" · mean {sum(rates) / len(rates):.1f} tok/s" if rates else ""
     count = len(results)
-    return f"{count} request{'s' if count != 1 else ''} · {approx}{tokens} tokens{speed}"
+    more = " · streaming" if streaming else ""
+    return f"{count} request{'s' if count != 1 else ''} · {approx}{tokens} tokens{speed}{more}"
 
 
 def transcript_bundle(thread: Thread) -> dict[str, str]:
@@ -123,8 +127,15 @@ PANEL_CSS = """<style>
   color: var(--jp-ui-font-color2); font-style: italic; }
 .nbstream-panel .nbstream-role { font-weight: 600; font-size: var(--jp-ui-font-size1);
   color: var(--jp-ui-font-color2); }
-.nbstream-panel .nbstream-streaming .nbstream-role::after { content: " ▍";
-  color: var(--jp-brand-color1); }
+.nbstream-panel .nbstream-streaming .widget-html-content > :last-child::after {
+  content: "\\258D"; color: var(--jp-brand-color1); }
+.nbstream-panel .nbstream-assistant + .nbstream-stats { border-left: 3px solid
+  var(--jp-brand-color1); margin: -3px 0 3px 0; padding: 0 8px 4px; }
+.nbstream-panel .nbstream-stats .nbstream-footer { margin-top: 0; }
+.nbstream-panel .nbstream-message blockquote { margin: 0.5em 0; padding: 0 0 0 0.8em;
+  border-left: 3px solid var(--jp-border-color1); color: var(--jp-ui-font-color2); }
+.nbstream-panel .nbstream-system textarea { font-family: var(--jp-content-font-family);
+  font-size: var(--jp-content-font-size1); }
 .nbstream-panel .nbstream-message pre { background: var(--jp-cell-editor-background);
   border: 1px solid var(--jp-border-color2); padding: 6px; overflow-x: auto;
   white-space: pre; }

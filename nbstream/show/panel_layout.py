@@ -49,7 +49,12 @@ class PanelWidgets:
         self.system = widgets.Textarea(placeholder="System prompt (optional)", rows=3)
         self.system.add_class("nbstream-system")
         self.temperature = widgets.FloatSlider(
-            value=DEFAULT_TEMPERATURE, min=0.0, max=2.0, step=0.1, description="Temperature"
+            value=DEFAULT_TEMPERATURE,
+            min=0.0,
+            max=2.0,
+            step=0.1,
+            description="Temperature",
+            style={"description_width": "initial"},  # the default width cuts the label short
         )
         self.temperature.add_class("nbstream-temperature")
         self._temperature_set = False  # until the user moves it, the server's default applies

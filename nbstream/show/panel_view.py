@@ -87,7 +87,9 @@ class ReplyView:
             h.reply_html(ChatResult()), "nbstream-message", "nbstream-assistant"
         )
         self.body.add_class("nbstream-streaming")
-        self.stats = messages.message(h.stats_html("waiting · sending…"), "nbstream-stats")
+        self.stats = messages.message(
+            h.stats_html(ChatResult(), "waiting · sending…", live=True), "nbstream-stats"
+        )
         user = messages.message(h.user_html(prompt), "nbstream-message", "nbstream-user")
         self.rows: tuple[widgets.Widget, ...] = (user, self.body, self.stats)
         self._error_row: widgets.Widget | None = None
@@ -105,21 +107,22 @@ class ReplyView:
                 self.body.value = h.reply_html(snapshot)
             if now - self._stats_at >= WAITING_REFRESH:
                 self._stats_at = now
-                self.stats.value = h.stats_html(status_line(snapshot, now - self._t0))
+                line = status_line(snapshot, now - self._t0)
+                self.stats.value = h.stats_html(snapshot, line, live=True)
             return
         value = h.reply_html(snapshot)
         if value == self.body.value or self._throttle.wait(now) > 0:
             return
         self.body.value = value
         self._throttle.sent(now, len(value))
-        self.stats.value = h.stats_html(status_line(snapshot, now - self._t0))
+        self.stats.value = h.stats_html(snapshot, status_line(snapshot, now - self._t0), live=True)
 
     def finish(self, result: ChatResult) -> None:
         """The final update: the whole reply and its stats line."""
         self.result = result
         self.body.value = h.reply_html(result)
         self.body.remove_class("nbstream-streaming")
-        self.stats.value = h.stats_html(self._footer_of(result))
+        self.stats.value = h.stats_html(result, self._footer_of(result))
 
     def stopped(self, kept: ChatResult | None) -> None:
         """Stopped by the user: the partial reply as kept, or a note that nothing was."""

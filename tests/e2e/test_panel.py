@@ -24,8 +24,8 @@ import pytest
 
 from nbstream.offline.server import OfflineServer
 
-from .conftest import API_KEY, FOOTER, MODEL, STATUS, JupyterServer, Notebook, flat
-from .test_lab import PAYLOAD
+from .conftest import API_KEY, LIVE, MODEL, STATUS, JupyterServer, Notebook, flat, footer
+from .test_lab import PAYLOAD, SHOWN
 
 pytestmark = pytest.mark.e2e
 
@@ -45,12 +45,16 @@ _READ_PANEL = """(panel) => {
   const reply = last(of('nbstream-assistant'));
   const stats = last(of('nbstream-stats'));
   const button = (cls) => panel.querySelector('.' + cls);
+  const line = stats && stats.querySelector('.nbstream-footer');
+  const marks = line ? [...line.querySelectorAll('.nbstream-badge')] : [];
   return {
     users: of('nbstream-user').map(body),
     replies: of('nbstream-assistant').map(body),
     reply: reply ? body(reply) : null,
     streaming: panel.querySelectorAll('.nbstream-streaming').length > 0,
-    stats: stats ? stats.innerText.trim() : null,
+    stats: line ? [...line.childNodes].filter((n) => !marks.includes(n))
+      .map((n) => n.textContent).join('').trim() : null,
+    badges: marks.map((b) => b.innerText.trim()),
     errors: of('nbstream-error').map((r) => r.innerText.trim()),
     header: panel.querySelector('.nbstream-header').innerText.trim(),
     box: panel.querySelector('.nbstream-input textarea').value,
@@ -72,7 +76,7 @@ _START_PANEL_SAMPLER = """([panel, cell, read]) => {
     const prev = states[states.length - 1];
     if (!prev || prev.reply !== s.reply || prev.stats !== s.stats || prev.prompt !== prompt) {
       states.push({t: (performance.now() - t0) / 1000, reply: s.reply, stats: s.stats,
-                   streaming: s.streaming, prompt});
+                   badges: s.badges, streaming: s.streaming, prompt});
     }
   };
   const timer = setInterval(sample, 100);
@@ -134,8 +138,8 @@ class Panel:
         try:
             self.page.wait_for_function(
                 "([panel, read, n]) => { const s = eval(read)(panel); return s.replies.length"
-                " >= n && !s.streaming && s.stats && !s.stats.startsWith('⏳') && s.send"
-                " && !s.stop; }",
+                " >= n && !s.streaming && s.badges.length && !['waiting', 'thinking',"
+                " 'streaming'].includes(s.badges[0]) && s.send && !s.stop; }",
                 arg=[self.root.element_handle(), _READ_PANEL, replies],
                 timeout=timeout * 1000,
                 polling=50,
@@ -150,8 +154,8 @@ class Panel:
     def wait_for_tokens(self, least: int, timeout: float = 15) -> None:
         """Wait until the streaming status line counts at least `least` tokens."""
         self.page.wait_for_function(
-            "([panel, read, n]) => { const m = /^⏳ (\\d+) tokens/.exec(eval(read)(panel).stats"
-            " || ''); return m && +m[1] >= n; }",
+            "([panel, read, n]) => { const s = eval(read)(panel); const m = /^(\\d+) tokens/"
+            ".exec(s.stats || ''); return s.badges[0] === 'streaming' && m && +m[1] >= n; }",
             arg=[self.root.element_handle(), _READ_PANEL, least],
             timeout=timeout * 1000,
             polling=50,
@@ -181,11 +185,9 @@ def contrast(locator: Any) -> float:
     return float(locator.evaluate(_CONTRAST))
 
 
-def stats_footer(line: str | None) -> re.Match[str]:
+def stats_footer(state: dict[str, Any]) -> dict[str, str]:
     """The panel's stats line under a finished reply, parsed like a cell's footer."""
-    match = FOOTER.match(line or "")
-    assert match, f"no stats line under the reply: {line!r}"
-    return match
+    return footer({"last": state["stats"], "badges": state["badges"]})
 
 
 def test_the_panel_keeps_streaming_while_another_cell_sleeps(
@@ -223,7 +225,7 @@ def test_the_panel_keeps_streaming_while_another_cell_sleeps(
     assert counts == sorted(counts) and counts[-1] > counts[0], counts
 
     # The stats line replaces the status once the whole reply is there.
-    match = stats_footer(final["stats"])
+    match = stats_footer(final)
     assert (match["tokens"], match["ending"]) == ("100", "finished"), final["stats"]
     assert re.search(r"first token [\d.]+ s · [\d.]+ tok/s · total [\d.]+ s", final["stats"])
     assert len(final["reply"].split()) == 100
@@ -231,7 +233,7 @@ def test_the_panel_keeps_streaming_while_another_cell_sleeps(
     assert final["box"] == "" and final["send"] and not final["stop"] and final["new"], final
     header = final["header"]
     assert re.search(r"1 request · \d+ tokens · mean [\d.]+ tok/s$", header), header
-    finished = [s for s in states if s["stats"] and not s["stats"].startswith("⏳")]
+    finished = [s for s in states if s["badges"] and s["badges"][0] not in LIVE]
     assert all(flat(s["reply"]) == flat(final["reply"]) for s in finished), finished
     assert offline.log.records[-1].outcome == "complete"
 
@@ -259,7 +261,7 @@ def test_stop_ends_the_stream_keeps_it_marked_interrupted_and_the_panel_sends_ag
     page.wait_for_timeout(500)
     assert panel.read()["reply"] == stopped["reply"], "the reply grew after Stop"
 
-    match = stats_footer(stopped["stats"])
+    match = stats_footer(stopped)
     ended = re.fullmatch(r"interrupted after (\d+) tokens", match["ending"])
     assert ended, stopped["stats"]
     tokens = int(ended[1])
@@ -274,7 +276,7 @@ def test_stop_ends_the_stream_keeps_it_marked_interrupted_and_the_panel_sends_ag
     panel.send("Now a long one, quickly.")
     second = panel.wait_for_reply(2, timeout=15)
     assert second["users"] == ["Count slowly.", "Now a long one, quickly."]
-    assert stats_footer(second["stats"])["ending"] == "finished", second["stats"]
+    assert stats_footer(second)["ending"] == "finished", second["stats"]
     assert len(second["reply"].split()) == 400
     # Taller than the message list: it scrolls, and shows the newest line, the stats.
     scroll = panel.root.locator(".nbstream-messages").evaluate(
@@ -412,17 +414,16 @@ def test_html_and_script_links_in_the_panel_show_as_text_and_never_run(
     hostile_prompt = '<img src=x onerror="window.__nbstream_pwned=1"> [me](javascript:alert(1))'
     panel.send(hostile_prompt)
     final = panel.wait_for_reply(1)
-    assert stats_footer(final["stats"])["ending"] == "finished", final["stats"]
+    assert stats_footer(final)["ending"] == "finished", final["stats"]
 
     messages = panel.root.locator(".nbstream-list")
     assert messages.locator("img, iframe, script, object, embed, svg, form").count() == 0
     assert messages.locator("a").count() == 0, messages.locator("a").evaluate_all(
         "(links) => links.map((a) => a.outerHTML)"
     )
-    assert flat(final["reply"]) == flat(PAYLOAD), final["reply"]
-    assert final["users"] == [hostile_prompt]
-    messages.get_by_text("[click](javascript:").click()
-    messages.get_by_text("[me](javascript:").click()
+    assert flat(final["reply"]) == flat(SHOWN), final["reply"]
+    assert final["users"] == [hostile_prompt.replace("[me](javascript:alert(1))", "me")]
+    messages.get_by_text("click", exact=True).click()
 
     # The saved transcript carries the same text; JupyterLab renders it as Markdown.
     details = panel.transcript()
