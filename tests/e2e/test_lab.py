@@ -240,3 +240,20 @@ def test_the_chat_cell_is_readable_in_light_and_dark_themes(
             nb.screenshot(cell, artifacts / f"chat-cell{suffix}.png")
     finally:
         nb.set_theme("JupyterLab Light")  # the setting outlives the page
+
+
+def test_a_grid_renders_markdown_and_shows_each_cards_badge(page, jupyter: JupyterServer) -> None:
+    jupyter.write_notebook(
+        "grid.ipynb",
+        "import nbstream\n"
+        "_ = nbstream.gather(['Say hello.', 'Quote me.'], model='nbstream-demo')",
+        "",
+    )
+    nb = Notebook(page, jupyter, "grid.ipynb").open(cells=2)
+    nb.run_and_wait(0)
+    grid = nb.cell(0).locator(".nbstream-grid")
+    text = grid.inner_text()
+    assert "**" not in text and "\n> " not in text, text  # rendered, not literal Markdown
+    assert grid.locator("strong").count() >= 1
+    words = grid.locator(".nbstream-badge").all_inner_texts()
+    assert [w.strip() for w in words] == ["finished", "finished"], words
