@@ -245,8 +245,7 @@ def test_the_chat_cell_is_readable_in_light_and_dark_themes(
 def test_a_grid_renders_markdown_and_shows_each_cards_badge(page, jupyter: JupyterServer) -> None:
     jupyter.write_notebook(
         "grid.ipynb",
-        "import nbstream\n"
-        "_ = nbstream.gather(['Say hello.', 'Quote me.'], model='nbstream-demo')",
+        "import nbstream\n_ = nbstream.gather(['Say hello.', 'Quote me.'], model='nbstream-demo')",
         "",
     )
     nb = Notebook(page, jupyter, "grid.ipynb").open(cells=2)
