@@ -10,6 +10,7 @@ along the whole `__cause__` / `__context__` chain: `scrub` rewrites all of it in
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -144,3 +145,33 @@ def where(path: tuple[Any, ...], body: Mapping[str, Any]) -> str:
 def check_request(request: ChatRequest, keys: list[str]) -> None:
     """`check_body` over what a chat request sends: its model, messages and parameters."""
     check_body({"model": request.model, "messages": request.messages, **request.params}, keys)
+
+
+#: Loggers that may see a request's headers or a server's error body.
+LOGGERS = ("openai", "httpx", "httpx2", "httpcore", "nbstream")
+
+
+class KeyFilter(logging.Filter):
+    """Masks configured keys in every record of the SDK's and HTTP libraries' loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with the keys masked; never drops a record."""
+        keys = configured_keys(None)
+        message = record.getMessage()
+        if any(key in message for key in keys):
+            record.msg, record.args = redact(message, keys), None
+        return True
+
+
+def guard_logs(key_filter: KeyFilter, *, on: bool) -> None:
+    """Put `key_filter` on (or take it off) the loggers that may see a key."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if on:
+            logger.addFilter(key_filter)
+        else:
+            logger.removeFilter(key_filter)
+
+
+#: The one filter: adding it twice to a logger is a no-op, so every session may ask for it.
+KEY_FILTER = KeyFilter()

@@ -25,7 +25,7 @@ from .engine.result import ChatResult, Status
 from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
-from .redact import check_request, configured_keys
+from .redact import KEY_FILTER, check_request, configured_keys, guard_logs
 from .settings import Api, CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
@@ -60,6 +60,7 @@ class Session:
         store: ConversationStore | None = None,
         cache: Path | None = None,
     ) -> None:
+        guard_logs(KEY_FILTER, on=True)  # the SDK's debug logs print request headers
         self.config = config or NbStream()
         self.store = store or ConversationStore()
         self.cache = ResponseCache(cache or cache_path(None))

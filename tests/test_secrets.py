@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Iterator
 
@@ -227,3 +228,24 @@ def test_os_environ_in_a_cell_stays_text_and_a_raising_field_is_one_notice(kerne
     assert sent == "{os.environ[OPENAI_API_KEY]} and {p.v}"
     assert run.text == "nbstream: {p.v} left as text: ValueError: no\n"
     assert SECRET_KEY not in run.everything
+
+
+def test_a_key_in_the_sdks_log_records_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    Session()  # a session puts the key filter on the SDK's and HTTP libraries' loggers
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    logger = logging.getLogger("openai")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("Request options: %s", {"headers": {"Authorization": f"Bearer {SECRET_KEY}"}})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert len(seen) == 1 and SECRET_KEY not in seen[0] and "Bearer sk-…cdef" in seen[0]

@@ -12,6 +12,7 @@ from typing import Any
 from ..engine import loop
 from ..engine.clients import POOL, warm_up
 from ..errors import NbStreamError
+from ..redact import KEY_FILTER, guard_logs
 from ..session import Session, set_current
 from ..settings import NbStream
 from ..store.cache import cache_path
@@ -88,3 +89,4 @@ def unload(shell: Any) -> None:
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, NbStream)]
     shell.set_custom_exc((), None)
     loop.run(POOL.aclose())
+    guard_logs(KEY_FILTER, on=False)
