@@ -72,7 +72,7 @@ def click(panel: ChatPanel, css_class: str) -> None:
     find(panel.widget, css_class)[-1].click()
 
 
-def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+def eventually(predicate: Callable[[], bool], timeout: float = HANG) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -121,7 +121,7 @@ def test_send_returns_at_once_and_the_reply_grows_then_shows_its_stats(make_pane
     reply(panel).observe(lambda change: seen.append(change["new"]), "value")
     assert "streaming the first reply" in text(find(panel.widget, "nbstream-header")[0])
     assert eventually(lambda: re.match(r"streaming \d+ tokens? · ", stats(panel)) is not None)
-    result = panel.wait(10)
+    result = panel.wait(HANG)
     assert result is not None and result.status is Status.COMPLETE
     lengths = [len(value) for value in seen]
     assert len(seen) >= 5 and lengths == sorted(lengths)  # it grew, visibly, in steps
@@ -143,7 +143,7 @@ def test_enter_in_the_message_box_sends_it_and_clears_it(make_panel, log) -> Non
     box.value = "  How are you?  "
     box.submit()  # what the box's JavaScript does on Enter without Shift
     assert box.value == ""
-    assert panel.wait(5).text == "Fine, thanks."
+    assert panel.wait(HANG).text == "Fine, thanks."
     assert log.records[-1].body["messages"][-1] == {"role": "user", "content": "How are you?"}
     box.submit()  # an empty box sends nothing
     assert panel.state is PanelState.IDLE and len(log.records) == 1
@@ -163,7 +163,7 @@ def test_stop_before_the_first_token_disconnects_and_keeps_nothing(make_panel, l
     assert not find(panel.widget, "nbstream-send")[0].disabled
     panel.params = opts(text="Here now.")
     click(panel, "nbstream-retry")  # the thread was released: a new turn runs
-    assert panel.wait(5).text == "Here now."
+    assert panel.wait(HANG).text == "Here now."
 
 
 def test_stop_after_the_first_token_keeps_the_partial_reply_as_interrupted(make_panel, log) -> None:
@@ -183,13 +183,13 @@ def test_stop_after_the_first_token_keeps_the_partial_reply_as_interrupted(make_
 def test_an_error_shows_inline_with_a_retry_that_works(make_panel, log, fault_key) -> None:
     panel = make_panel(params=opts(fail_status=503, fail_times=1, key=fault_key))
     panel.send("Hello")
-    assert panel.wait(5) is None
+    assert panel.wait(HANG) is None
     error = find(panel.widget, "nbstream-error")
     assert len(error) == 1
     assert "503 from" in text(error[0]) and "hint: the server is failing" in text(error[0])
     assert panel.state is PanelState.IDLE and panel.session.store.thread("default").exchanges == []
     click(panel, "nbstream-retry")
-    result = panel.wait(5)
+    result = panel.wait(HANG)
     assert result is not None and result.status is Status.COMPLETE
     assert find(panel.widget, "nbstream-error") == []
     assert len(find(panel.widget, "nbstream-user")) == 1  # the failed attempt was replaced
@@ -252,7 +252,7 @@ def test_cells_and_panels_on_one_thread_are_one_conversation(make_panel, log) ->
     shown = find(panel.widget, "nbstream-exchange")
     assert len(shown) == 1 and "What is 2+2?" in text(shown[0]) and "Four." in text(shown[0])
     panel.send("And doubled?")
-    assert panel.wait(5).text == "Eight."
+    assert panel.wait(HANG).text == "Eight."
     assert [m["content"] for m in log.records[-1].body["messages"]] == [
         "What is 2+2?",
         "Four.",
@@ -269,7 +269,7 @@ def test_cells_and_panels_on_one_thread_are_one_conversation(make_panel, log) ->
 def test_new_chat_clears_the_thread_but_keeps_its_system_prompt(make_panel, log) -> None:
     panel = make_panel("n", system="Answer in French.", params=opts(text="Bonjour."))
     panel.send("Hello")
-    panel.wait(5)
+    panel.wait(HANG)
     assert log.records[-1].body["messages"][0] == {
         "role": "system",
         "content": "Answer in French.",
@@ -279,19 +279,19 @@ def test_new_chat_clears_the_thread_but_keeps_its_system_prompt(make_panel, log)
     assert store.thread("n").exchanges == [] and store.thread("n").system == "Answer in French."
     assert find(panel.widget, "nbstream-message") == []
     panel.send("Again")
-    panel.wait(5)
+    panel.wait(HANG)
     assert [m["role"] for m in log.records[-1].body["messages"]] == ["system", "user"]
 
 
 def test_temperature_and_model_go_into_the_request_only_when_chosen(make_panel, log) -> None:
     panel = make_panel()
     panel.send("one")
-    panel.wait(5)
+    panel.wait(HANG)
     assert "temperature" not in log.records[-1].body
     find(panel.widget, "nbstream-temperature")[0].value = 0.3
     find(panel.widget, "nbstream-model")[0].value = "fault-length"
     panel.send("two")
-    result = panel.wait(5)
+    result = panel.wait(HANG)
     assert log.records[-1].body["temperature"] == 0.3
     assert log.records[-1].model == "fault-length" and result.finish_reason == "length"
     assert "max tokens reached" in stats(panel)
@@ -309,7 +309,7 @@ def test_the_header_keeps_running_totals(make_panel) -> None:
     panel = make_panel(params=opts(tokens=10, rate=200))
     for prompt in ("one", "two"):
         panel.send(prompt)
-        panel.wait(5)
+        panel.wait(HANG)
     header = text(find(panel.widget, "nbstream-header")[0])
     assert "2 requests" in header and "tokens" in header and "tok/s" in header
 
@@ -560,7 +560,7 @@ def test_a_chat_cell_and_a_panel_share_the_thread_and_errors_show_inline(
         f"p5 = ChatPanel('k5', params={{'nbstream': {failing!r}}}); p5.send('x')\n"
         "p4.params = {'nbstream': {'text': 'Eight.'}}; p4.send('And doubled?')"
     )
-    frontend.execute("p4.wait(5); p5.wait(5)")
+    frontend.execute("p4.wait(HANG); p5.wait(HANG)")
     history = frontend.execute("%chat history -t k4")
     assert "And doubled?" in plain_outputs(history) and "Eight." in plain_outputs(history)
     errors = [frontend.state[c] for c in frontend.with_class("nbstream-error-text")]
