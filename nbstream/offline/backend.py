@@ -170,26 +170,13 @@ class Backend:
     def _played(
         self, record: RequestRecord, ops: list[Op], pacer: Pacer, *, stream: bool, size: int = 0
     ) -> Played:
-        if stream:
-            return Played(
-                self.log,
-                self.stopping(),
-                record,
-                ops,
-                pacer=pacer,
-                eager=True,
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache"},
-            )
-        return Played(
-            self.log,
-            self.stopping(),
-            record,
-            ops,
-            pacer=pacer,
-            media_type="application/json",
-            headers={"Content-Length": str(size)},
-        )
+        framing: dict[str, Any] = (
+            {"eager": True, "media_type": "text/event-stream",
+             "headers": {"Cache-Control": "no-cache"}}
+            if stream
+            else {"media_type": "application/json", "headers": {"Content-Length": str(size)}}
+        )  # fmt: skip
+        return Played(self.log, self.stopping(), record, ops, pacer=pacer, **framing)
 
 
 def _told(reply: Any, body: dict[str, Any]) -> ResponsesReply:
