@@ -165,11 +165,10 @@ class Session:
 
     def not_saved(self) -> str | None:
         """'not saved: <why>' while the store holds changes it could not write, else None."""
-        if not self.store.unsaved:
+        problem = self.store.unsaved_problem()
+        if problem is None:
             return None
-        return (
-            f"not saved: {self.store.problem}; kept in memory, written at the next successful save"
-        )
+        return f"not saved: {problem}; kept in memory, written at the next successful save"
 
     def _guard(self, options: TurnOptions) -> AbstractContextManager[None]:
         # A one-off turn reads and writes no history, so it may run beside the thread's turn.

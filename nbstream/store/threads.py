@@ -173,6 +173,15 @@ class ConversationStore:
             if self.thread(name).exchanges:
                 self._change(Op("reset", name))
 
+    def unsaved_problem(self) -> str | None:
+        """Why changes are held in memory, or None when everything is written.
+
+        Read under the lock: a turn ending on another thread may be mid-write, and its changes
+        count as unsaved only once the write has failed.
+        """
+        with self._lock:
+            return self.problem if self._unsaved else None
+
     def save(self) -> bool:
         """Write what is only in memory; True when nothing is left unsaved."""
         with self._lock:
