@@ -326,7 +326,7 @@ def test_a_saved_panel_keeps_its_transcript_after_kernel_shutdown_and_reload(
     )
     markdown = data["text/markdown"]
     assert markdown.startswith("<details><summary>nbstream chat transcript · thread default")
-    assert "**You:** What does a kernel do?" in markdown and REPLY in markdown, markdown
+    assert "**You:**\n\nWhat does a kernel do?" in markdown and REPLY in markdown, markdown
     assert API_KEY not in (jupyter.root / name).read_text()
 
     jupyter.api("DELETE", f"/api/kernels/{nb.kernel_id()}")
