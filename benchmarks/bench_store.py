@@ -37,7 +37,8 @@ from nbstream.engine.result import ChatResult
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show.live import NullSurface, driver
-from nbstream.store.cache import CacheRequest, ResponseCache
+from nbstream.store.cache import ResponseCache
+from nbstream.store.cache_key import CacheRequest
 from nbstream.store.threads import ConversationStore
 
 ROWS: list[tuple[str, str, str, bool]] = []

@@ -28,7 +28,8 @@ from .pricing import UsageTotals, cost
 from .redact import KEY_FILTER, check_request, configured_keys, guard_logs
 from .settings import Api, CacheMode, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
-from .store.cache import CacheRequest, ResponseCache, cache_host, cache_path, miss_error
+from .store.cache import ResponseCache, cache_path
+from .store.cache_key import CacheRequest, cache_host, miss_error
 from .store.replay import ReplayStream
 from .store.threads import DEFAULT, ConversationStore
 

@@ -34,14 +34,8 @@ from nbstream.settings import NbStream, ReplayPace, resolve
 from nbstream.show.live import NullSurface, driver
 from nbstream.show.outputs import cache_table
 from nbstream.show.rendering import footer
-from nbstream.store.cache import (
-    CacheRequest,
-    Entry,
-    ResponseCache,
-    cache_host,
-    key_for,
-    parse_age,
-)
+from nbstream.store.cache import Entry, ResponseCache, parse_age
+from nbstream.store.cache_key import CacheRequest, cache_host, key_for
 from nbstream.store.replay import ReplayStream
 
 from .conftest import HANG, SECRET_KEY
