@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nbstream.engine.result import ChatResult
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
-from nbstream.show.live import NullSurface, driver
+from nbstream.show.live import driver
+from nbstream.show.surfaces import NullSurface
 from nbstream.store.cache import ResponseCache
 from nbstream.store.cache_key import CacheRequest
 from nbstream.store.threads import ConversationStore

@@ -23,8 +23,9 @@ from .engine.result import ChatResult, Event, Status, TextDelta, with_status
 from .errors import NbStreamError, StreamError, incomplete_error
 from .gather import agather_turns, compare_turns, gather_turns
 from .session import Session, TurnOptions, current
-from .show.live import LiveView, driver, surface_for
+from .show.live import LiveView, driver
 from .show.rendering import metadata
+from .show.surfaces import surface_for
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
             "cache", "api", "hide_reasoning"}  # fmt: skip

@@ -12,7 +12,8 @@ from .engine.result import Status
 from .errors import NbStreamError
 from .session import Session, TurnOptions
 from .settings import NbStream
-from .show.live import TerminalSurface, driver
+from .show.live import driver
+from .show.surfaces import TerminalSurface
 
 
 def main(argv: Sequence[str] | None = None) -> int:

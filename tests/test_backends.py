@@ -11,7 +11,8 @@ from nbstream.errors import ConnectError, RequestError
 from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
-from nbstream.show.live import NullSurface, driver
+from nbstream.show.live import driver
+from nbstream.show.surfaces import NullSurface
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env

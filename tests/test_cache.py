@@ -31,9 +31,10 @@ from nbstream.offline.demo import run_demo
 from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream, ReplayPace, resolve
-from nbstream.show.live import NullSurface, driver
+from nbstream.show.live import driver
 from nbstream.show.outputs import cache_table
 from nbstream.show.rendering import footer
+from nbstream.show.surfaces import NullSurface
 from nbstream.store.cache import Entry, ResponseCache, parse_age
 from nbstream.store.cache_key import CacheRequest, cache_host, key_for
 from nbstream.store.replay import ReplayStream

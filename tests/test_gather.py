@@ -15,7 +15,8 @@ from nbstream.gather import AdaptiveLimit, Board, agather_turns, compare_turns, 
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show.grid import live_html, render
-from nbstream.show.live import NullSurface, driver
+from nbstream.show.live import driver
+from nbstream.show.surfaces import NullSurface
 
 from .conftest import HANG, SECRET_KEY
 

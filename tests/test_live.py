@@ -26,18 +26,15 @@ from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import AuthError, ConfigError, StreamError
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream, Settings
-from nbstream.show.live import (
+from nbstream.show.live import WAITING_REFRESH, LiveView, driver, stream_to
+from nbstream.show.rendering import Throttle
+from nbstream.show.surfaces import (
     SEGMENT,
-    WAITING_REFRESH,
-    LiveView,
     NotebookSurface,
     NullSurface,
     TerminalSurface,
-    driver,
-    stream_to,
     surface_for,
 )
-from nbstream.show.rendering import Throttle
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env
@@ -433,7 +430,8 @@ def test_a_null_surface_still_returns_the_reply(settings) -> None:
 KERNEL_TURN = """
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
-from nbstream.show.live import driver, surface_for
+from nbstream.show.live import driver
+from nbstream.show.surfaces import surface_for
 session = Session(NbStream(base_url={url!r}, model="nbstream-demo"))
 options = TurnOptions(thread="k", params={{"nbstream": {{"tokens": 60, "rate": 100}}}})
 session.chat("Hi", options, driver(surface_for(None), cost=session.cost))

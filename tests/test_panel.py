@@ -29,8 +29,9 @@ from nbstream.offline.server import OfflineServer
 from nbstream.session import Session, TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show import panel_html as _panel_html
-from nbstream.show.live import TerminalSurface, driver
+from nbstream.show.live import driver
 from nbstream.show.panel import ChatPanel, PanelState
+from nbstream.show.surfaces import TerminalSurface
 
 from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult, Status
-from nbstream.show.live import SEGMENT
 from nbstream.show.rendering import bundle
 from nbstream.show.segments import segment_cut
+from nbstream.show.surfaces import SEGMENT
 
 
 def segments(text: str, limit: int, steps: list[int] | None = None) -> list[tuple[str, str]]:

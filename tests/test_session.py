@@ -27,7 +27,8 @@ from nbstream.errors import (
 )
 from nbstream.session import Session, Turn, TurnOptions, with_backend
 from nbstream.settings import NbStream, resolve
-from nbstream.show.live import NullSurface, driver, stream_to
+from nbstream.show.live import driver, stream_to
+from nbstream.show.surfaces import NullSurface
 from nbstream.store.threads import ConversationStore
 
 from .conftest import HANG, SECRET_KEY
@@ -322,7 +323,8 @@ OFFLINE_SCRIPT = """
 import json, sys
 from pathlib import Path
 from nbstream.session import Session, TurnOptions
-from nbstream.show.live import NullSurface, driver
+from nbstream.show.live import driver
+from nbstream.show.surfaces import NullSurface
 
 folder = Path(sys.argv[1])
 notices = []

@@ -20,7 +20,8 @@ from ..gather import compare_turns, gather_turns
 from ..interpolate import interpolate
 from ..session import Session, TurnOptions
 from ..settings import CACHE_MODES
-from ..show.live import Surface, driver, surface_for
+from ..show.live import driver
+from ..show.surfaces import Surface, surface_for
 from ..store.threads import DEFAULT
 from .subcommands import SUBCOMMANDS_HELP, Subcommands
 

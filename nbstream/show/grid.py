@@ -16,10 +16,10 @@ from ..engine import loop
 from ..engine.result import ChatResult
 from .badge import COLOURS, Badge, badge_html, final_badges
 from .badge import text as badge_text
-from .live import NotebookSurface, TerminalSurface, surface_for
 from .markdown import safe_html
 from .rendering import Throttle, count, format_seconds
 from .segments import segment_cut
+from .surfaces import NotebookSurface, TerminalSurface, surface_for
 
 if TYPE_CHECKING:
     from ..gather import Board, Item
