@@ -7,22 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import (
-    AsyncTextStream,
-    Chat,
-    TextStream,
-    achat,
-    agather,
-    astream,
-    chat,
-    compare,
-    gather,
-    stream,
-)
+from .api import achat, agather, chat, compare, gather
+from .conversation import Chat
 from .engine.loop import run
 from .engine.result import ChatResult, Status, Timings, Usage
 from .errors import IncompleteError, NbStreamError
 from .settings import Api, NbStream
+from .text_stream import AsyncTextStream, TextStream, astream, stream
 
 __version__ = "0.1.0"
 

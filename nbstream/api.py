@@ -13,13 +13,11 @@ conversation.
 from __future__ import annotations
 
 import asyncio
-import queue
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .engine import loop
-from .engine.result import ChatResult, Event, Status, TextDelta, with_status
+from .engine.result import ChatResult, Status, with_status
 from .errors import NbStreamError, StreamError, incomplete_error
 from .gather import agather_turns, compare_turns, gather_turns
 from .session import Session, TurnOptions, current
@@ -66,7 +64,7 @@ def chat(
 
     `allow_incomplete=False` raises IncompleteError for a reply that ended without a finish.
     """
-    _check(prompt)
+    check_prompt(prompt)
     session = session or current()
     drive = driver(surface_for(show), cost=session.cost)
     return _allowed(session.chat(prompt, turn_options(options), drive), allow_incomplete)
@@ -81,7 +79,7 @@ async def achat(
     **options: Any,
 ) -> ChatResult:
     """`await nbstream.achat(...)`: like `chat`, without blocking the caller's event loop."""
-    _check(prompt)
+    check_prompt(prompt)
     session = session or current()
     turn = turn_options(options)
     latest = ChatResult(status=Status.INCOMPLETE)
@@ -114,151 +112,6 @@ async def achat(
     return _allowed(result, allow_incomplete)
 
 
-class TextStream:
-    """An iterator of text deltas; `result` holds the whole reply once it is exhausted.
-
-    Closing it (or leaving a `with` block, or a KeyboardInterrupt) stops the stream and
-    closes the connection.
-    """
-
-    _END = object()
-
-    def __init__(self, prompt: str, options: dict[str, Any], session: Session | None) -> None:
-        _check(prompt)
-        self.result: ChatResult | None = None
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        coro = (session or current()).achat(prompt, turn_options(options), sink=self._on_event)
-        self._job = loop.submit(coro)
-        self._job.future.add_done_callback(lambda _: self._queue.put(self._END))
-
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self._queue.put(event.text)
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            while (item := self._next()) is not self._END:
-                yield item
-        except BaseException:
-            self.close()
-            raise
-        self.result = self._job.future.result()
-
-    def _next(self) -> Any:
-        while True:  # short waits keep a kernel interrupt prompt
-            try:
-                return self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-
-    def close(self) -> None:
-        """Stop the stream if it still runs."""
-        if not self._job.future.done():
-            self._job.cancel()
-
-    def __enter__(self) -> TextStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def stream(prompt: str, *, session: Session | None = None, **options: Any) -> TextStream:
-    """Iterate over the reply's text as it arrives: `for delta in nbstream.stream("Hi"): ...`."""
-    return TextStream(prompt, options, session)
-
-
-class AsyncTextStream:
-    """An async iterator of text deltas; `result` holds the whole reply once exhausted."""
-
-    _END = object()
-
-    def __init__(self, prompt: str, options: dict[str, Any], session: Session | None) -> None:
-        _check(prompt)
-        self.result: ChatResult | None = None
-        self._prompt, self._options, self._session = prompt, options, session
-        self._job: loop.Job[ChatResult] | None = None
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        here = asyncio.get_running_loop()
-        deltas: asyncio.Queue[Any] = asyncio.Queue()
-
-        def on_event(event: Event) -> None:
-            if isinstance(event, TextDelta):
-                here.call_soon_threadsafe(deltas.put_nowait, event.text)
-
-        session = self._session or current()
-        coro = session.achat(self._prompt, turn_options(self._options), sink=on_event)
-        self._job = job = loop.submit(coro)
-        job.future.add_done_callback(
-            lambda _: here.call_soon_threadsafe(deltas.put_nowait, self._END)
-        )
-        try:
-            while (item := await deltas.get()) is not self._END:
-                yield item
-        except BaseException:
-            job.cancel()
-            raise
-        self.result = job.future.result()
-
-
-def astream(prompt: str, *, session: Session | None = None, **options: Any) -> AsyncTextStream:
-    """`async for delta in nbstream.astream("Hi"): ...`; then `.result`."""
-    return AsyncTextStream(prompt, options, session)
-
-
-class Chat:
-    """A conversation from code, kept in the session's store like a `%%chat` thread.
-
-    `Chat(model=..., system=...)`, then `send(prompt)`; `history` is what the next request
-    sends before the new prompt; `reset()` forgets the exchanges but keeps the system prompt.
-    """
-
-    def __init__(
-        self,
-        model: str | None = None,
-        system: str | None = None,
-        *,
-        thread: str | None = None,
-        session: Session | None = None,
-        **defaults: Any,
-    ) -> None:
-        self.session = session or current()
-        self.thread = thread or f"chat-{uuid.uuid4().hex[:8]}"
-        self.model = model
-        self._defaults = defaults
-        if system is not None:
-            self.session.store.set_system(self.thread, system)
-
-    def send(self, prompt: str, *, show: bool | None = None, **options: Any) -> ChatResult:
-        """Send `prompt` with the conversation so far; the reply joins the history."""
-        merged = {**self._defaults, "model": self.model, **options, "thread": self.thread}
-        return chat(prompt, show=show, session=self.session, **merged)
-
-    async def asend(self, prompt: str, *, show: bool | None = None, **options: Any) -> ChatResult:
-        """`await chat.asend(prompt)`."""
-        merged = {**self._defaults, "model": self.model, **options, "thread": self.thread}
-        return await achat(prompt, show=show, session=self.session, **merged)
-
-    @property
-    def history(self) -> list[dict[str, str]]:
-        """The messages sent before the next prompt (system first)."""
-        return self.session.store.messages(self.thread, "")[:-1]
-
-    @property
-    def system(self) -> str | None:
-        """The conversation's system prompt."""
-        return self.session.store.thread(self.thread).system
-
-    def reset(self) -> None:
-        """Forget the exchanges; keep the system prompt."""
-        self.session.store.reset(self.thread)
-
-    def __repr__(self) -> str:
-        turns = len(self.session.store.thread(self.thread).exchanges)
-        return f"Chat(thread={self.thread!r}, model={self.model!r}, turns={turns})"
-
-
 def gather(
     prompts: Sequence[str],
     *,
@@ -274,7 +127,7 @@ def gather(
     message in `error`, and no item raises.
     """
     for prompt in prompts:
-        _check(prompt)
+        check_prompt(prompt)
     options.setdefault("no_history", True)
     return gather_turns(
         session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
@@ -292,7 +145,7 @@ async def agather(
     """`await nbstream.agather(...)`: like `gather`, without blocking the caller's event loop,
     so other cells run meanwhile (`asyncio.ensure_future(nbstream.agather(...))`)."""
     for prompt in prompts:
-        _check(prompt)
+        check_prompt(prompt)
     options.setdefault("no_history", True)
     return await agather_turns(
         session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
@@ -312,10 +165,11 @@ def compare(
     One-offs by default; given `thread=`, each model continues that thread's history in its
     own branch, `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
-    _check(prompt)
+    check_prompt(prompt)
     return compare_turns(session or current(), prompt, models, turn_options(options), show=show)
 
 
-def _check(prompt: str) -> None:
+def check_prompt(prompt: str) -> None:
+    """Raise NbStreamError for a prompt that is not text or is blank."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise NbStreamError("empty prompt", "pass the text to send, e.g. nbstream.chat('Hello')")
