@@ -34,13 +34,14 @@ from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nbstream.engine.result import ChatResult
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show.live import driver
 from nbstream.show.surfaces import NullSurface
 from nbstream.store.cache import ResponseCache
 from nbstream.store.cache_key import CacheRequest
 from nbstream.store.threads import ConversationStore
+from nbstream.turn import TurnOptions
 
 ROWS: list[tuple[str, str, str, bool]] = []
 SQLITE_FILES = {"conversations.sqlite", "conversations.sqlite-wal", "conversations.sqlite-shm"}

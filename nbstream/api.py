@@ -20,10 +20,11 @@ from .engine import loop
 from .engine.result import ChatResult, Status, with_status
 from .errors import NbStreamError, StreamError, incomplete_error
 from .gather import agather_turns, compare_turns, gather_turns
-from .session import Session, TurnOptions, current
+from .session import Session, current
 from .show.live import LiveView, driver
 from .show.rendering import metadata
 from .show.surfaces import surface_for
+from .turn import TurnOptions
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
             "cache", "api", "hide_reasoning"}  # fmt: skip

@@ -10,10 +10,11 @@ from pathlib import Path
 from . import __version__
 from .engine.result import Status
 from .errors import NbStreamError
-from .session import Session, TurnOptions
+from .session import Session
 from .settings import NbStream
 from .show.live import driver
 from .show.surfaces import TerminalSurface
+from .turn import TurnOptions
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,8 +17,9 @@ from typing import Any
 
 from .engine.result import ChatResult, Event, Retrying, Status
 from .errors import NbStreamError, StreamError
-from .session import Session, TurnOptions
+from .session import Session
 from .show.grid import ashow_board, comparison_table, show_board, show_table
+from .turn import TurnOptions
 
 
 class AdaptiveLimit:

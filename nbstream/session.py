@@ -14,9 +14,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from . import offline
 from .engine.clients import list_models
@@ -26,30 +26,12 @@ from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
 from .redact import KEY_FILTER, check_request, configured_keys, guard_logs
-from .settings import Api, CacheMode, NbStream, Settings, resolve
+from .settings import NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import ResponseCache, cache_path
-from .store.cache_key import CacheRequest, cache_host, miss_error
-from .store.replay import ReplayStream
-from .store.threads import DEFAULT, ConversationStore
-
-
-@dataclass(frozen=True)
-class TurnOptions:
-    """How to run one turn; None means 'from the settings'."""
-
-    thread: str = DEFAULT
-    model: str | None = None
-    system: str | None = None
-    new: bool = False
-    no_history: bool = False
-    params: dict[str, Any] = field(default_factory=dict)
-    timeout: float | None = None
-    retries: int | None = None
-    stream: bool = True
-    cache: str | None = None
-    api: Api | str | None = None  # chat, responses or auto
-    hide_reasoning: bool | None = None
+from .store.cache_policy import stream_for
+from .store.threads import ConversationStore
+from .turn import Turn, TurnOptions
 
 
 class Session:
@@ -189,26 +171,9 @@ class Session:
             messages.insert(0, {"role": "system", "content": system})
         request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
         check_request(request, configured_keys(settings.api_key))
-        stream, to_record = self._stream_for(request, settings, cell_id)
+        live = partial(self._live, request, settings)
+        stream, to_record = stream_for(self.cache, request, settings, cell_id, live)
         return Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
-
-    def _stream_for(
-        self, request: ChatRequest, settings: Settings, cell_id: str | None
-    ) -> tuple[TurnStream, CacheRequest | None]:
-        """The live stream or a replay, as the cache mode says; and what to record, if any."""
-        if settings.cache is CacheMode.OFF:
-            return self._live(request, settings), None
-        keyed = CacheRequest(cache_host(settings), request.model, request.messages, request.params)
-        key = keyed.key  # parameters the cache cannot key fail the cell before any request
-        if settings.cache is CacheMode.RECORD:
-            self.cache.check()  # and so does a store that cannot be used
-            return self._live(request, settings), keyed
-        entry = self.cache.get(key)
-        if entry is not None:
-            return ReplayStream(entry, settings.replay_pace), None
-        if settings.cache is CacheMode.STRICT:
-            raise miss_error(keyed, cell_id, self.cache.where)
-        return self._live(request, settings), keyed
 
     def _live(self, request: ChatRequest, settings: Settings) -> ChatStream:
         notice = self._take_offline_notice()
@@ -244,28 +209,6 @@ class Session:
     def _keep_partial(self, turn: Turn) -> None:
         if turn.stream.has_output and turn.stream.result is not None:
             self._keep(turn, turn.stream.result)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One prepared turn: what is sent, the stream that sends it, and where it is recorded."""
-
-    prompt: str
-    options: TurnOptions
-    cell_id: str | None
-    turn_id: str
-    stream: TurnStream
-    to_record: CacheRequest | None  # the request to store a complete reply under
-
-    @property
-    def thread(self) -> str:
-        """The conversation thread the turn belongs to."""
-        return self.options.thread
-
-    @property
-    def kept(self) -> ChatResult | None:
-        """The partial reply kept after an interrupt or a broken stream (None: nothing came)."""
-        return self.stream.result if self.stream.has_output else None
 
 
 def _say_not_saved(problem: str | None) -> None:

@@ -9,10 +9,11 @@ import pytest
 
 from nbstream.errors import ConnectError, RequestError
 from nbstream.offline.server import OfflineServer
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show.live import driver
 from nbstream.show.surfaces import NullSurface
+from nbstream.turn import TurnOptions
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env

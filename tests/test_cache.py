@@ -29,7 +29,7 @@ from nbstream.engine.result import (
 from nbstream.errors import CacheError, CacheMissError, ConfigError, StreamError
 from nbstream.offline.demo import run_demo
 from nbstream.offline.server import OfflineServer
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream, ReplayPace, resolve
 from nbstream.show.live import driver
 from nbstream.show.outputs import cache_table
@@ -38,6 +38,7 @@ from nbstream.show.surfaces import NullSurface
 from nbstream.store.cache import Entry, ResponseCache, parse_age
 from nbstream.store.cache_key import CacheRequest, cache_host, key_for
 from nbstream.store.replay import ReplayStream
+from nbstream.turn import TurnOptions
 
 from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env

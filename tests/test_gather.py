@@ -12,11 +12,12 @@ import pytest
 
 from nbstream.engine.result import ChatResult, Retrying, Status
 from nbstream.gather import AdaptiveLimit, Board, agather_turns, compare_turns, gather_turns
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show.grid import live_html, render
 from nbstream.show.live import driver
 from nbstream.show.surfaces import NullSurface
+from nbstream.turn import TurnOptions
 
 from .conftest import HANG, SECRET_KEY
 

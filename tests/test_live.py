@@ -24,7 +24,7 @@ from nbstream.engine.result import (
 )
 from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import AuthError, ConfigError, StreamError
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream, Settings
 from nbstream.show.live import WAITING_REFRESH, LiveView, driver, stream_to
 from nbstream.show.rendering import Throttle
@@ -35,6 +35,7 @@ from nbstream.show.surfaces import (
     TerminalSurface,
     surface_for,
 )
+from nbstream.turn import TurnOptions
 
 from .conftest import SECRET_KEY
 from .kernels import Kernel, clean_env
@@ -428,7 +429,8 @@ def test_a_null_surface_still_returns_the_reply(settings) -> None:
 # --- in a real kernel ---------------------------------------------------------------------
 
 KERNEL_TURN = """
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
+from nbstream.turn import TurnOptions
 from nbstream.settings import NbStream
 from nbstream.show.live import driver
 from nbstream.show.surfaces import surface_for

@@ -26,12 +26,13 @@ import pytest
 from nbstream.engine.result import Status
 from nbstream.errors import ThreadBusyError
 from nbstream.offline.server import OfflineServer
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show import panel_html as _panel_html
 from nbstream.show.live import driver
 from nbstream.show.panel import ChatPanel, PanelState
 from nbstream.show.surfaces import TerminalSurface
+from nbstream.turn import TurnOptions
 
 from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env

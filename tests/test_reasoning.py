@@ -309,8 +309,9 @@ def test_a_turn_stopped_while_thinking_is_kept_without_an_empty_assistant_turn(
     server, tmp_path
 ) -> None:
     """FAULTS row 30: the reasoning is kept in the store; history sends no empty reply."""
-    from nbstream.session import Session, TurnOptions
+    from nbstream.session import Session
     from nbstream.settings import NbStream
+    from nbstream.turn import TurnOptions
 
     session = Session(NbStream(base_url=server.url), cache=tmp_path / "cache.sqlite")
     options = TurnOptions(model="nbstream-reasoning", params={"max_tokens": 5})

@@ -14,9 +14,10 @@ from nbstream.engine import loop
 from nbstream.engine.result import Event, Notice, Status
 from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import ConfigError, RequestError, StreamError
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
 from nbstream.settings import Api, NbStream, Settings
 from nbstream.store.apis import ResponsesOnlyModels
+from nbstream.turn import TurnOptions
 
 from .conftest import SECRET_KEY
 

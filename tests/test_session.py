@@ -25,11 +25,12 @@ from nbstream.errors import (
     StreamError,
     ThreadBusyError,
 )
-from nbstream.session import Session, Turn, TurnOptions, with_backend
+from nbstream.session import Session, with_backend
 from nbstream.settings import NbStream, resolve
 from nbstream.show.live import driver, stream_to
 from nbstream.show.surfaces import NullSurface
 from nbstream.store.threads import ConversationStore
+from nbstream.turn import Turn, TurnOptions
 
 from .conftest import HANG, SECRET_KEY
 from .kernels import clean_env
@@ -322,7 +323,8 @@ def test_a_configured_backend_is_used_as_it_is(server) -> None:
 OFFLINE_SCRIPT = """
 import json, sys
 from pathlib import Path
-from nbstream.session import Session, TurnOptions
+from nbstream.session import Session
+from nbstream.turn import TurnOptions
 from nbstream.show.live import driver
 from nbstream.show.surfaces import NullSurface
 

@@ -18,11 +18,12 @@ from ..engine.result import ChatResult
 from ..errors import incomplete_error
 from ..gather import compare_turns, gather_turns
 from ..interpolate import interpolate
-from ..session import Session, TurnOptions
+from ..session import Session
 from ..settings import CACHE_MODES
 from ..show.live import driver
 from ..show.surfaces import Surface, surface_for
 from ..store.threads import DEFAULT
+from ..turn import TurnOptions
 from .subcommands import SUBCOMMANDS_HELP, Subcommands
 
 INCOMPLETE_HINT = (

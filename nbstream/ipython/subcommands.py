@@ -9,12 +9,13 @@ from pathlib import Path
 from IPython.core.error import UsageError
 
 from ..engine.loop import run
-from ..session import Session, TurnOptions
+from ..session import Session
 from ..settings import CACHE_MODES, cache_mode
 from ..show.markdown import literal
 from ..show.outputs import cache_table, show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
 from ..store.threads import DEFAULT, shown
+from ..turn import TurnOptions
 
 SUBCOMMANDS = (
     "history", "threads", "new", "reset", "undo", "system", "model", "usage", "config",

@@ -29,7 +29,7 @@ from .rendering import Throttle, footer, metadata, status_line
 from .surfaces import Surface
 
 if TYPE_CHECKING:
-    from ..session import Turn
+    from ..turn import Turn
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5

@@ -22,8 +22,9 @@ from IPython.core.error import UsageError
 from ..engine import loop
 from ..engine.result import ChatResult
 from ..errors import NbStreamError, StreamError, ThreadBusyError
-from ..session import Session, Turn, TurnOptions, current
+from ..session import Session, current
 from ..store.threads import DEFAULT
+from ..turn import Turn, TurnOptions
 from . import panel_html as h
 from .panel_layout import PanelWidgets, TranscriptOutput, default_model, fill_models
 from .panel_view import UPDATE_INTERVAL, ReplyView, close_tree

@@ -9,7 +9,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import NbStreamError
-from ..session import Session, TurnOptions
+from ..session import Session
+from ..turn import TurnOptions
 from . import panel_html as h
 from .panel_input import ChatInput
 from .panel_view import MessageList, button, html_widget

@@ -1,0 +1,52 @@
+"""One turn: the options it runs with, and once prepared, what it sends and where it is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine.result import ChatResult
+from .engine.stream import TurnStream
+from .settings import Api
+from .store.cache_key import CacheRequest
+from .store.threads import DEFAULT
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How to run one turn; None means 'from the settings'."""
+
+    thread: str = DEFAULT
+    model: str | None = None
+    system: str | None = None
+    new: bool = False
+    no_history: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    retries: int | None = None
+    stream: bool = True
+    cache: str | None = None
+    api: Api | str | None = None  # chat, responses or auto
+    hide_reasoning: bool | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One prepared turn: what is sent, the stream that sends it, and where it is recorded."""
+
+    prompt: str
+    options: TurnOptions
+    cell_id: str | None
+    turn_id: str
+    stream: TurnStream
+    to_record: CacheRequest | None  # the request to store a complete reply under
+
+    @property
+    def thread(self) -> str:
+        """The conversation thread the turn belongs to."""
+        return self.options.thread
+
+    @property
+    def kept(self) -> ChatResult | None:
+        """The partial reply kept after an interrupt or a broken stream (None: nothing came)."""
+        return self.stream.result if self.stream.has_output else None
