@@ -143,7 +143,7 @@ class Session:
             finally:
                 ticker.cancel()
         await asyncio.to_thread(self._commit, turn, result)
-        problem = self.not_saved()
+        problem = await asyncio.to_thread(self.not_saved)  # waits for the store's lock
         return replace(result, notices=(*result.notices, problem)) if problem else result
 
     def not_saved(self) -> str | None:

@@ -10,6 +10,7 @@ import pytest
 
 from nbstream.offline.server import FAULTS_ENV, OfflineServer
 from nbstream.settings import Settings, resolve
+from nbstream.store.db import STRICT_THREADS
 
 #: A key that looks real, so a leak would be visible in any output.
 SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
@@ -24,6 +25,8 @@ _keys = itertools.count()
 # Offline servers started in this process serve the fault models, so the error paths stay
 # testable. Kernels get a clean environment (tests/kernels.py): theirs do not, as a user's.
 os.environ[FAULTS_ENV] = "1"
+# A database used on nbstream's loop thread raises (nbstream.store.db.off_loop).
+os.environ[STRICT_THREADS] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,17 @@ CANCEL_GRACE = 0.4
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+
+
+def on_loop_thread() -> bool:
+    """Whether the caller runs on nbstream's loop thread (where nothing may block)."""
+    return threading.current_thread() is _thread
 
 
 def get_loop() -> asyncio.AbstractEventLoop:
     """The background loop, started on first use."""
-    global _loop
+    global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
             ready = threading.Event()
@@ -34,7 +40,8 @@ def get_loop() -> asyncio.AbstractEventLoop:
                 loop.call_soon(ready.set)
                 loop.run_forever()
 
-            threading.Thread(target=serve, name="nbstream-loop", daemon=True).start()
+            _thread = threading.Thread(target=serve, name="nbstream-loop", daemon=True)
+            _thread.start()
             ready.wait()
             _loop = loop
         return _loop

@@ -161,7 +161,8 @@ class ChatPanel:
         self._transcript.show(self._transcript_bundle())
 
     def _transcript_bundle(self) -> dict[str, str]:
-        return h.transcript_bundle(self.session.store.thread(self.thread))
+        # Called on the loop thread after a turn: the store's in-memory view, no disk read.
+        return h.transcript_bundle(self.session.store.latest(self.thread))
 
     def _update_transcript(self) -> None:
         self._transcript.update(self._transcript_bundle)

@@ -6,6 +6,8 @@ waits `busy_timeout` for another kernel's transaction, and runs in WAL mode with
 last transaction. WAL needs shared memory, which network filesystems (NFS, SMB, FUSE mounts such
 as a synced Drive folder) do not provide, so there the rollback journal (`DELETE`) is used.
 The schema version lives in `PRAGMA user_version`; `migrate` brings a file up to date.
+With $NBSTREAM_STRICT_THREADS=1 (the tests set it), a database used on nbstream's loop thread
+raises: blocking I/O there would stall every stream.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..engine.loop import on_loop_thread
+
 #: Filesystem types from /proc/mounts where SQLite's shared-memory WAL is unsafe.
 NETWORK_FILESYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre",
      "gpfs", "davfs", "fuse", "sshfs", "ncpfs", "beegfs"}
 )  # fmt: skip
 SIDE_FILES = ("-wal", "-shm", "-journal")
+STRICT_THREADS = "NBSTREAM_STRICT_THREADS"
 
 
 class SchemaError(Exception):
@@ -92,9 +97,16 @@ def protect(path: Path) -> None:
             os.chmod(f"{path}{name}", 0o600)
 
 
+def off_loop() -> None:
+    """Raise AssertionError on nbstream's loop thread when $NBSTREAM_STRICT_THREADS is set."""
+    if os.environ.get(STRICT_THREADS) == "1" and on_loop_thread():
+        raise AssertionError("database I/O on nbstream's loop thread: run it in an executor")
+
+
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
     """One transaction: committed when the block ends, rolled back on any exception."""
+    off_loop()
     db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield db

@@ -9,9 +9,7 @@ is written with the next change that can be. A database that cannot be used is s
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.result import ChatResult
-from ..errors import StateFileError, ThreadBusyError
+from ..errors import StateFileError
 from . import db as sql
-from . import rows
+from . import exports, memory, rows
+from .database import Database
 from .migrate import import_legacy
-from .paths import short_path
-from .records import DEFAULT, Exchange, Thread, as_json, markdown, reply_content, summary
-from .rows import Delta, Known, Op
+from .records import DEFAULT, Exchange, Thread, as_json, markdown, summary
+from .rows import Op
+from .turns import Turns
 
 __all__ = ["DEFAULT", "ConversationStore", "Exchange", "Thread"]
 #: Seconds a write waits for another kernel's transaction before it is "not saved".
@@ -36,8 +35,9 @@ BUSY_TIMEOUT = 5.0
 class ConversationStore:
     """Named conversation threads of one notebook, in a database or in memory only.
 
-    Every public method holds one re-entrant lock (it guards `_known`, `_unsaved`, `_db`),
-    so a chat panel's worker thread and the cells on the main thread can share a store.
+    Every public method but `latest` and `turn` holds one re-entrant lock (it guards
+    `_memory` and `_file`), so a chat panel's worker thread and the cells on the main
+    thread can share a store. The lock is held across disk I/O: never taken on the loop.
     """
 
     def __init__(
@@ -49,20 +49,15 @@ class ConversationStore:
         timeout: float = BUSY_TIMEOUT,
         mounts: str | None = None,
     ) -> None:
-        self._path = Path(path) if path is not None else None
-        self._notebook, self._clock, self._timeout = notebook, clock, timeout
+        self._notebook, self._clock = notebook, clock
         self._lock = threading.RLock()
-        self._known: dict[str, Known] = {}
-        self._unsaved: list[Op] = []  # changes in memory, not yet written, in order
-        self._busy: set[str] = set()  # threads with a turn in flight, under `_turns`
-        self._turns = threading.Lock()  # never held across I/O: the loop thread takes it
-        self._db: sqlite3.Connection | None = None
-        self.journal_mode = "memory" if path is None else sql.journal_mode_for(path, mounts)
+        self._memory = memory.Memory()
+        self._file = Database(Path(path) if path is not None else None, timeout=timeout,
+                              mounts=mounts)  # fmt: skip
+        self._turns = Turns()  # taken on the loop thread too: it does no I/O
         self.warnings: list[str] = []
         self.problem: str | None = None  # why the last write failed; None once one succeeds
         self.restored = 0
-        if self._path is None:
-            self._db = _memory()
 
     @classmethod
     def open(
@@ -71,33 +66,45 @@ class ConversationStore:
         """The store of `notebook` in the database at `path`, after importing its `legacy`
         JSON file if there is one; never raises for a bad file."""
         store = cls(path, notebook=notebook, **options)
-        with store._lock:
+        with store._locked():
             store._load(legacy)
         return store
 
     @property
     def path(self) -> Path | None:
         """The database changes are written to, or None when the store is in memory only."""
-        return self._path
+        return self._file.path
+
+    @property
+    def journal_mode(self) -> str:
+        """'wal', 'delete' (on a network filesystem) or 'memory' (no file)."""
+        return self._file.journal_mode
 
     @property
     def unsaved(self) -> int:
         """How many changes are only in memory."""
-        return len(self._unsaved)
+        return len(self._memory.unsaved)
 
     def thread(self, name: str = DEFAULT) -> Thread:
         """A snapshot copy of a thread as committed by any kernel (empty if it does not exist)."""
-        with self._lock:
+        with self._locked():
             self._refresh(name)
-            return self._view(name)
+            return self.latest(name)
+
+    def latest(self, name: str = DEFAULT) -> Thread:
+        """The thread as this kernel last read or wrote it: no disk I/O and no waiting for
+        the lock, so it may be called on nbstream's loop thread. A copy."""
+        known = self._memory.latest(name)
+        return Thread(known.name, known.system, list(known.exchanges))
 
     def threads(self) -> list[str]:
         """Thread names in the order they were created."""
-        with self._lock:
-            found = list(self._known)
+        with self._locked():
+            found = list(self._memory.known)
             with contextlib.suppress(OSError, sqlite3.Error):  # then what this kernel knows
-                found = rows.names(self._connection(), self._notebook)
-            pending = [op.thread for op in self._unsaved if op.kind in ("record", "system")]
+                found = rows.names(self._file.connection(), self._notebook)
+            unsaved = self._memory.unsaved
+            pending = [op.thread for op in unsaved if op.kind in ("record", "system")]
             return list(dict.fromkeys([*found, *pending]))
 
     def messages(
@@ -107,27 +114,9 @@ class ConversationStore:
         An assistant message keeps its reasoning items for the APIs that want them back."""
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be 0 or more, not {limit}")
-        thread = self.thread(name)
-        history = thread.exchanges
-        index = _index_of(history, cell_id)
-        if index is not None:  # a re-run cell gets the context it first saw
-            history = history[:index]
-        pairs = [(ex, reply) for ex in history if (reply := reply_content(ex.result))]
-        if limit is not None:
-            pairs = pairs[-limit:] if limit else []
-        sent: list[dict[str, Any]] = []
-        if thread.system:
-            sent.append({"role": "system", "content": thread.system})
-        for ex, reply in pairs:
-            items = {"reasoning_items": list(ex.result.reasoning_items)}
-            answer = {
-                "role": "assistant",
-                "content": reply,
-                **(items if items["reasoning_items"] else {}),
-            }
-            sent += [{"role": "user", "content": ex.user}, answer]
-        sent.append({"role": "user", "content": user})
-        return sent
+        with self._locked():
+            self._refresh(name)
+            return memory.messages(self._memory.latest(name), user, limit, cell_id)
 
     def summary(self, name: str = DEFAULT) -> str:
         """One line such as '3 turns, 1 interrupted'."""
@@ -135,7 +124,7 @@ class ConversationStore:
 
     def set_system(self, name: str, text: str | None) -> None:
         """Set or clear (None or '') the thread's system prompt."""
-        self._change(Op("system", _named(name), system=text or None))
+        self._change(Op("system", name, system=text or None))
 
     def record(
         self,
@@ -150,17 +139,17 @@ class ConversationStore:
         exchange = Exchange(user, result, cell_id=cell_id, created=self._clock())
         if turn_id:
             exchange = replace(exchange, turn_id=turn_id)
-        self._change(Op("record", _named(name), exchange=exchange))
+        self._change(Op("record", name, exchange=exchange))
         return exchange
 
     def fork(self, name: str, new_name: str) -> None:
         """Make `new_name` a copy of thread `name` (system prompt and exchanges), replacing it."""
-        with self._lock:
-            self._change(Op("fork", _named(new_name), source=self.thread(name)))
+        with self._locked():
+            self._change(Op("fork", new_name, source=self.thread(name)))
 
     def undo(self, name: str = DEFAULT) -> Exchange | None:
         """Remove and return the thread's last exchange (None if it has none)."""
-        with self._lock:
+        with self._locked():
             exchanges = self.thread(name).exchanges
             if not exchanges:
                 return None
@@ -169,7 +158,7 @@ class ConversationStore:
 
     def reset(self, name: str = DEFAULT) -> None:
         """Forget the thread's exchanges; its system prompt stays."""
-        with self._lock:
+        with self._locked():
             if self.thread(name).exchanges:
                 self._change(Op("reset", name))
 
@@ -179,28 +168,30 @@ class ConversationStore:
         Read under the lock: a turn ending on another thread may be mid-write, and its changes
         count as unsaved only once the write has failed.
         """
-        with self._lock:
-            return self.problem if self._unsaved else None
+        with self._locked():
+            return self.problem if self._memory.unsaved else None
 
     def save(self) -> bool:
         """Write what is only in memory; True when nothing is left unsaved."""
-        with self._lock:
+        with self._locked():
             return self._flush(set())
 
     def write_all(self, ops: list[Op]) -> bool:
         """Write `ops` in one transaction; on failure they are dropped and False returned."""
-        with self._lock:
-            self._unsaved += ops
+        with self._locked():
+            unsaved = self._memory.unsaved
+            unsaved += ops
             if self._flush(set()):
                 return True
-            del self._unsaved[len(self._unsaved) - len(ops) :]
+            del unsaved[len(unsaved) - len(ops) :]
+            self._memory.publish({op.thread for op in ops})
             return False
 
     def adopt(self, old: str) -> list[str]:
         """Take over the threads of notebook `old` (a renamed or moved notebook's old name)."""
-        with self._lock:
+        with self._locked():
             try:
-                with sql.transaction(self._connection()) as db:
+                with sql.transaction(self._file.connection()) as db:
                     moved, clashes = rows.adopt(db, self._notebook, old)
             except (OSError, sqlite3.Error) as exc:
                 raise StateFileError(f"could not adopt {old}: {sql.problem(exc)}") from None
@@ -214,21 +205,9 @@ class ConversationStore:
             )
         return moved
 
-    @contextlib.contextmanager
-    def turn(self, name: str = DEFAULT) -> Iterator[None]:
+    def turn(self, name: str = DEFAULT) -> contextlib.AbstractContextManager[None]:
         """Guard one in-flight turn per thread; a second one raises ThreadBusyError at once."""
-        with self._turns:
-            if name in self._busy:
-                raise ThreadBusyError(
-                    f"a reply is already streaming on thread {name!r}",
-                    hint="wait for it to finish or press Stop, or use another thread (-t NAME)",
-                )
-            self._busy.add(name)
-        try:
-            yield
-        finally:
-            with self._turns:
-                self._busy.discard(name)
+        return self._turns.guard(name)
 
     def export_markdown(self, name: str = DEFAULT) -> str:
         """A readable transcript of the thread."""
@@ -240,208 +219,80 @@ class ConversationStore:
 
     def export(self, path: Path | str, name: str = DEFAULT) -> Path:
         """Write the thread to `path` as Markdown (.md, .markdown) or JSON (.json)."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix in (".md", ".markdown"):
-            text = self.export_markdown(name)
-        elif suffix == ".json":
-            text = self.export_json(name)
-        else:
-            raise ValueError(f"cannot export to {path.name!r}: use a .md or .json file name")
-        write_atomic(path, text)
-        return path
+        return exports.export(self.thread(name), Path(path))
 
     # ---- memory and database, under the lock
 
-    def _view(self, name: str) -> Thread:
-        known = self._known.get(name)
-        thread = Thread(name, known.system, list(known.rows.values())) if known else Thread(name)
-        for op in self._unsaved:
-            if op.thread == name:
-                _apply(thread, op)
-        return thread
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        sql.off_loop()  # waiting here may mean waiting for another thread's disk write
+        with self._lock:
+            yield
 
     def _change(self, op: Op) -> None:
-        with self._lock:
-            self._unsaved.append(op)
+        if not op.thread:
+            raise ValueError("a thread name cannot be empty")
+        with self._locked():
+            self._memory.unsaved.append(op)
             self._flush({op.thread})
 
     def _refresh(self, name: str) -> None:
         """Pick up what other kernels committed to `name` (and write what is unsaved)."""
-        if self._unsaved:
+        if self._memory.unsaved:
             self._flush({name})
             return
         try:
-            with sql.transaction(self._connection(), write=False) as db:
-                delta = rows.fetch(db, self._notebook, name, self._known.get(name))
+            delta = self._file.fetch(self._notebook, name, self._memory.known.get(name))
         except (OSError, sqlite3.Error) as exc:
             self.problem = sql.problem(exc)  # reading failed: carry on with what we know
             return
-        self._merge(name, delta)
+        if delta is not None:  # nothing changed: the published view stands
+            self.warnings += self._memory.merge(name, delta)
+            self._memory.publish({name})
 
     def _flush(self, names: set[str]) -> bool:
-        ops = list(self._unsaved)
+        ops = list(self._memory.unsaved)
         names = names | {op.thread for op in ops}
         try:
-            with sql.transaction(self._connection()) as db:
-                for op in ops:
-                    rows.apply(db, self._notebook, op)
-                mine = {op.exchange.turn_id: op.exchange for op in ops if op.exchange}
-                known = self._known
-                deltas = {n: rows.fetch(db, self._notebook, n, known.get(n), mine) for n in names}
+            deltas = self._file.write(self._notebook, ops, names, self._memory.known)
         except (OSError, sqlite3.Error) as exc:
             self.problem = sql.problem(exc)
             if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
-                self._close()  # reconnect next time: this connection stays read-only
+                self._file.close()  # reconnect next time: this connection stays read-only
+            self._memory.publish(names)  # the unsaved changes are part of the view
             return False
-        del self._unsaved[: len(ops)]
+        del self._memory.unsaved[: len(ops)]
         self.problem = None
         for name, delta in deltas.items():
-            self._merge(name, delta)
+            self.warnings += self._memory.merge(name, delta)
+        self._memory.publish(names)
         return True
 
-    def _merge(self, name: str, delta: Delta | None) -> None:
-        if delta is None:
-            return
-        self.warnings += delta.invalid
-        if not delta.exists:
-            self._known.pop(name, None)
-            return
-        known = self._known.get(name)
-        if delta.full or known is None:
-            known = self._known[name] = Known(delta.tid, delta.system, delta.rev, delta.epoch)
-        known.system, known.rev, known.epoch = delta.system, delta.rev, delta.epoch
-        for rowid, exchange in delta.rows:
-            if exchange is None:
-                known.rows.pop(rowid, None)
-            else:
-                known.rows[rowid] = exchange
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            assert self._path is not None
-            db = sql.connect(self._path, timeout=self._timeout)
-            try:
-                sql.migrate(db, rows.MIGRATIONS, table="exchanges")
-                sql.configure(db, self._path, self.journal_mode)
-            except BaseException:
-                db.close()
-                raise
-            self._db = db
-        return self._db
-
     def _load(self, legacy: Path | None) -> None:
-        shown = short_path(self._path) if self._path else "memory"
         for _ in range(2):  # the second time on a fresh database, after setting one aside
             try:
                 self._read_all()
                 break
             except (sqlite3.OperationalError, OSError) as exc:
-                self._close()
+                self._file.close()
                 self.warnings.append(
-                    f"nbstream: could not open {shown} ({sql.problem(exc)}); "
+                    f"nbstream: could not open {self._file.shown()} ({sql.problem(exc)}); "
                     "changes are kept in memory and written once it can be opened"
                 )
                 break
             except (sqlite3.DatabaseError, sql.SchemaError) as exc:
-                self._close()
-                self._set_aside(exc)
+                self.warnings.append(self._file.set_aside(exc, self._clock()))
         if legacy is not None:
             import_legacy(self, legacy, self._clock())
-        self.restored = sum(len(k.rows) for k in self._known.values())
+        self.restored = self._memory.count()
 
     def _read_all(self) -> None:
-        with sql.transaction(self._connection(), write=False) as db:
-            deltas = {
-                n: rows.fetch(db, self._notebook, n, None) for n in rows.names(db, self._notebook)
-            }
+        deltas = self._file.read_all(self._notebook)
         for name, delta in deltas.items():
-            self._merge(name, delta)
-
-    def _set_aside(self, exc: BaseException) -> None:
-        assert self._path is not None
-        reason = exc.reason if isinstance(exc, sql.SchemaError) else "damaged"
-        said = str(exc) if isinstance(exc, sql.SchemaError) else f"could not be read ({exc})"
-        shown = short_path(self._path)
-        try:
-            kept = sql.set_aside(self._path, reason, self._clock())
-        except OSError as err:
-            # Writing now would overwrite the only copy of what we could not read.
-            self._path, self.journal_mode = None, "memory"
-            self._db = _memory()
-            self.warnings.append(
-                f"nbstream: {shown} {said} and could not be set aside ({err}); "
-                "starting a fresh conversation that will not be saved"
-            )
-            return
-        self.warnings.append(
-            f"nbstream: {shown} {said}; set aside as {kept.name}; starting a fresh conversation"
-        )
-
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-def _memory() -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-    sql.migrate(db, rows.MIGRATIONS, table="exchanges")
-    return db
-
-
-def _named(name: str) -> str:
-    if not name:
-        raise ValueError("a thread name cannot be empty")
-    return name
-
-
-def _apply(thread: Thread, op: Op) -> None:
-    """Apply an unsaved change to this kernel's view of a thread."""
-    if op.kind == "record":
-        assert op.exchange is not None
-        index = _index_of(thread.exchanges, op.exchange.cell_id)
-        if index is None:
-            thread.exchanges.append(op.exchange)
-        else:
-            thread.exchanges[index] = op.exchange
-    elif op.kind == "system":
-        thread.system = op.system
-    elif op.kind == "undo" and thread.exchanges:
-        thread.exchanges.pop()
-    elif op.kind == "reset":
-        thread.exchanges.clear()
-    elif op.kind == "fork":
-        assert op.source is not None
-        thread.system, thread.exchanges = op.source.system, list(op.source.exchanges)
-
-
-def _index_of(exchanges: list[Exchange], cell_id: str | None) -> int | None:
-    if cell_id is None:
-        return None
-    return next((i for i, ex in enumerate(exchanges) if ex.cell_id == cell_id), None)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step; no temp file survives a failure."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # Prompts and replies are private; mkstemp's 0600 is asserted, not assumed.
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+            self.warnings += self._memory.merge(name, delta)
+        self._memory.publish(set(deltas))
 
 
 def shown(store: ConversationStore) -> str:
     """Where the store keeps its threads, for `%chat config` and messages."""
-    if store.path is None:
-        return "in memory only"
-    return f"{short_path(store.path)} (journal {store.journal_mode})"
+    return store._file.where()

@@ -1,0 +1,102 @@
+"""The conversation store's database file: one connection, opened on first use, and what
+happens to a file that cannot be used (set aside, never overwritten).
+
+Owned by the ConversationStore and used only under its lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from . import db as sql
+from . import rows
+from .paths import short_path
+from .rows import Delta, Known, Op
+
+
+class Database:
+    """The file threads are written to (`path`), or an in-memory database when there is none."""
+
+    def __init__(self, path: Path | None, *, timeout: float, mounts: str | None) -> None:
+        self.path = path
+        self.journal_mode = "memory" if path is None else sql.journal_mode_for(path, mounts)
+        self._timeout = timeout
+        self._db: sqlite3.Connection | None = None if path is not None else _memory()
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, opening and migrating the file first if need be."""
+        if self._db is None:
+            assert self.path is not None
+            db = sql.connect(self.path, timeout=self._timeout)
+            try:
+                sql.migrate(db, rows.MIGRATIONS, table="exchanges")
+                sql.configure(db, self.path, self.journal_mode)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def read_all(self, notebook: str) -> dict[str, Delta | None]:
+        """Every thread of `notebook`, whole, in one read transaction."""
+        with sql.transaction(self.connection(), write=False) as db:
+            return {n: rows.fetch(db, notebook, n, None) for n in rows.names(db, notebook)}
+
+    def fetch(self, notebook: str, name: str, known: Known | None) -> Delta | None:
+        """What changed in thread `name` since `known` (None: nothing did)."""
+        with sql.transaction(self.connection(), write=False) as db:
+            return rows.fetch(db, notebook, name, known)
+
+    def write(
+        self, notebook: str, ops: list[Op], names: set[str], known: dict[str, Known]
+    ) -> dict[str, Delta | None]:
+        """Write `ops` in one transaction, then read what changed in `names` since `known`."""
+        mine = {op.exchange.turn_id: op.exchange for op in ops if op.exchange}
+        with sql.transaction(self.connection()) as db:
+            for op in ops:
+                rows.apply(db, notebook, op)
+            return {n: rows.fetch(db, notebook, n, known.get(n), mine) for n in names}
+
+    def close(self) -> None:
+        """Close the connection; the next use opens the file again."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def shown(self) -> str:
+        """The file as shown in messages."""
+        return short_path(self.path) if self.path else "memory"
+
+    def where(self) -> str:
+        """Where threads are kept and in which journal mode, for `%chat config`."""
+        if self.path is None:
+            return "in memory only"
+        return f"{short_path(self.path)} (journal {self.journal_mode})"
+
+    def set_aside(self, exc: BaseException, now: float) -> str:
+        """Rename a file that cannot be used (`exc` says why) and start afresh; the warning.
+
+        When it cannot be renamed, the store goes on in memory only: writing would overwrite
+        the only copy of what could not be read.
+        """
+        assert self.path is not None
+        self.close()
+        reason = exc.reason if isinstance(exc, sql.SchemaError) else "damaged"
+        said = str(exc) if isinstance(exc, sql.SchemaError) else f"could not be read ({exc})"
+        shown = self.shown()
+        try:
+            kept = sql.set_aside(self.path, reason, now)
+        except OSError as err:
+            self.path, self.journal_mode, self._db = None, "memory", _memory()
+            return (
+                f"nbstream: {shown} {said} and could not be set aside ({err}); "
+                "starting a fresh conversation that will not be saved"
+            )
+        return f"nbstream: {shown} {said}; set aside as {kept.name}; starting a fresh conversation"
+
+
+def _memory() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    sql.migrate(db, rows.MIGRATIONS, table="exchanges")
+    return db
