@@ -16,8 +16,9 @@
     │   └── IncompleteError      it ended without a finish (connection lost, stopped reasoning)
     ├── ThreadBusyError        a turn is already running on that conversation thread
     ├── StateFileError         a conversation file that cannot be read
-    └── CacheError             a response cache that cannot be used (corrupt, foreign, newer)
-        └── CacheMissError       strict cache mode: no recorded reply for the request
+    ├── CacheError             a response cache that cannot be used (corrupt, foreign, newer)
+    │   └── CacheMissError       strict cache mode: no recorded reply for the request
+    └── ToolError              a function that cannot be offered as a tool (names the parameter)
 
 `UsageError` from IPython is raised by the magics for mistakes in the cell itself.
 """
@@ -129,3 +130,7 @@ class CacheError(NbStreamError):
 
 class CacheMissError(CacheError):
     """In strict cache mode, a request that has no recorded reply (nothing was sent)."""
+
+
+class ToolError(NbStreamError):
+    """A function cannot be offered to the model as a tool, or a tool option is unusable."""

@@ -22,6 +22,8 @@ FORBIDDEN = {
     "nbstream.session": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython"),
     "nbstream.offline": ("nbstream.engine", "nbstream.show", "nbstream.store", "nbstream.session",
                          "nbstream.ipython", "IPython", "ipywidgets"),
+    "nbstream.tools": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython",
+                       "nbstream.offline", "nbstream.store", "nbstream.session"),
     "nbstream.settings": ("nbstream.engine", "nbstream.show", "nbstream.store",
                           "nbstream.session", "nbstream.ipython", "nbstream.offline"),
 }  # fmt: skip
