@@ -27,9 +27,14 @@ _CODE_TYPES = (types.ModuleType, types.FrameType, types.CodeType, types.Tracebac
 
 
 def interpolate(
-    text: str, namespace: Mapping[str, Any], notice: Callable[[str], None] = lambda line: None
+    text: str,
+    namespace: Mapping[str, Any],
+    notice: Callable[[str], None] = lambda line: None,
+    *,
+    convert: Callable[[Any], str] = str,
 ) -> str:
-    """Replace each `{path}` that resolves to data with `str(value)`; leave the rest untouched."""
+    """Replace each `{path}` that resolves to data with `convert(value)` (`str` unless
+    `nbstream.context` turns tables and figures into context); leave the rest untouched."""
 
     def replace(match: re.Match[str]) -> str:
         if match.group("escaped") is not None:
@@ -37,7 +42,7 @@ def interpolate(
         path = match.group("path")
         try:
             value = resolve(path, namespace)
-            return match.group(0) if value is _MISSING else str(value)
+            return match.group(0) if value is _MISSING else convert(value)
         except Exception as err:  # user code (a property, __str__, __getitem__) may raise anything
             notice(f"{{{path}}} left as text: {type(err).__name__}: {_first_line(err)}")
             return match.group(0)

@@ -17,8 +17,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from . import offline
+from .context.prompt import Prompt
 from .engine.clients import list_models
 from .engine.foreign import user_facing
 from .engine.result import ChatResult, Status
@@ -26,7 +29,7 @@ from .engine.stream import ChatRequest, ChatStream, Sink, TurnStream
 from .errors import StreamError
 from .pricing import UsageTotals, cost
 from .redact import KEY_FILTER, check_request, configured_keys, guard_logs
-from .settings import NbStream, Settings, resolve
+from .settings import OPENAI_URL, NbStream, Settings, resolve
 from .store.apis import ResponsesOnlyModels
 from .store.cache import ResponseCache, cache_path
 from .store.cache_policy import stream_for
@@ -161,7 +164,7 @@ class Session:
         settings = with_backend(self.settings(options), self._said_offline)
         thread = options.thread
         if options.no_history or options.new:
-            messages = [{"role": "user", "content": prompt}]
+            messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         else:
             limit = self.config.history_limit
             history = self.store.messages(thread, prompt, limit=limit, cell_id=cell_id)
@@ -169,7 +172,14 @@ class Session:
         system = options.system if options.system is not None else self.store.thread(thread).system
         if system:
             messages.insert(0, {"role": "system", "content": system})
-        request = ChatRequest(messages, settings.model, dict(options.params), options.stream)
+        extras: dict[str, Any] = {}
+        if isinstance(prompt, Prompt) and prompt.pieces:  # tables, images, files in the prompt
+            messages[-1] = {"role": "user", "content": prompt.content()}
+            openai = settings.host == urlsplit(OPENAI_URL).netloc
+            extras = {"attached": prompt.attached(openai), "image_tokens": prompt.image_tokens}
+        request = ChatRequest(
+            messages, settings.model, dict(options.params), options.stream, **extras
+        )
         check_request(request, configured_keys(settings.api_key))
         live = partial(self._live, request, settings)
         stream, to_record = stream_for(self.cache, request, settings, cell_id, live)

@@ -100,6 +100,11 @@ class NbStream(Configurable):
         False, help="A %%chat cell whose reply is incomplete (no finish reason) does not fail."
     ).tag(config=True)
     think_tags = Bool(True, help="Show <think>…</think> in a reply as reasoning.").tag(config=True)
+    context_tokens = Int(
+        4000, help="Most tokens one {value} or attached file adds to a prompt (tables, text)."
+    ).tag(config=True)
+    image_max_side = Int(1024, help="Attached images are resized to at most this many pixels "
+                         "on their longest side.").tag(config=True)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ FORBIDDEN = {
                          "nbstream.ipython", "IPython", "ipywidgets"),
     "nbstream.tools": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython",
                        "nbstream.offline", "nbstream.store", "nbstream.session"),
+    "nbstream.context": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython",
+                         "nbstream.offline", "nbstream.session", "nbstream.store"),
     "nbstream.settings": ("nbstream.engine", "nbstream.show", "nbstream.store",
                           "nbstream.session", "nbstream.ipython", "nbstream.offline"),
 }  # fmt: skip

@@ -165,11 +165,13 @@ class Accumulator:
         error: str | None = None,
         prompt_estimate: int = 0,
         backend: str = "",
+        attached: str = "",
     ) -> ChatResult:
         """The result so far; `status` defaults to complete when a finish_reason arrived."""
         if status is None:
             status = Status.COMPLETE if self._finish else Status.INCOMPLETE
         return ChatResult(
+            attached=attached,
             text=self.text,
             status=status,
             # Tags leave newlines around the reasoning (<think>\n…\n</think>): not part of it.

@@ -60,8 +60,23 @@ def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue  # sent as `instructions`
         if role == "assistant":
             items += [dict(i) for i in message.get("reasoning_items") or ()]
-        items.append({"role": role, "content": message.get("content") or ""})
+        items.append({"role": role, "content": _content(message.get("content"))})
     return items
+
+
+def _content(content: Any) -> Any:
+    """Chat Completions content parts (text, image_url) as Responses input parts."""
+    if not isinstance(content, list):
+        return content or ""
+    parts = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            part = {"type": "input_text", "text": part["text"]}
+        elif kind == "image_url":
+            part = {"type": "input_image", "image_url": part["image_url"]["url"]}
+        parts.append(part)
+    return parts
 
 
 class ResponsesWire:

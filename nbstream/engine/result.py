@@ -154,6 +154,7 @@ class ChatResult:
     notices: tuple[str, ...] = ()
     backend: str = ""
     replayed: bool = False
+    attached: str = ""  # what the prompt attached: '1 image (765 tokens), 1 table (344×7)'
     # Opaque items the API wants back next turn: Responses reasoning items (encrypted) and
     # OpenRouter's reasoning_details.
     reasoning_items: tuple[dict[str, Any], ...] = ()
@@ -240,6 +241,18 @@ def estimate_tokens(text: str) -> int:
     """A rough local token count: about four characters a token, one per CJK character."""
     wide = _wide(text)
     return wide + (len(text) - wide + 3) // 4
+
+
+def prompt_estimate(messages: list[dict[str, Any]], image_tokens: int = 0) -> int:
+    """A rough count of the prompt's tokens: its text, 3 a message, and the images' tokens."""
+    return image_tokens + sum(estimate_tokens(content_text(m.get("content"))) + 3 for m in messages)
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a list of parts."""
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
 
 
 def _wide(text: str) -> int:

@@ -36,7 +36,7 @@ from .failures import (
 )
 from .request import ApiMemory, ChatRequest, open_stream, reads
 from .responses import ResponsesWire, completed_event
-from .result import OFFLINE_BACKEND, ChatResult, Event, Finish, Status, estimate_tokens
+from .result import OFFLINE_BACKEND, ChatResult, Event, Finish, Status, prompt_estimate
 from .sse import Comment, SSEParser
 from .wire import ChatWire, ServerError
 
@@ -93,9 +93,7 @@ class ChatStream:
         self._apis = apis
         self.sink: Sink = sink or (lambda event: None)
         self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning)
-        self._prompt_estimate = sum(
-            estimate_tokens(str(m.get("content") or "")) + 3 for m in request.messages
-        )
+        self._prompt_estimate = prompt_estimate(request.messages, request.image_tokens)
         self.result: ChatResult | None = None  # set when the turn has ended, however
 
     @property
@@ -284,7 +282,8 @@ class ChatStream:
 
     def _result_args(self) -> dict[str, Any]:
         backend = OFFLINE_BACKEND if self.settings.offline else self.settings.host
-        return {"prompt_estimate": self._prompt_estimate, "backend": backend}
+        attached = self.request.attached
+        return {"prompt_estimate": self._prompt_estimate, "backend": backend, "attached": attached}
 
     def _end(self, status: Status, error: str | None = None) -> ChatResult:
         if self.result is None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
+from ..context.kernel import watch_errors
 from ..engine import loop
 from ..engine.clients import POOL, warm_up
 from ..errors import NbStreamError
@@ -75,7 +76,10 @@ def load(shell: Any) -> None:
         restored = store.restored
         print(f"nbstream: restored {restored} turn{'' if restored == 1 else 's'} from "
               f"{short_path(store.path)}")  # fmt: skip
-    shell.register_magics(ChatMagics(shell, session))
+    errors, hook = watch_errors(shell)
+    magics = ChatMagics(shell, session, errors)
+    magics.error_hook = hook
+    shell.register_magics(magics)
     shell.set_custom_exc((NbStreamError, KeyboardInterrupt), _error_handler)
     set_current(session)
     loop.submit(warm_up())
@@ -83,7 +87,10 @@ def load(shell: Any) -> None:
 
 def unload(shell: Any) -> None:
     """Remove what `load` registered."""
-    shell.magics_manager.registry.pop("ChatMagics", None)
+    magics = shell.magics_manager.registry.pop("ChatMagics", None)
+    hook = getattr(magics, "error_hook", None)
+    if hook is not None:
+        shell.events.unregister("post_run_cell", hook)
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("chat", None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, NbStream)]

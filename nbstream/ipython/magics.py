@@ -6,7 +6,7 @@ import json
 import re
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +14,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ..context import Prompt, build
+from ..context.cell_errors import CellErrors, fix_prompt
+from ..context.kernel import names
 from ..engine.result import ChatResult
 from ..errors import incomplete_error
 from ..gather import compare_turns, gather_turns
-from ..interpolate import interpolate
 from ..session import Session
 from ..settings import CACHE_MODES
 from ..show.live import driver
@@ -48,9 +50,11 @@ def _key_value(text: str) -> tuple[str, Any]:
 class ChatMagics(Magics):
     """The `chat` line and cell magic."""
 
-    def __init__(self, shell: Any, session: Session) -> None:
+    def __init__(self, shell: Any, session: Session, errors: CellErrors | None = None) -> None:
         super().__init__(shell)
         self.session = session
+        self.errors = errors  # each cell's error since %load_ext, for {Err[n]} and %chat fix
+        self.error_hook: Callable[[Any], None] | None = None  # what records them; unload removes it
 
     @magic_arguments()
     @argument("-m", "--model", help="model name")
@@ -72,6 +76,8 @@ class ChatMagics(Magics):
               help="code: also put the reply's code in the next cell")  # fmt: skip
     @argument("--quiet", action="store_true", help="no footer")
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
+    @argument("-a", "--attach", action="append", default=[], metavar="PATH|URL",
+              help="attach a text file, PDF or image (PNG, JPEG, GIF, WebP)")  # fmt: skip
     @argument("--cache", choices=CACHE_MODES, help="response cache mode for this cell")
     @argument("--each", metavar="NAME",
               help="run the cell once per element of list NAME; {item} is the element")  # fmt: skip
@@ -104,7 +110,7 @@ class ChatMagics(Magics):
         if args.each and args.compare:
             raise UsageError("%%chat: use --each or --compare, not both")
         try:
-            result = self._run(args, prompt, shell.user_ns)
+            result = self._run(args, prompt, names(shell, self.errors))
         except KeyboardInterrupt:
             # A bare interrupt: formatting nbstream's frames took IPython ~0.3 s the first time.
             raise KeyboardInterrupt from None
@@ -117,14 +123,13 @@ class ChatMagics(Magics):
             raise incomplete_error(result, INCOMPLETE_HINT)
         return None
 
-    def _run(self, args: Any, prompt: str, namespace: dict[str, Any]) -> Any:
+    def _run(self, args: Any, prompt: str, namespace: Mapping[str, Any]) -> Any:
         options = self._options(args)
         if args.each:
             prompts = self._each_prompts(args, prompt)
             one_offs = replace(options, no_history=True)
             return gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
-        if not args.no_interpolate:
-            prompt = interpolate(prompt, namespace, _notice)
+        prompt = self._context(prompt, args, None if args.no_interpolate else namespace)
         if args.compare:
             models = [m.strip() for m in args.compare.split(",") if m.strip()]
             return compare_turns(self.session, prompt, models, options)
@@ -137,16 +142,28 @@ class ChatMagics(Magics):
         items = self.shell.user_ns.get(args.each) if self.shell else None
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise UsageError(f"%%chat --each: {args.each!r} is not a list in the notebook")
-        namespace = dict(self.shell.user_ns) if self.shell else {}
-        prompts = []
+        namespace = dict(names(self.shell, self.errors))
+        prompts: list[str] = []
         for index, item in enumerate(items):
             namespace.update(item=item, index=index)
             prompts.append(
-                template if args.no_interpolate else interpolate(template, namespace, _notice)
+                self._context(template, args, None if args.no_interpolate else namespace)
             )
         if not prompts:
             raise UsageError(f"%%chat --each: {args.each!r} is empty")
         return prompts
+
+    def _context(self, text: str, args: Any, namespace: Mapping[str, Any] | None) -> Prompt:
+        """The prompt with the notebook's values (`namespace` None: as written) and files."""
+        config = self.session.config
+        return build(
+            text,
+            namespace,
+            budget=config.context_tokens,
+            max_side=config.image_max_side,
+            attachments=args.attach,
+            notice=_notice,
+        )
 
     def _put_code_in_next_cell(self, args: Any, result: ChatResult) -> None:
         if args.format != "code" or self.shell is None:
@@ -154,6 +171,23 @@ class ChatMagics(Magics):
         blocks = _CODE_BLOCK.findall(result.text)
         if blocks:
             self.shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
+
+    def _fix(self, words: list[str]) -> None:
+        """`%chat fix [N]`: explain the last error (or cell N's) and fix it, in one turn."""
+        if len(words) > 1 or (words and not words[0].isdigit()):
+            raise UsageError("%chat fix [N]: N is the number of the cell that failed")
+        errors = self.errors or CellErrors(first=0)
+        count = int(words[0]) if words else errors.last
+        if count is None:
+            raise UsageError("%chat fix: no cell has failed since %load_ext nbstream")
+        try:
+            traceback = errors[count]
+        except LookupError as err:
+            raise UsageError(f"%chat fix: {err}") from None
+        shell: Any = self.shell
+        source = shell.history_manager.input_hist_raw[count]
+        args = _parse_options(self.chat, "--no-interpolate")  # code and traceback go as they are
+        shell.user_ns["_chat"] = self._run(args, fix_prompt(count, source, traceback), {})
 
     def _options(self, args: Any) -> TurnOptions:
         params: dict[str, Any] = {
@@ -200,6 +234,8 @@ class ChatMagics(Magics):
         # `%%chat --help` alone is refused by IPython (a cell magic needs a body): the line form.
         if line.split()[:1] in (["-h"], ["--help"]):
             return _print_help(self.chat)
+        if line.split()[:1] == ["fix"]:
+            return self._fix(line.split()[1:])
         Subcommands(self.session).run(line)
         return None
 

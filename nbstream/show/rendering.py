@@ -81,6 +81,8 @@ def footer(
         parts.append(f"{result.tokens_per_second:.1f} tok/s{scope}")
     parts.append(f"total {format_seconds(result.timings.total)}")
     parts.append(ending(result))
+    if result.attached:
+        parts.append(f"attached {result.attached}")
     if thread and thread != "default":
         parts.append(f"thread {thread}")
     if cost is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..engine.stream import ChatRequest, ChatStream, TurnStream
 from ..settings import CacheMode, Settings
+from .attachments import by_hash
 from .cache import ResponseCache
 from .cache_key import CacheRequest, cache_host, miss_error
 from .replay import ReplayStream
@@ -21,7 +22,8 @@ def stream_for(
     """The live stream (`live()`) or a replay, as the cache mode says; and what to record."""
     if settings.cache is CacheMode.OFF:
         return live(), None
-    keyed = CacheRequest(cache_host(settings), request.model, request.messages, request.params)
+    messages = by_hash(request.messages)  # an image is keyed and kept by its hash
+    keyed = CacheRequest(cache_host(settings), request.model, messages, request.params)
     key = keyed.key  # parameters the cache cannot key fail the cell before any request
     if settings.cache is CacheMode.RECORD:
         cache.check()  # and so does a store that cannot be used

@@ -1,0 +1,90 @@
+"""Context in a real kernel: each cell's error, `%chat fix`, `{In[n]}` as typed, `-a`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import SECRET_KEY
+from .kernels import Kernel, clean_env
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(server, tmp_path_factory) -> Iterator[Kernel]:
+    env = clean_env(
+        OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY, NBSTREAM_MODEL="nbstream-demo"
+    )
+    started = Kernel(env, cwd=tmp_path_factory.mktemp("context"))
+    assert started.execute("1 / 0").error is not None  # cell 1: before the extension
+    assert started.execute("%load_ext nbstream").reply["status"] == "ok"  # cell 2
+    yield started
+    started.shutdown()
+
+
+def last_prompt(server) -> str:
+    content = server.log.records[-1].body["messages"][-1]["content"]
+    return content if isinstance(content, str) else content[0]["text"]
+
+
+def test_chat_fix_sends_the_failed_cell_and_its_traceback_without_colour(kernel, server) -> None:
+    failed = kernel.execute("def ratio(a, b):\n    return a / b\n\nratio(1, 0)")
+    assert failed.error["ename"] == "ZeroDivisionError"
+    count = failed.reply["execution_count"]
+    run = kernel.execute("%chat fix")
+    assert run.reply["status"] == "ok", run.text
+    sent = last_prompt(server)
+    assert f"Cell {count} of my notebook failed" in sent
+    assert "ratio(1, 0)" in sent and "ZeroDivisionError: division by zero" in sent
+    assert "return a / b" in sent and "\x1b[" not in sent
+    assert kernel.execute(f"%chat fix {count}").reply["status"] == "ok"
+    assert f"Cell {count} of my notebook failed" in last_prompt(server)
+
+
+def test_err_n_names_a_cell_and_err_the_last_one(kernel, server) -> None:
+    count = kernel.execute("{}['missing']").reply["execution_count"]
+    kernel.execute("ok = 1")
+    run = kernel.execute(f"%%chat --no-history\nFirst {{Err[{count}]}} then {{Err}}")
+    assert run.reply["status"] == "ok", run.text
+    sent = last_prompt(server)
+    assert sent.count("KeyError: 'missing'") == 2
+
+
+def test_an_error_from_before_load_ext_is_missing_and_says_so(kernel, server) -> None:
+    run = kernel.execute("%%chat --no-history\nWhy {Err[1]}")
+    assert "ran before %load_ext nbstream" in run.text
+    assert last_prompt(server) == "Why {Err[1]}"
+    fix = kernel.execute("%chat fix 1")
+    assert fix.reply["status"] == "error"  # IPython shows a UsageError as one line
+    assert "UsageError: %chat fix: cell 1 ran before %load_ext nbstream" in fix.text
+
+
+def test_a_user_variable_named_err_wins(kernel, server) -> None:
+    kernel.execute("Err = 'my own Err'")
+    kernel.execute("%%chat --no-history\nsee {Err}")
+    assert last_prompt(server) == "see my own Err"
+    kernel.execute("del Err")
+
+
+def test_in_n_is_what_the_user_typed(kernel, server) -> None:
+    count = kernel.execute("%%chat --no-history\nfirst prompt").reply["execution_count"]
+    kernel.execute(f"%%chat --no-history\nagain: {{In[{count}]}}")
+    assert last_prompt(server) == "again: %%chat --no-history\nfirst prompt"
+
+
+def test_attach_sends_a_file_and_a_figure_with_the_prompt(kernel, server, tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\nthe plot dips on Tuesday")
+    kernel.execute(
+        "import matplotlib; matplotlib.use('agg'); import matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots(); ax.plot([3, 1, 2]);"
+    )
+    run = kernel.execute(f"%%chat --no-history -a {tmp_path / 'notes.md'}\nwhy does {{fig}} dip?")
+    assert run.reply["status"] == "ok", run.text
+    content = server.log.records[-1].body["messages"][-1]["content"]
+    assert [part["type"] for part in content] == ["text", "image_url"]
+    assert "the plot dips on Tuesday" in content[0]["text"]
+    assert "1 image (≈" in run.final["data"]["text/plain"]
+    assert "1 file (notes.md)" in run.final["data"]["text/plain"]
