@@ -23,6 +23,9 @@ class Database:
         self.journal_mode = "memory" if path is None else sql.journal_mode_for(path, mounts)
         self._timeout = timeout
         self._db: sqlite3.Connection | None = None if path is not None else _memory()
+        # Per thread, the file's data_version (which moves only with other connections'
+        # commits) when this connection last read it: unchanged, the thread is not read again.
+        self._looked: dict[str, int] = {}
 
     def connection(self) -> sqlite3.Connection:
         """The open connection, opening and migrating the file first if need be."""
@@ -40,29 +43,55 @@ class Database:
 
     def read_all(self, notebook: str) -> dict[str, Delta | None]:
         """Every thread of `notebook`, whole, in one read transaction."""
-        with sql.transaction(self.connection(), write=False) as db:
-            return {n: rows.fetch(db, notebook, n, None) for n in rows.names(db, notebook)}
+        db = self.connection()
+        sql.off_loop()
+        version = _data_version(db)
+        with sql.transaction(db, write=False):
+            deltas = {n: rows.fetch(db, notebook, n, None) for n in rows.names(db, notebook)}
+        self._looked.update(dict.fromkeys(deltas, version))
+        return deltas
 
     def fetch(self, notebook: str, name: str, known: Known | None) -> Delta | None:
-        """What changed in thread `name` since `known` (None: nothing did)."""
-        with sql.transaction(self.connection(), write=False) as db:
-            return rows.fetch(db, notebook, name, known)
+        """What changed in thread `name` since `known` (None: nothing did); nothing is read
+        when no other connection has committed since this one last read the thread."""
+        db = self.connection()
+        sql.off_loop()
+        version = _data_version(db)
+        if known is not None and self._looked.get(name) == version:
+            return None
+        with sql.transaction(db, write=False):
+            delta = rows.fetch(db, notebook, name, known)
+        self._looked[name] = version  # read before the snapshot: a later commit moves it
+        return delta
 
     def write(
         self, notebook: str, ops: list[Op], names: set[str], known: dict[str, Known]
     ) -> dict[str, Delta | None]:
         """Write `ops` in one transaction, then read what changed in `names` since `known`."""
         mine = {op.exchange.turn_id: op.exchange for op in ops if op.exchange}
-        with sql.transaction(self.connection()) as db:
+        db = self.connection()
+        sql.off_loop()
+        version = _data_version(db)
+        with sql.transaction(db):
             for op in ops:
                 rows.apply(db, notebook, op)
-            return {n: rows.fetch(db, notebook, n, known.get(n), mine) for n in names}
+            deltas = {n: rows.fetch(db, notebook, n, known.get(n), mine) for n in names}
+        self._looked.update(dict.fromkeys(names, version))
+        return deltas
+
+    def adopt(self, notebook: str, old: str) -> tuple[list[str], list[str]]:
+        """Move `old`'s threads to `notebook` (see rows.adopt) in one transaction."""
+        with sql.transaction(self.connection()) as db:
+            moved, clashes = rows.adopt(db, notebook, old)
+        self._looked.clear()  # our own commits leave data_version alone: read them again
+        return moved, clashes
 
     def close(self) -> None:
         """Close the connection; the next use opens the file again."""
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._looked.clear()  # data_version is per connection
 
     def shown(self) -> str:
         """The file as shown in messages."""
@@ -94,6 +123,10 @@ class Database:
                 "starting a fresh conversation that will not be saved"
             )
         return f"nbstream: {shown} {said}; set aside as {kept.name}; starting a fresh conversation"
+
+
+def _data_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _memory() -> sqlite3.Connection:

@@ -191,8 +191,7 @@ class ConversationStore:
         """Take over the threads of notebook `old` (a renamed or moved notebook's old name)."""
         with self._locked():
             try:
-                with sql.transaction(self._file.connection()) as db:
-                    moved, clashes = rows.adopt(db, self._notebook, old)
+                moved, clashes = self._file.adopt(self._notebook, old)
             except (OSError, sqlite3.Error) as exc:
                 raise StateFileError(f"could not adopt {old}: {sql.problem(exc)}") from None
             for name in moved:
