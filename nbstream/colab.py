@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,6 +45,8 @@ def proxy(environ: Mapping[str, str]) -> ColabProxy | None:
 
 @functools.lru_cache(maxsize=4)  # one request per kernel: the list does not change meanwhile
 def _default_model(host: str, token: str, timeout: float) -> str:
+    import urllib.request  # a tenth of `%load_ext` when imported with the module; rarely needed
+
     request = urllib.request.Request(f"{host}/models", headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

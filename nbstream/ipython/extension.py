@@ -11,7 +11,7 @@ from typing import Any
 
 from ..context.kernel import watch_errors
 from ..engine import loop
-from ..engine.clients import POOL, warm_up
+from ..engine.clients import POOL
 from ..errors import NbStreamError
 from ..redact import KEY_FILTER, guard_logs
 from ..session import Session, set_current
@@ -20,6 +20,7 @@ from ..store.cache import cache_path
 from ..store.paths import legacy_path, notebook_path, short_path, state_path
 from ..store.threads import ConversationStore
 from .magics import ChatMagics
+from .warm import warm
 
 
 def _error_handler(
@@ -82,7 +83,7 @@ def load(shell: Any) -> None:
     shell.register_magics(magics)
     shell.set_custom_exc((NbStreamError, KeyboardInterrupt), _error_handler)
     set_current(session)
-    loop.submit(warm_up())
+    loop.submit(warm(session))
 
 
 def unload(shell: Any) -> None:

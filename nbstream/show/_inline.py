@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
 
 _ENTITIES = {"\\": "&#92;", "`": "&#96;", "$": "&#36;", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _ESCAPED = frozenset("!#*[]_|~")  # `!` too: before a link this renderer writes, an image

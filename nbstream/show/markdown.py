@@ -18,43 +18,57 @@ parse tree: what is code to the parser is exactly what stays code, in every fron
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-
-import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from markdown_it.tree import SyntaxTreeNode
+from typing import TYPE_CHECKING
 
 from . import _inline
 from ._inline import Context
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from markdown_it.tree import SyntaxTreeNode
+
 _BARRIER = "\0"  # a line that must end up empty, even inside a quote (see the docstring)
 
 
-# The two parsers are built at import, before a mutation run switches a mutant on, so
-# mutmut cannot exercise their lines; the table tests pin what they parse and render.
-def _parser() -> MarkdownIt:
+# The parsers are built on first use, not at import: markdown-it's import is a third of
+# `%load_ext nbstream`, and `warm` builds them in the background after it. mutmut cannot
+# exercise their lines (a mutant is switched on after they are cached); the table tests pin
+# what they parse and render.
+@functools.cache
+def _parser(blocks_only: bool = False) -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": True})  # pragma: no mutate
     md.enable(["table", "strikethrough"])  # pragma: no mutate
     md.disable("text_join")  # pragma: no mutate  # escapes stay apart: `\$` is no delimiter
     md.validateLink = lambda url: True  # type: ignore[method-assign]  # pragma: no mutate
+    if blocks_only:  # the same blocks, their text left unparsed
+        md.disable("inline")  # pragma: no mutate
     return md
 
 
-_PARSER = _parser()
-_BLOCKS = _parser().disable("inline")  # the same blocks, their text left unparsed
+def warm() -> None:
+    """Import the parser and the sanitiser and build what they need, so that the first reply
+    does not wait for them; safe on any thread."""
+    safe_html("*warm*")
+    parse_blocks("warm")
 
 
 def safe_markdown(text: str) -> str:
     """Markdown that renders like `text` but cannot run script or load remote content."""
-    root = SyntaxTreeNode(_PARSER.parse(text))
+    from markdown_it.tree import SyntaxTreeNode
+
+    root = SyntaxTreeNode(_parser().parse(text))
     lines = _blocks(root.children, loose=True)
     return "\n".join("" if line == _BARRIER else line for line in _trim(lines))
 
 
 def parse_blocks(text: str) -> list[Token]:
     """The block tokens the renderer's parser makes of `text` (their inline text unparsed)."""
-    return _BLOCKS.parse(text)
+    return _parser(blocks_only=True).parse(text)
 
 
 def literal(text: str) -> str:
@@ -194,14 +208,16 @@ _RENDERERS: dict[str, Callable[[SyntaxTreeNode], list[str]]] = {
 }
 
 
+@functools.cache
 def _html_renderer() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False})  # pragma: no mutate
     md.enable(["table", "strikethrough"])  # pragma: no mutate
     md.disable("image")  # pragma: no mutate
     return md
 
 
-_HTML = _html_renderer()
 _TAGS = {
     *("p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code"),
     *("em", "strong", "s", "a", "ul", "ol", "li"),
@@ -220,7 +236,9 @@ _ATTRIBUTES = {
 def safe_html(text: str) -> str:
     """HTML for untrusted Markdown: the safe Markdown rendered, then allow-list sanitised.
     Links open in a new tab (inside JupyterLab a plain link would navigate the app away)."""
-    rendered = _HTML.render(safe_markdown(text))
+    import nh3
+
+    rendered = _html_renderer().render(safe_markdown(text))
     return nh3.clean(
         rendered,
         tags=_TAGS,

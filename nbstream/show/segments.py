@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from .markdown import parse_blocks
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 #: Line ends as the Markdown parser counts them.
 _LINE_END = re.compile(r"\r\n|\r|\n")

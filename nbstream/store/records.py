@@ -8,16 +8,17 @@ skipped and named in a warning, so it can never reach a model or crash a transcr
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
-
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-from pydantic.dataclasses import dataclass as validated
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..engine.result import ChatResult, Status
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 DEFAULT = "default"
 PARTS_VERSION = 1
@@ -50,27 +51,35 @@ class Thread:
     exchanges: list[Exchange] = field(default_factory=list)
 
 
-@validated(frozen=True, config=ConfigDict(strict=True))
-class _PartsV1:
-    v: Literal[1]
-    user: str
-    result: ChatResult
-
-
-_PARTS = TypeAdapter(_PartsV1)
-
-
 class InvalidRow(ValueError):
     """A stored exchange that cannot be used; the message says why in one line."""
 
 
-_RESULT = TypeAdapter(ChatResult)
+@functools.cache
+def _adapters() -> tuple[TypeAdapter[Any], TypeAdapter[ChatResult]]:
+    """The validator of a row's parts and the serializer of a result, built on first use:
+    pydantic's import and these schemas were a third of `%load_ext nbstream`."""
+    from pydantic import ConfigDict, TypeAdapter
+    from pydantic.dataclasses import dataclass as validated
+
+    @validated(frozen=True, config=ConfigDict(strict=True))
+    class _PartsV1:
+        v: Literal[1]
+        user: str
+        result: ChatResult
+
+    return TypeAdapter(_PartsV1), TypeAdapter(ChatResult)
+
+
+def warm() -> None:
+    """Build the validators now (on any thread), so that the first turn does not."""
+    _adapters()
 
 
 def encode_parts(exchange: Exchange) -> str:
     """The `parts` column of an exchange."""
     # pydantic's serializer: `to_dict()` then json.dumps was half the cost of a turn's write.
-    result = _RESULT.dump_json(exchange.result).decode()
+    result = _adapters()[1].dump_json(exchange.result).decode()
     user = json.dumps(exchange.user, ensure_ascii=False)
     return f'{{"v":{PARTS_VERSION},"user":{user},"result":{result}}}'
 
@@ -81,8 +90,10 @@ def decode_parts(text: object) -> tuple[str, ChatResult]:
         raise InvalidRow(f"parts is {type(text).__name__}, not JSON text")
     if len(text) > MAX_PARTS:
         raise InvalidRow(f"parts is {len(text)} characters, over the {MAX_PARTS} limit")
+    from pydantic import ValidationError
+
     try:
-        parts = _PARTS.validate_json(text)
+        parts = _adapters()[0].validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "row"
