@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..engine import loop
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 #: Seconds between status-line refreshes while waiting for the first token.
 WAITING_REFRESH = 0.5
+#: The live output's updates: ten a second while an update is under `free` bytes (a short
+#: reply, or the start of a segment), then further apart as it grows, at `byte_budget` a
+#: second: each update re-sends the whole output.
+LIVE_PACE = Throttle(max_rate=10.0, byte_budget=10_000.0, free=3_000)
 
 
 class _Progress:
@@ -77,7 +82,7 @@ class LiveView:
         self.surface, self.snapshot = surface, snapshot
         self.progress = _Progress()
         self._thread, self._cost, self._meta = thread, cost, meta
-        self._throttle = throttle or Throttle()
+        self._throttle = throttle or replace(LIVE_PACE)
         self._clock = clock
         self._started = clock()
         self._shown = -1  # characters of reply text on screen; -1: nothing shown yet

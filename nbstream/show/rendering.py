@@ -206,10 +206,12 @@ def transcript_text(thread: Thread) -> str:
 @dataclass
 class Throttle:
     """Decides when the next update may go out: at most `max_rate` a second, and no more
-    bytes a second than `byte_budget`, since each update re-sends the whole output."""
+    bytes a second than `byte_budget` past the first `free` bytes of an update, since each
+    update re-sends the whole output: the interval grows with the output's size."""
 
     max_rate: float = 10.0
     byte_budget: float = 100_000.0
+    free: int = 0
     _last: float | None = None
     _size: int = 0
 
@@ -217,7 +219,7 @@ class Throttle:
         """Seconds to wait before the next update may be sent (0: send now)."""
         if self._last is None:
             return 0.0
-        interval = max(1.0 / self.max_rate, self._size / self.byte_budget)
+        interval = max(1.0 / self.max_rate, (self._size - self.free) / self.byte_budget)
         return max(0.0, self._last + interval - now)
 
     def sent(self, now: float, size: int) -> None:
