@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 import openai
+from _harness import server
 
 from nbstream.engine import loop
 from nbstream.engine.result import Tally, estimate_tokens
@@ -32,20 +31,6 @@ from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.settings import resolve
 
 HELLO = [{"role": "user", "content": "Hello"}]
-SERVER = (
-    "import time\n"
-    "from nbstream.offline.server import OfflineServer\n"
-    "server = OfflineServer(rate=0).start()\n"
-    "print(server.url, flush=True)\n"
-    "time.sleep(3600)\n"
-)
-
-
-def start_server() -> tuple[subprocess.Popen[str], str]:
-    """The offline server in a process of its own, and its URL."""
-    process = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
 
 
 def measured(run: Callable[[], int]) -> tuple[float, float, int]:
@@ -152,11 +137,8 @@ def main() -> None:
     parser.add_argument("--long", action="store_true", help="20,000 chunks, 5 rounds")
     args = parser.parse_args()
     tokens, rounds = (20_000, 5) if args.long else (5_000, 3)
-    process, url = start_server()
-    try:
-        rows = stream_rows(url, tokens, rounds) + estimate_rows(rounds)
-    finally:
-        process.terminate()
+    with server() as srv:
+        rows = stream_rows(srv.url, tokens, rounds) + estimate_rows(rounds)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"\n{when} · load average {load} · {os.cpu_count()} CPUs · openai {openai.__version__}"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from _harness import load_average, machine
 from jupyter_client.manager import KernelManager
 
 import nbstream
@@ -227,7 +228,9 @@ def main() -> None:
         rows = [Row(name, target, [measure(i) for i in range(runs)], met)
                 for name, target, measure, met in measures]  # fmt: skip
         rows += kernel_rows(server, runs)
-    print(f"{runs} runs each, median and worst; load average {os.getloadavg()[0]:.1f}\n")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"\nbench_latency: {when}, load average {load_average()}; {runs} runs each, median "
+          f"and worst\n{machine()}\n")  # fmt: skip
     print("| measure | median | worst | target | |\n|---|---|---|---|---|")
     print("\n".join(row.line() for row in rows))
 

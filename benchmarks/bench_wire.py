@@ -6,7 +6,7 @@ nbstream reads SSE bytes itself (engine/sse.py), parses each event with json.loa
 the plain dict (engine/wire.py, engine/accumulate.py); the SDK's own iterator builds a pydantic
 `ChatCompletionChunk` per event. Prints microseconds per chunk and a ✓/✗ table of targets,
 set as fractions of the SDK's cost measured in the same run (the machine is shared: absolute
-numbers move several-fold with its load, the ratios much less).
+numbers move several-fold with its load, the ratios much less). Median of 3 rounds.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 
+from _harness import Report, median
 from openai._models import construct_type
 from openai.types.chat import ChatCompletionChunk
 
@@ -57,16 +58,19 @@ def main() -> None:
         for text in texts:
             construct_type(type_=ChatCompletionChunk, value=json.loads(text))
 
-    reference = _per_chunk(sdk)
-    rows = [
-        ("SSE parsing (bytes to events)", _per_chunk(sse), 0.1),
-        ("json.loads + normaliser + accumulator", _per_chunk(nbstream), 0.25),
-        ("SDK chunk model construction", reference, None),
-    ]
-    for name, micros, share in rows:
-        mark = "" if share is None else ("✓" if micros <= share * reference else "✗")
-        limit = "" if share is None else f"(target ≤ {share:g} of the SDK's)"
-        print(f"{mark:1} {name:40} {micros:7.1f} µs/chunk {limit}")
+    report = Report("bench_wire")
+    rounds = {name: [_per_chunk(run) for _ in range(3)] for name, run in
+              (("sse", sse), ("nbstream", nbstream), ("sdk", sdk))}  # fmt: skip
+    reference = median(rounds["sdk"])
+    for name, key, share in (
+        ("SSE parsing (bytes to events)", "sse", 0.1),
+        ("json.loads + normaliser + accumulator", "nbstream", 0.25),
+    ):
+        micros = median(rounds[key])
+        report.add(f"{name}, per chunk", f"{micros:.1f} µs = {micros / reference:.2f}x",
+                   f"SDK chunk model construction {reference:.1f} µs", f"≤ {share:g}x",
+                   micros <= share * reference)  # fmt: skip
+    report.print()
 
 
 if __name__ == "__main__":
