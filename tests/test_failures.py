@@ -3,6 +3,8 @@ what a wait it will not honour does (FAULTS rows 6, 7 and 33)."""
 
 from __future__ import annotations
 
+import email.utils
+import time
 from typing import Any
 
 import pytest
@@ -11,8 +13,15 @@ from nbstream.engine import loop
 from nbstream.engine.failures import backoff, duration, retry_after, stated_wait
 from nbstream.engine.result import Event, Retrying
 from nbstream.engine.stream import ChatRequest, ChatStream
-from nbstream.errors import RateLimitError
-from nbstream.settings import Settings
+from nbstream.errors import (
+    AuthError,
+    ConnectError,
+    ModelNotFoundError,
+    NbStreamError,
+    RateLimitError,
+    RequestError,
+)
+from nbstream.settings import Api, Settings
 
 FAR_FUTURE = "Wed, 01 Jan 2999 00:00:00 GMT"
 PAST = "Tue, 01 Jan 2002 00:00:00 GMT"
@@ -119,3 +128,120 @@ def test_a_malformed_retry_after_falls_back_to_the_back_off(settings, log, fault
     assert loop.run(stream.run()).text == "ok"
     [retry] = [event for event in events if isinstance(event, Retrying)]
     assert retry.reason == "rate limited" and 0.375 <= retry.wait <= 0.625
+
+
+# ---- what each refusal says: one line naming status, host and the server's message, one hint
+
+
+def refused(settings: Settings, fault_key: str, model: str = "nbstream-demo", **options: Any):
+    """The error a request fails with, the server asked to refuse it as `options` say."""
+    params = {"nbstream": {"text": "ok", "key": fault_key, **options}}
+    stream = ChatStream(ChatRequest([{"role": "user", "content": "Hi"}], model, params), settings)
+    with pytest.raises(NbStreamError) as raised:
+        loop.run(stream.run())
+    return raised.value
+
+
+AUTH_HINT = "check OPENAI_API_KEY (or the key you passed)"
+REJECTED = "the server rejected a parameter of the request"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "hint"),
+    [
+        (401, AuthError, AUTH_HINT),
+        (403, AuthError, AUTH_HINT),
+        (400, RequestError, REJECTED),
+        (409, RequestError, REJECTED),
+        (413, RequestError, "the prompt is too long: shorten it"),
+        (422, RequestError, REJECTED),
+    ],
+)
+def test_a_refusal_is_one_line_naming_status_host_and_message_with_a_hint(
+    settings, log, fault_key, status, kind, hint
+) -> None:
+    err = refused(settings.with_(max_retries=0), fault_key, fail_status=status)
+    assert type(err) is kind and err.status == status
+    assert err.message == f"{status} from {settings.host}: Offline fault: HTTP {status}."
+    assert err.hint == hint
+    assert len(log.records) == 1
+
+
+def test_a_server_failing_every_retry_says_so_and_how_many_attempts(
+    settings, log, fault_key
+) -> None:
+    err = refused(settings, fault_key, fail_status=500, fail_times=9)
+    assert type(err) is ConnectError
+    assert err.message == (
+        f"500 from {settings.host} after 3 attempts: "
+        "The server had an error while processing your request."
+    )
+    assert err.hint == "the server is failing; try again later"
+    assert [record.status for record in log.records] == [500, 500, 500]
+
+
+def test_a_rate_limit_past_the_retries_asks_to_wait(settings, log, fault_key) -> None:
+    err = refused(settings.with_(max_retries=1), fault_key, fail_status=429, fail_times=9,
+                  retry_after="0")  # fmt: skip
+    assert type(err) is RateLimitError and err.status == 429
+    assert err.message == (
+        f"429 from {settings.host} after 2 attempts: "
+        "Rate limit reached, retry after 0 s (offline fault)."
+    )
+    assert err.hint == "wait and retry, or lower the request rate"
+
+
+def test_a_404_unknown_model_lists_the_models_and_says_how_to_choose(settings) -> None:
+    err = refused(settings, "unused", model="no-such-model")
+    assert type(err) is ModelNotFoundError and err.status == 404
+    assert err.message.startswith(f"404 from {settings.host}: ")
+    assert "nbstream-demo" in err.models
+    assert err.hint == f"this server offers: {', '.join(err.models)}; choose one with -m NAME"
+
+
+@pytest.mark.parametrize("dialect", ["litellm", "openrouter"])
+def test_an_unknown_model_answered_with_400_is_an_unknown_model(settings, dialect) -> None:
+    err = refused(settings, "unused", model="no-such-model", unknown_as=dialect)
+    assert type(err) is ModelNotFoundError and err.status == 400
+    assert "nbstream-demo" in err.models and err.hint.endswith("; choose one with -m NAME")
+
+
+def test_a_base_url_without_v1_is_told_to_add_it(settings, log) -> None:
+    root = settings.base_url.removesuffix("/v1")
+    err = refused(settings.with_(base_url=root), "unused")
+    assert type(err) is RequestError and err.status == 404
+    assert err.hint == f"the base URL has no path: try OPENAI_BASE_URL={root}/v1"
+
+
+def test_a_model_served_only_on_responses_says_which_api_to_use(settings) -> None:
+    err = refused(settings.with_(api=Api.CHAT), "unused", model="fault-responses-only")
+    assert type(err) is RequestError and err.status == 404
+    assert err.hint == "the model is served on /v1/responses only: use --api responses or auto"
+
+
+# ---- the waits servers ask for, end to end
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"retry-after-ms": "20", "Retry-After": "30"}, 0.02),
+        ({"llm_provider-retry-after": "0.05"}, 0.05),
+        ({"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "30ms"}, 0.03),
+    ],
+)
+def test_a_429_is_retried_after_the_wait_its_headers_state(
+    settings, log, fault_key, headers, wait
+) -> None:
+    stream, events = rate_limited(settings, fault_key, fail_headers=headers)
+    assert loop.run(stream.run()).text == "ok"
+    assert [e for e in events if isinstance(e, Retrying)] == [Retrying("rate limited", wait, 1)]
+    assert [record.status for record in log.records] == [429, 200]
+
+
+def test_a_retry_after_date_a_moment_ahead_is_waited_for(settings, log, fault_key) -> None:
+    soon = email.utils.formatdate(time.time() + 4, usegmt=True)
+    stream, events = rate_limited(settings, fault_key, retry_after=soon)
+    assert loop.run(stream.run()).text == "ok"
+    [retry] = [event for event in events if isinstance(event, Retrying)]
+    assert 0.0 < retry.wait <= 4.0  # whole seconds: at most 4 s ahead, and still ahead

@@ -16,6 +16,7 @@ from nbstream.interpolate import interpolate
 
 class Box:
     size = 7
+    _private = "hidden"  # there, so that only the rule keeps `{box._private}` text
 
 
 NS = {"x": 1, "name": "Ada", "d": {"k": "v", 2: "two"}, "items": [10, 20], "box": Box(),
@@ -37,7 +38,6 @@ NS = {"x": 1, "name": "Ada", "d": {"k": "v", 2: "two"}, "items": [10, 20], "box"
         ("{{name}}", "{name}"),
         ("```js\nif (a) { b() }\n```", "```js\nif (a) { b() }\n```"),
         ("$ {x} $$", "$ 1 $$"),
-        ("{box._private}", "{box._private}"),
     ],
 )
 def test_interpolation_table(text: str, expected: str) -> None:
@@ -99,6 +99,13 @@ def test_code_and_its_surroundings_stay_as_text(field: str) -> None:
     notices: list[str] = []
     assert interpolate(f"a {field} b", CODE_NS, notices.append) == f"a {field} b"
     assert notices == []
+
+
+@pytest.mark.parametrize(
+    "field", ["{box._private}", "{box.__dict__}", "{box.__class__.__name__}", "{x.__doc__}"]
+)
+def test_attributes_starting_with_an_underscore_stay_as_text(field: str) -> None:
+    assert interpolate(f"a {field} b", {**CODE_NS, "box": Box()}) == f"a {field} b"
 
 
 def test_data_reached_past_nothing_but_data_still_resolves() -> None:

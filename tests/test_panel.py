@@ -520,9 +520,9 @@ def test_stop_clicked_before_the_first_token_disconnects(frontend: Frontend, log
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)  # not the 30 s delay
     assert log.records[-1].chunks_sent == 0
     frontend.drain(0.3)
-    [error] = frontend.with_class("nbstream-error")
+    [error], [retry] = frontend.with_class("nbstream-error"), frontend.with_class("nbstream-retry")
     assert frontend.state[stop]["disabled"] and not frontend.state[box].get("disabled")
-    assert error  # with its Retry button
+    assert f"IPY_MODEL_{retry}" in frontend.state[error]["children"]  # with its Retry button
 
 
 @pytest.mark.kernel

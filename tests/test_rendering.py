@@ -24,22 +24,37 @@ from nbstream.show.rendering import (
 from nbstream.store.threads import Exchange, Thread
 
 XSS = "<img src=x onerror=alert(1)>"
+JS_LINK = "[x](javascript:alert(1))"
+
+
+def _front_end() -> MarkdownIt:
+    """A CommonMark renderer with raw HTML on and no link validator of its own (JupyterLab
+    trusts nbstream's output), so that only nbstream stands between a link and the page."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
 
 
 def _code_and_html(markdown: str) -> tuple[list[str], list[str]]:
-    """What a CommonMark renderer with raw HTML on makes of `markdown`: code, raw HTML."""
+    """What a front end makes of `markdown`: code, and raw HTML or links that are not http(s)."""
     code, html = [], []
-    for token in MarkdownIt("commonmark", {"html": True}).parse(markdown):
+    for token in _front_end().parse(markdown):
         if token.type in ("fence", "code_block"):
             code.append(token.content)
-        html.extend(c.content for c in token.children or [] if c.type == "html_inline")
+        children = token.children or []
+        html.extend(c.content for c in children if c.type == "html_inline")
+        html.extend(
+            str(c.attrGet("href"))
+            for c in children
+            if c.type == "link_open" and not str(c.attrGet("href")).startswith("http")
+        )
         if token.type == "html_block":
             html.append(token.content)
     return code, html
 
 
 def test_a_reply_that_starts_with_a_fence_stays_code_after_every_label() -> None:
-    fenced = f"```\n{XSS}\n```"
+    fenced = f"```\n{XSS}\n```\n{JS_LINK}"
     thread = Thread("t", system=fenced, exchanges=[Exchange(fenced, result(text=fenced))])
     for markdown in (transcript_markdown(thread), reply_markdown(result(refusal=fenced))):
         code, html = _code_and_html(markdown)
@@ -49,7 +64,10 @@ def test_a_reply_that_starts_with_a_fence_stays_code_after_every_label() -> None
 def test_tool_calls_model_names_and_finish_reasons_cannot_inject_markdown() -> None:
     call = ToolCall(0, "c", f"f`{XSS}`", f"```\n{XSS}")
     hostile = result(
-        model=f"**{XSS}", finish_reason=XSS, status=Status.INCOMPLETE, tool_calls=(call,)
+        model=f"**{XSS}{JS_LINK}",
+        finish_reason=XSS + JS_LINK,
+        status=Status.INCOMPLETE,
+        tool_calls=(call,),
     )
     thread = Thread("t", exchanges=[Exchange("hi", hostile)])
     for markdown in (reply_markdown(hostile), transcript_markdown(thread)):
@@ -188,7 +206,7 @@ def test_a_badge_is_white_on_a_colour_or_an_outline_and_never_needs_an_emoji_fon
 def test_a_footer_is_one_html_line_whatever_the_model_name_or_error_holds() -> None:
     hostile = result(model="m$x$ `y` \\z\n\n<b>w</b>")
     markdown = bundle(hostile, footer(hostile))["text/markdown"]
-    tokens = MarkdownIt("commonmark", {"html": True}).parse(markdown)
+    tokens = _front_end().parse(markdown)
     blocks = [t for t in tokens if t.type == "html_block"]
     assert len(blocks) == 1 and "<b>" not in blocks[0].content
     assert "$" not in blocks[0].content and "`" not in blocks[0].content
