@@ -7,10 +7,12 @@ import email.utils
 import time
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
 from nbstream.engine import loop
-from nbstream.engine.failures import backoff, duration, retry_after, stated_wait
+from nbstream.engine.failures import backoff, duration, retry_after, stated_wait, translate
 from nbstream.engine.result import Event, Retrying
 from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import (
@@ -21,7 +23,9 @@ from nbstream.errors import (
     RateLimitError,
     RequestError,
 )
-from nbstream.settings import Api, Settings
+from nbstream.settings import Api, Settings, resolve
+
+from .conftest import SECRET_KEY
 
 FAR_FUTURE = "Wed, 01 Jan 2999 00:00:00 GMT"
 PAST = "Tue, 01 Jan 2002 00:00:00 GMT"
@@ -245,3 +249,87 @@ def test_a_retry_after_date_a_moment_ahead_is_waited_for(settings, log, fault_ke
     assert loop.run(stream.run()).text == "ok"
     [retry] = [event for event in events if isinstance(event, Retrying)]
     assert 0.0 < retry.wait <= 4.0  # whole seconds: at most 4 s ahead, and still ahead
+
+
+# ---- before any byte: what the user is told about the connection
+
+
+def connect_failure(settings: Settings, cause: BaseException, attempts: int = 1) -> NbStreamError:
+    """The error for the SDK's connection error caused by `cause` (as httpx raises it)."""
+    request = httpx2.Request("POST", f"{settings.base_url}/chat/completions")
+    err = openai.APIConnectionError(request=request)
+    err.__cause__ = cause
+    return loop.run(translate(err, settings, attempts))
+
+
+@pytest.mark.parametrize(
+    ("url", "said", "hint"),
+    [
+        ("http://localhost:8000/v1", "[Errno 111] Connection refused",
+         "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL"),
+        ("http://[::1]:8000/v1", "[Errno 111] Connection refused",
+         "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL"),
+        ("https://llm.example.com/v1", "[Errno -2] Name or service not known",
+         "cannot resolve llm.example.com: is there a network and DNS here? (a proxy: HTTPS_PROXY)"),
+        ("https://llm.example.com/v1", "getaddrinfo failed",
+         "cannot resolve llm.example.com: is there a network and DNS here? (a proxy: HTTPS_PROXY)"),
+        ("https://llm.example.com/v1", "[Errno 113] No route to host",
+         "is there a network route to llm.example.com? check the connection (and HTTPS_PROXY)"),
+    ],
+)  # fmt: skip
+def test_a_connection_failure_names_the_url_the_cause_and_what_to_check(url, said, hint) -> None:
+    settings = resolve(base_url=url, api_key=SECRET_KEY, environ={})
+    err = connect_failure(settings, OSError(said))
+    assert type(err) is ConnectError
+    assert err.message == f"cannot connect to {url}: {said}"
+    assert err.hint == hint
+
+
+def test_a_connection_failure_after_retries_counts_them_and_hides_the_key() -> None:
+    settings = resolve(base_url="http://localhost:8000/v1", api_key=SECRET_KEY, environ={})
+    err = connect_failure(settings, OSError(f"proxy said {SECRET_KEY}"), attempts=3)
+    assert (
+        err.message
+        == "cannot connect to http://localhost:8000/v1 after 3 attempts: proxy said sk-…cdef"
+    )
+    assert str(connect_failure(settings, ConnectionResetError())).startswith(
+        "cannot connect to http://localhost:8000/v1: ConnectionResetError\n"
+    )  # a cause without words is named by its type
+
+
+def test_the_azure_endpoint_is_the_host_a_connection_hint_names() -> None:
+    settings = resolve(api_key=SECRET_KEY, environ={})
+    settings = settings.with_(azure_endpoint="https://res.openai.azure.com", base_url=None)
+    err = connect_failure(settings, OSError("Name or service not known"))
+    assert err.hint.startswith("cannot resolve res.openai.azure.com:")
+
+
+def test_a_connect_timeout_states_both_timeouts_and_the_setting() -> None:
+    settings = resolve(base_url="http://10.9.9.9/v1", api_key=SECRET_KEY, environ={},
+                       connect_timeout=2.5, idle_timeout=30)  # fmt: skip
+    request = httpx2.Request("POST", "http://10.9.9.9/v1/chat/completions")
+    err = loop.run(translate(openai.APITimeoutError(request=request), settings, 2))
+    assert type(err) is ConnectError
+    assert err.message == "timed out connecting to 10.9.9.9 after 2 attempts"
+    assert err.hint == (
+        "is the server up? timeouts: connect 2.5 s, idle 30 s (NbStream.connect_timeout)"
+    )
+
+
+def test_a_refused_connection_is_retried_then_named_with_its_url(settings) -> None:
+    dead = settings.with_(base_url="http://127.0.0.1:9/v1", max_retries=1)
+    err = refused(dead, "unused")
+    assert type(err) is ConnectError
+    assert err.message.startswith("cannot connect to http://127.0.0.1:9/v1 after 2 attempts: ")
+    assert err.hint == "is the server running? check OPENAI_BASE_URL / NBSTREAM_BASE_URL"
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_server_refusing_stream_options_is_asked_again_without(settings, log, status) -> None:
+    params = {"nbstream": {"text": "ok", "reject_status": status}}
+    request = ChatRequest(
+        [{"role": "user", "content": "Hi"}], "fault-reject-stream-options", params
+    )
+    stream = ChatStream(request, settings)
+    assert loop.run(stream.run()).text == "ok"
+    assert [record.status for record in log.records] == [status, 200]
