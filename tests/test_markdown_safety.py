@@ -489,6 +489,11 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
             "x &#92;(a&#92;) &#92;\u2060href &#92;\u2060style{b} &#92;hrefx",
         ),
         ("***\n\nlast", "___\n\nlast"),
+        ("[x](/é€) ![y](<a b.png>)", "[x](/%C3%A9%E2%82%AC) [y](a%20b.png)"),  # UTF-8, each byte
+        (  # an image's description is written for where it stands: here, a table cell
+            "| h |\n|---|\n| ![a `x\\|y` $p\\|q$](p.png) |",
+            "| h |\n| --- |\n| [a ` x\\|y ` $p\\vert q$](p.png) |",
+        ),
         ("$$a\n-b\n  ~c\n\\d$$ $$e\nf$$", "$$a\n{}-b\n{}~c\n\\d$$ $$e\nf$$"),
         (
             "| $a\\|b$ | ~~s~~ |\n|---|---|\n| x\\\ny |  |",

@@ -93,3 +93,13 @@ def test_cuts_made_while_the_reply_grows_are_the_cuts_made_on_the_whole(text, li
     assert grown == segments(text, limit)
     assert "".join(body for _, body in grown) == text
     assert all(body for _, body in grown[:-1])
+
+
+def test_a_fence_line_that_fills_a_segment_is_followed_by_a_character_then_the_code() -> None:
+    """A cut always moves past what the next segment reopens with: here by one character."""
+    parts = segments("```python\n" + "x" * 30, 10)
+    assert parts == [
+        ("", "```python\nx"),
+        *[("```python\n", "x" * 10)] * 2,
+        ("```python\n", "x" * 9),
+    ]

@@ -114,8 +114,8 @@ def _image(token: Token, context: Context) -> str:
 
 
 def href(token: Token) -> str:
-    """The URL a link or image token points to."""
-    return str(token.attrGet("href") or token.attrGet("src") or "")
+    """The URL a link or image token points to (markdown-it gives every one an href or src)."""
+    return str(token.attrGet("href") or token.attrGet("src"))
 
 
 def link_allowed(token: Token) -> bool:
@@ -135,7 +135,7 @@ def _url_char(char: str) -> str:
         return char
     if char == "&":
         return "&amp;"
-    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    return "".join(f"%{byte:02X}" for byte in char.encode())
 
 
 def code_span(content: str, *, table: bool = False) -> str:

@@ -73,12 +73,12 @@ def _inside(
     Markdown that reopens it in the next segment."""
     first, end = block.map or (0, 0)
     lines = starts[first : end + 1]
+    # `source` is whole lines, so a block's first line ends with its line end, and the lines
+    # that reopen a block in the next segment are copied with theirs.
     if block.type == "fence":
-        opening = source[starts[first] : starts[first + 1]] if first + 1 < len(starts) else ""
-        return lines, starts[min(first + 1, len(starts) - 1)], _ending(opening)
+        return lines, starts[first + 1], source[starts[first] : starts[first + 1]]
     if block.type == "table_open" and first + 2 < len(starts):
-        header = source[starts[first] : starts[first + 2]]
-        return lines, starts[first + 2], _ending(header)
+        return lines, starts[first + 2], source[starts[first] : starts[first + 2]]
     if block.type in ("bullet_list_open", "ordered_list_open"):
         items = [_first_line(t) for t in tokens if t.type == "list_item_open" and t.level == 1]
         return [starts[i] for i in items if first < i < end] or lines, starts[first], ""
@@ -103,7 +103,3 @@ def _line_starts(source: str) -> list[int]:
 
 def _first_line(token: Token) -> int:
     return token.map[0] if token.map else 0
-
-
-def _ending(line: str) -> str:
-    return line if line.endswith(("\n", "\r")) else line + "\n"
