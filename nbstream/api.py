@@ -5,6 +5,9 @@ temperature, max_tokens, top_p, seed, timeout, retries, stream, cache, api (an `
 hide_reasoning); any other keyword is a request parameter sent as is (`response_format=...`,
 `reasoning_effort="high"`, `verbosity="low"`, `reasoning_summary="auto"`).
 
+`schema=` (a pydantic model, dataclass, TypedDict or JSON-schema dict) asks for a typed answer:
+the reply streams as pretty-printed JSON and `result.parsed` holds the validated object.
+
 Functions are stateless: they send and record no history unless given `thread=` (`gather` and
 `agather` never do), so a loop over data costs the same for every row. `Chat` keeps a
 conversation.
@@ -25,6 +28,7 @@ from .show.live import LiveView, driver
 from .show.rendering import metadata
 from .show.surfaces import surface_for
 from .turn import TurnOptions
+from .typed import Shape, shape_of, typed
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
             "cache", "api", "hide_reasoning"}  # fmt: skip
@@ -67,8 +71,10 @@ def chat(
     """
     check_prompt(prompt)
     session = session or current()
-    drive = driver(surface_for(show), cost=session.cost)
-    return _allowed(session.chat(prompt, turn_options(options), drive), allow_incomplete)
+    shape = _shaped(options)
+    drive = driver(surface_for(show, plain=shape is not None), cost=session.cost)
+    result = session.chat(prompt, turn_options(options), drive)
+    return typed(_allowed(result, allow_incomplete), shape)
 
 
 async def achat(
@@ -82,6 +88,7 @@ async def achat(
     """`await nbstream.achat(...)`: like `chat`, without blocking the caller's event loop."""
     check_prompt(prompt)
     session = session or current()
+    shape = _shaped(options)
     turn = turn_options(options)
     latest = ChatResult(status=Status.INCOMPLETE)
 
@@ -93,7 +100,11 @@ async def achat(
         return metadata(result, thread=turn.thread, turn_id="")
 
     view = LiveView(
-        surface_for(show), lambda: latest, thread=turn.thread, cost=session.cost, meta=meta
+        surface_for(show, plain=shape is not None),
+        lambda: latest,
+        thread=turn.thread,
+        cost=session.cost,
+        meta=meta,
     )
     job = loop.submit(
         session.achat(prompt, turn, on_update=on_update, interval=0.05, sink=view.progress)
@@ -110,7 +121,7 @@ async def achat(
         view.end(latest, err)
         raise
     view.end(result)
-    return _allowed(result, allow_incomplete)
+    return typed(_allowed(result, allow_incomplete), shape)
 
 
 def gather(
@@ -130,9 +141,11 @@ def gather(
     for prompt in prompts:
         check_prompt(prompt)
     options.setdefault("no_history", True)
-    return gather_turns(
+    shape = _shaped(options)
+    results = gather_turns(
         session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
     )
+    return [typed(result, shape, raising=False) for result in results]
 
 
 async def agather(
@@ -148,9 +161,11 @@ async def agather(
     for prompt in prompts:
         check_prompt(prompt)
     options.setdefault("no_history", True)
-    return await agather_turns(
+    shape = _shaped(options)
+    results = await agather_turns(
         session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
     )
+    return [typed(result, shape, raising=False) for result in results]
 
 
 def compare(
@@ -167,7 +182,17 @@ def compare(
     own branch, `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
     check_prompt(prompt)
-    return compare_turns(session or current(), prompt, models, turn_options(options), show=show)
+    shape = _shaped(options)
+    results = compare_turns(session or current(), prompt, models, turn_options(options), show=show)
+    return [typed(result, shape, raising=False) for result in results]
+
+
+def _shaped(options: dict[str, Any]) -> Shape | None:
+    """The `schema=` option's Shape, its response_format put among the request parameters."""
+    shape = shape_of(options.pop("schema", None))
+    if shape is not None:
+        options["response_format"] = shape.response_format()
+    return shape
 
 
 def check_prompt(prompt: str) -> None:

@@ -18,7 +18,8 @@
     ├── StateFileError         a conversation file that cannot be read
     ├── CacheError             a response cache that cannot be used (corrupt, foreign, newer)
     │   └── CacheMissError       strict cache mode: no recorded reply for the request
-    └── ToolError              a function that cannot be offered as a tool (names the parameter)
+    ├── ToolError              a function that cannot be offered as a tool (names the parameter)
+    └── SchemaError            a typed answer that does not validate (one line, with the path)
 
 `UsageError` from IPython is raised by the magics for mistakes in the cell itself.
 """
@@ -134,3 +135,11 @@ class CacheMissError(CacheError):
 
 class ToolError(NbStreamError):
     """A function cannot be offered to the model as a tool, or a tool option is unusable."""
+
+
+class SchemaError(NbStreamError):
+    """A reply asked for with `schema=` is not JSON or does not validate; `.result` keeps it."""
+
+    def __init__(self, message: str, hint: str = "", *, result: ChatResult | None = None) -> None:
+        super().__init__(message, hint)
+        self.result = result

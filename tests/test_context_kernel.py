@@ -88,3 +88,49 @@ def test_attach_sends_a_file_and_a_figure_with_the_prompt(kernel, server, tmp_pa
     assert "the plot dips on Tuesday" in content[0]["text"]
     assert "1 image (≈" in run.final["data"]["text/plain"]
     assert "1 file (notes.md)" in run.final["data"]["text/plain"]
+
+
+INSERT_CELL = """%%chat --no-history --insert -p nbstream='{"echo": true}'
+Here:
+```python
+x = 1
+```
+and then
+```
+print(x)
+```"""
+
+
+def test_insert_sends_the_code_blocks_as_one_next_input_payload_every_run(kernel) -> None:
+    for _ in range(2):  # re-running inserts again, as %load does
+        run = kernel.execute(INSERT_CELL)
+        assert run.reply["status"] == "ok", run.text
+        (payload,) = run.reply["payload"]
+        assert payload["source"] == "set_next_input"
+        assert payload["text"] == "x = 1\n\nprint(x)" and payload["replace"] is False
+        # The test client, like nbclient, sends allow_stdin false: no front end adds the cell.
+        assert "nothing inserted: this run has no front end" in run.text
+
+
+def test_insert_from_a_front_end_says_nothing_and_no_code_says_so(kernel) -> None:
+    msg_id = kernel.client.execute(INSERT_CELL, allow_stdin=True)
+    run = kernel.collect(msg_id)
+    reply = kernel.client.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["payload"][0]["text"] == "x = 1\n\nprint(x)"
+    assert "nothing inserted" not in run.text
+    plain = kernel.execute("%%chat --no-history --insert -p nbstream='{\"echo\": true}'\nno code")
+    assert plain.reply["payload"] == [] and "the reply has no code block" in plain.text
+
+
+def test_schema_in_a_cell_gives_the_parsed_object_in_chat_result(kernel, server) -> None:
+    kernel.execute(
+        "from pydantic import BaseModel\nclass City(BaseModel):\n    name: str\n    people: int"
+    )
+    run = kernel.execute("%%chat --no-history --schema City\nThe largest city?")
+    assert run.reply["status"] == "ok", run.text
+    assert server.log.records[-1].body["response_format"]["json_schema"]["name"] == "City"
+    shown = kernel.execute("print(repr(_chat.parsed))")
+    assert shown.text.strip() == "City(name='example', people=1)"
+    bad = kernel.execute("%%chat --no-history --schema nope\nx")
+    assert "UsageError: --schema nope: not a pydantic model" in bad.text

@@ -27,6 +27,7 @@ from .result import (
     Usage,
     UsageReport,
 )
+from .structured import JsonIndenter
 from .think import AnswerWasReasoning
 from .wire import Meta, OutputItem, WireEvent
 
@@ -38,9 +39,14 @@ class Accumulator:
     """The reply so far; `apply` each wire event, `result()` at any time."""
 
     def __init__(
-        self, *, clock: Callable[[], float] = time.perf_counter, hide_reasoning: bool = False
+        self,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        hide_reasoning: bool = False,
+        pretty_json: bool = False,
     ) -> None:
         self._clock = clock
+        self._indent = JsonIndenter() if pretty_json else None  # a reply asked to be JSON
         self._hide = hide_reasoning
         self._t0 = clock()
         self._started_at = time.time()
@@ -101,6 +107,8 @@ class Accumulator:
 
     def apply(self, event: WireEvent) -> Event | None:
         """Take one wire event; the event to pass on to the sink, if any."""
+        if isinstance(event, TextDelta) and self._indent is not None:
+            event = TextDelta(self._indent.feed(event.text))
         if isinstance(event, TextDelta):
             self._mark(answer=True)
             self._text_tally.add(event.text)

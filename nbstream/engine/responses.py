@@ -31,6 +31,9 @@ def request_kwargs(
         if value is not None
     }
     verbosity = params.pop("verbosity", None)
+    text: dict[str, Any] = {} if verbosity is None else {"verbosity": verbosity}
+    if "response_format" in params:  # Chat Completions' name; Responses keeps it in text.format
+        text["format"] = _text_format(params.pop("response_format"))
     limit = params.pop("max_completion_tokens", params.pop("max_tokens", None))
     system = [m["content"] for m in messages if m.get("role") in ("system", "developer")]
     kwargs: dict[str, Any] = {
@@ -44,11 +47,18 @@ def request_kwargs(
         kwargs["instructions"] = "\n\n".join(str(s) for s in system)
     if reasoning:
         kwargs["reasoning"] = reasoning
-    if verbosity is not None:
-        kwargs["text"] = {"verbosity": verbosity}
+    if text:
+        kwargs["text"] = text
     if limit is not None:
         kwargs["max_output_tokens"] = limit
     return kwargs
+
+
+def _text_format(shape: dict[str, Any]) -> dict[str, Any]:
+    """A Chat Completions `response_format` as a Responses `text.format`."""
+    if shape.get("type") != "json_schema":
+        return dict(shape)
+    return {"type": "json_schema", **shape.get("json_schema", {})}
 
 
 def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -155,6 +155,7 @@ class ChatResult:
     backend: str = ""
     replayed: bool = False
     attached: str = ""  # what the prompt attached: '1 image (765 tokens), 1 table (344×7)'
+    parsed: Any = None  # the validated object of a reply asked for with `schema=`; never stored
     # Opaque items the API wants back next turn: Responses reasoning items (encrypted) and
     # OpenRouter's reasoning_details.
     reasoning_items: tuple[dict[str, Any], ...] = ()

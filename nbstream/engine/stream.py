@@ -25,19 +25,15 @@ from ..errors import (
     RequestError,
     StreamError,
 )
-from ..settings import OPENAI_URL, Api, Settings
+from ..settings import Api, Settings
 from .accumulate import STOPPED_REASONING, Accumulator
 from .clients import client_for, openai
-from .failures import (
-    rejects_stream_options,
-    responses_only,
-    wait_after_rate_limit,
-    wait_to_retry,
-)
+from .failures import rejects_stream_options, responses_only, wait_after_rate_limit, wait_to_retry
 from .request import ApiMemory, ChatRequest, open_stream, reads
 from .responses import ResponsesWire, completed_event
 from .result import OFFLINE_BACKEND, ChatResult, Event, Finish, Status, prompt_estimate
 from .sse import Comment, SSEParser
+from .structured import SchemaFallback, memory_key, wants_schema
 from .wire import ChatWire, ServerError
 
 __all__ = ["ApiMemory", "ChatRequest", "ChatStream", "Sink", "TurnStream"]
@@ -92,7 +88,10 @@ class ChatStream:
         self._notice = notice  # said first, once the turn runs (the offline server's notice)
         self._apis = apis
         self.sink: Sink = sink or (lambda event: None)
-        self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning)
+        self._schema = SchemaFallback(request, memory_key(settings, request.model))
+        self.request = self._schema.request()
+        self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning,
+                                pretty_json=wants_schema(request))  # fmt: skip
         self._prompt_estimate = prompt_estimate(request.messages, request.image_tokens)
         self.result: ChatResult | None = None  # set when the turn has ended, however
 
@@ -151,6 +150,11 @@ class ChatStream:
                     include_usage = False
                     self._emit(self._acc.notice("server rejected stream_options; usage estimated"))
                     continue
+                notice = self._schema.falls_back(err.status_code, f"{err.body} {err.message}")
+                if notice is not None:
+                    self.request = self._schema.request()
+                    self._emit(self._acc.notice(notice))
+                    continue
                 if api is Api.CHAT and self.settings.api is Api.AUTO and responses_only(err):
                     api = await self._switch_to_responses()
                     continue
@@ -176,20 +180,17 @@ class ChatStream:
             return api
         if "reasoning_summary" in params:
             return Api.RESPONSES
-        memory, key = self._apis, self._memory_key()
+        memory, key = self._apis, memory_key(self.settings, self.request.model)
         if memory is not None and await asyncio.to_thread(memory.responses_only, *key):
             return Api.RESPONSES
         return Api.CHAT
 
     async def _switch_to_responses(self) -> Api:
         if self._apis is not None:
-            await asyncio.to_thread(self._apis.remember, *self._memory_key())
+            key = memory_key(self.settings, self.request.model)
+            await asyncio.to_thread(self._apis.remember, *key)
         self._emit(self._acc.notice(f"{self.request.model} is served on /v1/responses: using it"))
         return Api.RESPONSES
-
-    def _memory_key(self) -> tuple[str, str]:
-        base = self.settings.azure_endpoint or self.settings.base_url or OPENAI_URL
-        return base, self.request.model
 
     async def _attempt(self, client: Any, api: Api, include_usage: bool) -> ChatResult:
         self._acc.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -26,14 +25,14 @@ from ..show.live import driver
 from ..show.surfaces import Surface, surface_for
 from ..store.threads import DEFAULT
 from ..turn import TurnOptions
+from ..typed import Shape, shape_of, typed
+from .insert import code_of, insert_below
 from .subcommands import SUBCOMMANDS_HELP, Subcommands
 
 INCOMPLETE_HINT = (
     "the partial reply is shown above and kept; re-run the cell, or carry on with "
     "%%chat --allow-incomplete or %config NbStream.allow_incomplete = True"
 )
-
-_CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -78,6 +77,10 @@ class ChatMagics(Magics):
     @argument("--no-interpolate", action="store_true", help="send {name} literally")
     @argument("-a", "--attach", action="append", default=[], metavar="PATH|URL",
               help="attach a text file, PDF or image (PNG, JPEG, GIF, WebP)")  # fmt: skip
+    @argument("--schema", metavar="NAME", help="answer as JSON valid for NAME (pydantic model, "
+              "dataclass, TypedDict, JSON-schema dict); _chat.parsed is the object")  # fmt: skip
+    @argument("--insert", action="store_true",
+              help="put the reply's code blocks in one new cell below (not run)")  # fmt: skip
     @argument("--cache", choices=CACHE_MODES, help="response cache mode for this cell")
     @argument("--each", metavar="NAME",
               help="run the cell once per element of list NAME; {item} is the element")  # fmt: skip
@@ -124,19 +127,31 @@ class ChatMagics(Magics):
         return None
 
     def _run(self, args: Any, prompt: str, namespace: Mapping[str, Any]) -> Any:
-        options = self._options(args)
+        shape = shape_of(self._schema(args.schema))
+        options = self._options(args, shape)
         if args.each:
             prompts = self._each_prompts(args, prompt)
             one_offs = replace(options, no_history=True)
-            return gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
+            found = gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
+            return [typed(result, shape, raising=False) for result in found]
         prompt = self._context(prompt, args, None if args.no_interpolate else namespace)
         if args.compare:
             models = [m.strip() for m in args.compare.split(",") if m.strip()]
-            return compare_turns(self.session, prompt, models, options)
-        drive = driver(self._surface(args), cost=self.session.cost)
+            found = compare_turns(self.session, prompt, models, options)
+            return [typed(result, shape, raising=False) for result in found]
+        drive = driver(self._surface(args, shape is not None), cost=self.session.cost)
         result = self.session.chat(prompt, options, drive, cell_id=self._cell_id())
         self._put_code_in_next_cell(args, result)
-        return result
+        return typed(result, shape)
+
+    def _schema(self, name: str | None) -> Any:
+        if name is None:
+            return None
+        value = self.shell.user_ns.get(name) if self.shell else None
+        if not (isinstance(value, (type, dict)) or hasattr(value, "__origin__")):
+            raise UsageError(f"--schema {name}: not a pydantic model, dataclass, TypedDict "
+                             "or JSON-schema dict in the notebook")  # fmt: skip
+        return value
 
     def _each_prompts(self, args: Any, template: str) -> list[str]:
         items = self.shell.user_ns.get(args.each) if self.shell else None
@@ -166,11 +181,12 @@ class ChatMagics(Magics):
         )
 
     def _put_code_in_next_cell(self, args: Any, result: ChatResult) -> None:
-        if args.format != "code" or self.shell is None:
+        if self.shell is None:
             return
-        blocks = _CODE_BLOCK.findall(result.text)
-        if blocks:
-            self.shell.set_next_input("\n\n".join(b.rstrip() for b in blocks))
+        if args.insert:
+            insert_below(self.shell, result.text, _notice)
+        elif args.format == "code" and (code := code_of(result.text)) is not None:
+            self.shell.set_next_input(code)
 
     def _fix(self, words: list[str]) -> None:
         """`%chat fix [N]`: explain the last error (or cell N's) and fix it, in one turn."""
@@ -189,7 +205,7 @@ class ChatMagics(Magics):
         args = _parse_options(self.chat, "--no-interpolate")  # code and traceback go as they are
         shell.user_ns["_chat"] = self._run(args, fix_prompt(count, source, traceback), {})
 
-    def _options(self, args: Any) -> TurnOptions:
+    def _options(self, args: Any, shape: Shape | None = None) -> TurnOptions:
         params: dict[str, Any] = {
             k: v
             for k, v in (
@@ -204,6 +220,8 @@ class ChatMagics(Magics):
             if v is not None
         }
         params.update(_key_value(p) for p in args.param)
+        if shape is not None:
+            params["response_format"] = shape.response_format()
         return TurnOptions(
             thread=args.thread,
             model=args.model,
@@ -219,8 +237,9 @@ class ChatMagics(Magics):
             hide_reasoning=args.hide_reasoning or None,
         )
 
-    def _surface(self, args: Any) -> Surface:
-        return surface_for(True, plain=args.format == "text", quiet=args.quiet)
+    def _surface(self, args: Any, json: bool = False) -> Surface:
+        # A typed answer streams as indented JSON, which Markdown would re-flow.
+        return surface_for(True, plain=json or args.format == "text", quiet=args.quiet)
 
     def _cell_id(self) -> str | None:
         kernel = getattr(self.shell, "kernel", None)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .compose import build_reply
+from .context import check_images
 from .faults import DEMOS, FAULTS, Ask, Fault
 from .playing import Pacer, Played
 from .replies import Op, Write, dumps
@@ -97,6 +98,7 @@ class Backend:
         )
         try:
             checked = validate(body) if endpoint == "chat" else validate_responses(body)
+            check_images(checked)  # as OpenAI does: a data URL must hold a real image
             return self.answer(endpoint, checked, record)
         except Refusal as refusal:
             self.log._end(record, "error", refusal.status)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from .context import described, instance, schema_in
 from .faults import Fault
 from .replies import Reply, demo_text, filler, message_text, reasoning_text, tokenize
 
@@ -34,8 +36,10 @@ def build_reply(
         tokens = tokenize(opts["text"])
     elif "tokens" in opts or fault.filler is not None:
         tokens = filler(opts.get("tokens", fault.filler))
+    elif (schema := schema_in(body)) is not None:  # a valid instance, as a model would write
+        tokens = tokenize(json.dumps(instance(schema), ensure_ascii=False))
     else:
-        tokens = tokenize(demo_text(body, rate, delay))
+        tokens = tokenize(described(body) + demo_text(body, rate, delay))
     thoughts = tokenize(reasoning_text(body)) if fault.dialect else []
     limit = body.get("max_tokens") or body.get("max_completion_tokens")
     finish = fault.finish

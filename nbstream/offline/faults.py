@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import refuse_json_schema, refuse_response_format
 from .replies import ABORT, DONE, Op, Pause, Reply, Write, text_deltas, tokenize
 from .requests import Plain, Refusal
 from .responses import ResponsesReply
@@ -235,4 +236,6 @@ FAULTS: dict[str, Fault] = {
     "fault-choices": Fault(deltas=_choice_deltas),
     "fault-slow": Fault(defaults={"first_token_delay": 2.0, "rate": 5.0}),
     "fault-responses-only": Fault(refuse=_responses_only, dialect="hidden"),
+    "fault-no-json-schema": Fault(refuse=refuse_json_schema),
+    "fault-no-response-format": Fault(refuse=refuse_response_format),
 }

@@ -31,7 +31,9 @@ def as_chat(body: Mapping[str, Any]) -> dict[str, Any]:
     messages += [i for i in items if isinstance(i, dict) and i.get("role")]
     limit = body.get("max_output_tokens")
     chat = {
-        k: body[k] for k in ("model", "temperature", "top_p", "stream", "nbstream") if k in body
+        k: body[k]
+        for k in ("model", "temperature", "top_p", "stream", "nbstream", "text")
+        if k in body
     }
     return {**chat, "messages": messages, **({"max_tokens": limit} if limit else {})}
 
