@@ -89,3 +89,21 @@ def test_papermill_runs_the_quickstart_and_saves_final_replies(tmp_path: Path, m
         if "nbstream" in o.get("metadata", {})
     ]
     assert len(footers) == 5 and all(f.startswith("nbstream-demo · ") for f in footers)
+
+
+def test_the_context_notebook_runs_offline_with_tables_figures_errors_and_types(
+    tmp_path: Path,
+) -> None:
+    saved = run_demo(NOTEBOOKS / "context.ipynb", tmp_path / "out.ipynb", out=io.StringIO())
+    nb = nbformat.read(saved, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)  # Run All reached the last cell
+    errors = [c for c in code if any(o.output_type == "error" for o in c.outputs)]
+    assert [c.source.splitlines()[0] for c in errors] == ["def per_store(frame, store):"]
+    shown = json.dumps([cell.outputs for cell in code], ensure_ascii=False)
+    assert "attached 1 table (344×3)" in shown
+    assert "It attached 1 image: PNG " in shown and "attached 1 image (≈" in shown
+    assert "Cell 6 of my notebook failed" in shown and "ZeroDivisionError" in shown
+    assert "Finding(column='example', row=1, why='example')" in shown
+    assert "StoreTotal" not in shown and "example" in code[-2].outputs[-1]["data"]["text/plain"]
+    assert "nothing inserted: this run has no front end" in shown
