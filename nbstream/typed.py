@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import PydanticUserError, TypeAdapter, ValidationError
-
 from .engine.result import ChatResult
 from .errors import SchemaError
 from .tools.schema import is_strict, json_schema_for
@@ -57,6 +55,9 @@ def shape_of(spec: Any) -> Shape | None:
     if isinstance(spec, dict):
         name = str(spec.get("title") or "answer")
         return Shape(_name(name), spec, _json_schema_check(spec, name))
+    # pydantic on first use: %load_ext stays free of it (tests/test_perf_load.py).
+    from pydantic import PydanticUserError, TypeAdapter, ValidationError
+
     name = getattr(spec, "__name__", "answer")
     schema = json_schema_for(spec)
     try:
