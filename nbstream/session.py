@@ -57,6 +57,13 @@ class Session:
         # executor thread (panel, gather); this lock orders them.
         self._lock = threading.Lock()
         self._offline_notice: str | None = None  # said by the first turn after the server started
+        self._watchers: list[Callable[[Turn], None]] = []  # told of each turn a thread records
+
+    def watch(self, callback: Callable[[Turn], None]) -> Callable[[], None]:
+        """Call `callback(turn)` after each turn a thread records, on the thread that recorded
+        it (the main thread or a worker, never the loop's); returns the call that stops it."""
+        self._watchers.append(callback)
+        return lambda: self._watchers.remove(callback)
 
     def settings(self, options: TurnOptions) -> Settings:
         """Resolve the settings for a turn with these options."""
@@ -215,6 +222,8 @@ class Session:
         self.store.record(
             options.thread, turn.prompt, result, cell_id=turn.cell_id, turn_id=turn.turn_id
         )
+        for watcher in tuple(self._watchers):
+            watcher(turn)
 
     def _keep_partial(self, turn: Turn) -> None:
         if turn.stream.has_output and turn.stream.result is not None:

@@ -1,8 +1,5 @@
-"""The chat panel: driven in this process through its widgets, then in real kernels.
-
-The fast tests use ipywidgets without a frontend: widgets are created, clicked and read
-directly. The kernel tests drive the panel as a browser would, with comm messages, and
-read what the browser would get on IOPub.
+"""The chat panel, driven in this process through its widgets (test_panel_kernel.py drives
+it in real kernels): widgets are created, clicked and read directly, without a front end.
 """
 
 from __future__ import annotations
@@ -10,17 +7,13 @@ from __future__ import annotations
 import html
 import io
 import os
-import queue
 import re
 import time
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 
 from nbstream.engine.result import Status
@@ -31,14 +24,13 @@ from nbstream.settings import NbStream
 from nbstream.show import panel_html as _panel_html
 from nbstream.show.live import driver
 from nbstream.show.panel import ChatPanel, PanelState
+from nbstream.show.panel_input import ChatInput
 from nbstream.show.surfaces import TerminalSurface
 from nbstream.turn import TurnOptions
 
-from .conftest import HANG, SECRET_KEY
-from .kernels import Kernel, clean_env
+from .conftest import HANG
 
 pytestmark = pytest.mark.timeout(60)
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "panel.ipynb"
 _OURS = ("OPENAI_", "AZURE_OPENAI_", "NBSTREAM_")
 
 
@@ -72,6 +64,17 @@ def stats(panel: ChatPanel) -> str:
 
 def click(panel: ChatPanel, css_class: str) -> None:
     find(panel.widget, css_class)[-1].click()
+
+
+def box(panel: ChatPanel) -> ChatInput:
+    """The input row: the message box and its one button."""
+    [found] = find(panel.widget, "nbstream-input")
+    return found
+
+
+def header(panel: ChatPanel) -> str:
+    """The header's title and totals, as text."""
+    return text(find(panel.widget, "nbstream-heading")[0])
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = HANG) -> bool:
@@ -117,11 +120,10 @@ def test_send_returns_at_once_and_the_reply_grows_then_shows_its_stats(make_pane
     panel.send("Hello")
     assert panel.state is PanelState.STREAMING  # returned before the reply: it takes 1 s
     assert not log.records or log.records[-1].outcome == "pending"
-    assert find(panel.widget, "nbstream-send")[0].disabled
-    assert not find(panel.widget, "nbstream-stop")[0].disabled
+    assert box(panel).action == "Stop"
     seen: list[str] = []
     reply(panel).observe(lambda change: seen.append(change["new"]), "value")
-    assert "streaming the first reply" in text(find(panel.widget, "nbstream-header")[0])
+    assert "streaming the first reply" in header(panel)
     assert eventually(lambda: re.match(r"streaming \d+ tokens? · ", stats(panel)) is not None)
     result = panel.wait(HANG)
     assert result is not None and result.status is Status.COMPLETE
@@ -133,21 +135,20 @@ def test_send_returns_at_once_and_the_reply_grows_then_shows_its_stats(make_pane
     assert "streaming" not in stats(panel)
     assert "nbstream-streaming" not in reply(panel)._dom_classes
     assert panel.state is PanelState.IDLE
-    assert not find(panel.widget, "nbstream-send")[0].disabled
-    assert find(panel.widget, "nbstream-stop")[0].disabled
-    assert "1 request" in text(find(panel.widget, "nbstream-header")[0])
+    assert box(panel).action == "Send"
+    assert "1 request" in header(panel)
     assert [ex.user for ex in panel.session.store.thread("default").exchanges] == ["Hello"]
 
 
 def test_enter_in_the_message_box_sends_it_and_clears_it(make_panel, log) -> None:
     panel = make_panel(params=opts(text="Fine, thanks."))
-    box = find(panel.widget, "nbstream-input")[0]
-    box.value = "  How are you?  "
-    box.submit()  # what the box's JavaScript does on Enter without Shift
-    assert box.value == ""
+    row = box(panel)
+    row.value = "  How are you?  "
+    row.submit()  # what the box's JavaScript does on Enter without Shift
+    assert row.value == ""
     assert panel.wait(HANG).text == "Fine, thanks."
     assert log.records[-1].body["messages"][-1] == {"role": "user", "content": "How are you?"}
-    box.submit()  # an empty box sends nothing
+    row.submit()  # an empty box sends nothing
     assert panel.state is PanelState.IDLE and len(log.records) == 1
 
 
@@ -155,14 +156,14 @@ def test_stop_before_the_first_token_disconnects_and_keeps_nothing(make_panel, l
     panel = make_panel(params=opts(first_token_delay=30))
     panel.send("Hello?")
     assert log.wait_for(lambda r: bool(r), HANG)
-    click(panel, "nbstream-stop")
+    box(panel).press()  # the button says Stop now
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)  # not the 30 s delay
     assert log.records[-1].chunks_sent == 0
     assert panel.state is PanelState.IDLE and panel.last is None
     assert panel.session.store.thread("default").exchanges == []
     assert "nothing kept" in text(find(panel.widget, "nbstream-error")[0])
     assert find(panel.widget, "nbstream-assistant") == []  # no empty reply left behind
-    assert not find(panel.widget, "nbstream-send")[0].disabled
+    assert box(panel).action == "Send"
     panel.params = opts(text="Here now.")
     click(panel, "nbstream-retry")  # the thread was released: a new turn runs
     assert panel.wait(HANG).text == "Here now."
@@ -217,7 +218,7 @@ def test_a_second_turn_on_a_streaming_thread_is_refused(make_panel, log) -> None
     panel.send("first")
     with pytest.raises(ThreadBusyError):
         panel.send("second")
-    assert find(panel.widget, "nbstream-send")[0].disabled
+    assert box(panel).action == "Stop"
     # The first turn holds the thread once its request is out (it prepares off the loop first).
     assert log.wait_for(lambda r: len(r) == 1 and r[0].chunks_sent > 0, HANG)
     other.send("from another panel")
@@ -312,8 +313,8 @@ def test_the_header_keeps_running_totals(make_panel) -> None:
     for prompt in ("one", "two"):
         panel.send(prompt)
         panel.wait(HANG)
-    header = text(find(panel.widget, "nbstream-header")[0])
-    assert "2 requests" in header and "tokens" in header and "tok/s" in header
+    shown = header(panel)
+    assert "2 requests" in shown and "tokens" in shown and "tok/s" in shown
 
 
 def test_wait_with_a_timeout_raises_while_the_reply_streams(make_panel, log) -> None:
@@ -391,205 +392,114 @@ def test_markdown_still_renders_as_markdown() -> None:
     assert "<code>a&lt;b</code>" in rendered
 
 
-# ---- in real kernels
+# ---- the chat-app layout: one button in the input row, the header's controls, live totals
 
 
-class Frontend:
-    """What a browser would hold for a kernel: widget states built from IOPub comm messages."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-        self.state: dict[str, dict[str, Any]] = {}
-        self.updates: list[tuple[int, str, dict[str, Any]]] = []  # (index in messages, ...)
-        self.messages: list[dict[str, Any]] = []  # every IOPub message, in the order sent
-
-    def execute(self, code: str, timeout: float = 30) -> dict[str, Any]:
-        """Run a cell, taking in every IOPub message until it is idle; its own outputs."""
-        msg_id = self.kernel.start(code)
-        outputs: dict[str, Any] = {"msg_id": msg_id, "outputs": []}
-        while True:
-            msg = self.take(timeout)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status":  # indexes of busy and idle: the cell ran between
-                outputs[msg["content"]["execution_state"]] = len(self.messages) - 1
-                if msg["content"]["execution_state"] == "idle":
-                    return outputs
-            if msg["msg_type"] in ("execute_result", "display_data", "stream", "error"):
-                outputs["outputs"].append(msg)
-
-    def take(self, timeout: float = 10) -> dict[str, Any]:
-        """The next IOPub message, folded into the widget states."""
-        msg = self.kernel.client.get_iopub_msg(timeout=timeout)
-        content = msg["content"]
-        self.messages.append(msg)
-        if msg["msg_type"] == "comm_open":
-            self.state[content["comm_id"]] = dict(content["data"]["state"])
-        elif msg["msg_type"] == "comm_msg" and content["data"].get("method") == "update":
-            self.state.setdefault(content["comm_id"], {}).update(content["data"]["state"])
-            at = len(self.messages) - 1
-            self.updates.append((at, content["comm_id"], content["data"]["state"]))
-        return msg
-
-    def drain(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                self.take(left)
-            except queue.Empty:
-                return
-
-    def with_class(self, css_class: str) -> list[str]:
-        return [cid for cid, s in self.state.items() if css_class in s.get("_dom_classes", ())]
-
-    def send(self, comm_id: str, data: dict[str, Any]) -> None:
-        """A comm message from the browser to a widget."""
-        client = self.kernel.client
-        client.shell_channel.send(
-            client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
-        )
-
-    def click(self, comm_id: str) -> None:
-        self.send(comm_id, {"method": "custom", "content": {"event": "click"}})
-
-    def type_and_enter(self, comm_id: str, message: str) -> None:
-        self.send(comm_id, {"method": "update", "state": {"value": message}, "buffer_paths": []})
-        self.send(comm_id, {"method": "custom", "content": {"event": "submit"}})
+def classes(widget: widgets.Widget) -> set[str]:
+    return set(getattr(widget, "_dom_classes", ()))
 
 
-@pytest.fixture(scope="module")
-def kernel(server: OfflineServer, tmp_path_factory) -> Iterator[Kernel]:
-    env = clean_env(
-        OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY, NBSTREAM_MODEL="nbstream-demo"
-    )
-    started = Kernel(env, cwd=tmp_path_factory.mktemp("panel-kernel"))
-    started.execute("%load_ext nbstream\nfrom nbstream.show.panel import ChatPanel")
-    yield started
-    started.shutdown()
+def test_the_input_row_has_one_button_that_says_send_then_stop_then_send(make_panel) -> None:
+    panel = make_panel(params=opts(tokens=400, rate=40))
+    row = box(panel)
+    buttons = [w for w in walk(panel.widget) if isinstance(w, widgets.Button)]
+    assert [classes(b) & {"nbstream-new"} for b in buttons] == [{"nbstream-new"}]  # no others
+    assert row.action == "Send"
+    row.value = "Tell me a story"
+    row.press()
+    assert row.action == "Stop" and row.value == ""
+    assert eventually(lambda: len(text(reply(panel))) > 20)
+    row.submit()  # Enter while streaming neither sends nor stops
+    assert panel.state is PanelState.STREAMING
+    row.press()
+    assert panel.wait(HANG).status is Status.INTERRUPTED
+    assert row.action == "Send"
+    assert [e.user for e in panel.session.store.thread("default").exchanges] == ["Tell me a story"]
 
 
-@pytest.fixture
-def frontend(kernel: Kernel) -> Frontend:
-    return Frontend(kernel)
+def walk(root: widgets.Widget) -> list[widgets.Widget]:
+    """Every widget under `root`, in display order."""
+    return [root, *(w for child in getattr(root, "children", ()) for w in walk(child))]
 
 
-def plain_outputs(run: dict[str, Any]) -> str:
-    return "\n".join(m["content"].get("data", {}).get("text/plain", "") for m in run["outputs"])
-
-
-@pytest.mark.kernel
-def test_cells_run_while_the_panel_streams_and_it_advances_while_a_cell_blocks(
-    frontend: Frontend, log
-) -> None:
-    frontend.execute("p1 = ChatPanel('k1', params={'nbstream': {'tokens': 120, 'rate': 30}})\np1")
-    [box] = frontend.with_class("nbstream-input")
-    frontend.type_and_enter(box, "Hello from the browser")
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent > 2, HANG)
-    frontend.drain(0.3)
-    [body] = frontend.with_class("nbstream-assistant")
-
-    quick = frontend.execute("sum(range(10))")
-    assert "45" in plain_outputs(quick)
-    assert log.records[-1].outcome == "pending"  # the cell ran while the reply streamed
-
-    blocked = frontend.execute("import time; time.sleep(1.5); 42")
-    assert "42" in plain_outputs(blocked)
-    during = [
-        state["value"]
-        for at, cid, state in frontend.updates
-        if cid == body and "value" in state and blocked["busy"] < at < blocked["idle"]
+def test_the_header_holds_the_title_the_model_picker_and_new_chat(make_panel) -> None:
+    panel = make_panel("h", model="fault-length")
+    [head] = find(panel.widget, "nbstream-header")
+    assert [sorted(classes(c) - {"nbstream-message"}) for c in head.children] == [
+        ["nbstream-heading"],
+        ["nbstream-model"],
+        ["nbstream-new"],
     ]
-    assert len(during) >= 3  # sent while the kernel's main thread slept (about 10 a second)
-    assert len(during[-1]) > len(during[0])
-    assert log.records[-1].outcome == "pending"
-
-    [stop] = frontend.with_class("nbstream-stop")
-    frontend.click(stop)
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
-    assert log.records[-1].chunks_sent < 120
-
-
-@pytest.mark.kernel
-def test_stop_clicked_before_the_first_token_disconnects(frontend: Frontend, log) -> None:
-    frontend.execute("p2 = ChatPanel('k2', params={'nbstream': {'first_token_delay': 30}})\np2")
-    [box], [stop] = frontend.with_class("nbstream-input"), frontend.with_class("nbstream-stop")
-    frontend.type_and_enter(box, "Hello?")
-    assert log.wait_for(lambda r: bool(r), HANG)
-    frontend.drain(0.2)
-    frontend.click(stop)
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)  # not the 30 s delay
-    assert log.records[-1].chunks_sent == 0
-    frontend.drain(0.3)
-    [error], [retry] = frontend.with_class("nbstream-error"), frontend.with_class("nbstream-retry")
-    assert frontend.state[stop]["disabled"] and not frontend.state[box].get("disabled")
-    assert f"IPY_MODEL_{retry}" in frontend.state[error]["children"]  # with its Retry button
+    assert head.children[1].value == "fault-length"
+    assert head.children[2].description == "New chat"
+    assert "thread h" in header(panel) and "no requests yet" in header(panel)
+    parts = panel.widget.children
+    order = [p for p in parts if classes(p) & {"nbstream-header", "nbstream-messages"}]
+    assert [sorted(classes(p)) for p in order] == [["nbstream-header"], ["nbstream-messages"]]
+    assert parts.index(box(panel)) > parts.index(order[-1])  # the input under the messages
 
 
-@pytest.mark.kernel
-def test_the_transcript_output_is_updated_after_the_cell_that_sent_has_finished(
-    frontend: Frontend, log
-) -> None:
-    shown = frontend.execute("p3 = ChatPanel('k3', params={'nbstream': {'rate': 20}})\np3")
-    outputs = [m["content"] for m in shown["outputs"]]
-    assert [sorted(o["data"]) for o in outputs] == [
-        ["application/vnd.jupyter.widget-view+json", "text/plain"],
-        ["text/markdown", "text/plain"],
+def test_new_chat_waits_while_a_reply_streams(make_panel) -> None:
+    panel = make_panel(params=opts(tokens=400, rate=40))
+    [new] = find(panel.widget, "nbstream-new")
+    panel.send("Hello")
+    assert new.disabled
+    panel.stop()
+    panel.wait(HANG)
+    assert not new.disabled
+
+
+def test_the_header_totals_count_the_streaming_reply_as_it_grows(make_panel) -> None:
+    panel = make_panel(params=opts(tokens=60, rate=30))
+    panel.send("one")
+    panel.wait(HANG)
+    [heading] = find(panel.widget, "nbstream-heading")
+    seen: list[str] = []
+    heading.observe(lambda change: seen.append(text(heading)), "value")
+    panel.send("two")
+    result = panel.wait(HANG)
+    live = [int(m[1]) for s in seen if (m := re.search(r"≈(\d+) tokens.* · streaming$", s))]
+    assert len(live) >= 3 and live == sorted(live) and live[-1] > live[0], seen
+    assert all(s.startswith("nbstream chat · thread default") for s in seen)
+    assert all("2 requests" in s for s in seen if "streaming" in s)
+    final = header(panel)
+    assert final.endswith("tok/s") and "2 requests" in final and "streaming" not in final
+    assert result is not None and panel.results[-1] == result
+
+
+def test_a_chat_cell_turn_on_the_thread_appears_in_the_panel_on_its_own(make_panel, log) -> None:
+    panel = make_panel("cells", params=opts(text="Eight."))
+    other = make_panel("elsewhere")
+    panel._parts.system.value = "a draft system prompt"  # typed, not sent yet
+    panel.session.chat(
+        "What is 2+2?",
+        TurnOptions(thread="cells", params=opts(text="Four.")),
+        driver(TerminalSurface(io.StringIO())),
+    )
+    shown = find(panel.widget, "nbstream-exchange")
+    assert len(shown) == 1 and "What is 2+2?" in text(shown[0]) and "Four." in text(shown[0])
+    assert "finished" in text(shown[0])  # with its stats line and badge
+    assert panel._parts.system.value == "a draft system prompt"
+    assert find(other.widget, "nbstream-exchange") == []
+    panel.send("And doubled?")  # the panel goes on from the cell's turn
+    assert panel.wait(HANG).text == "Eight."
+    assert [m["content"] for m in log.records[-1].body["messages"]][-3:] == [
+        "What is 2+2?",
+        "Four.",
+        "And doubled?",
     ]
-    display_id = outputs[1]["transient"]["display_id"]
-    sent = frontend.execute("p3.send('Hello transcript')")
-    deadline = time.monotonic() + HANG
-    update = None
-    while update is None and time.monotonic() < deadline:
-        msg = frontend.take(HANG)
-        if msg["msg_type"] == "update_display_data":
-            update = msg
-    assert update is not None and update["content"]["transient"]["display_id"] == display_id
-    assert update["parent_header"]["msg_id"] == sent["msg_id"]  # the cell that sent, now idle
-    assert len(frontend.messages) - 1 > sent["idle"]  # it came after that cell's idle status
-    data = update["content"]["data"]
-    assert "You: Hello transcript" in data["text/plain"] and "**You:**" in data["text/markdown"]
+    second = make_panel("cells")  # a second panel on the thread sees the first's turns
+    panel.send("Once more")
+    panel.wait(HANG)
+    assert len(find(second.widget, "nbstream-exchange")) == 3
 
 
-@pytest.mark.kernel
-def test_a_chat_cell_and_a_panel_share_the_thread_and_errors_show_inline(
-    frontend: Frontend, log, fault_key
-) -> None:
-    frontend.execute('%%chat -t k4 -p nbstream=\'{"text": "Four."}\'\nWhat is 2+2?')
-    shown = frontend.execute("p4 = ChatPanel('k4')\np4")
-    assert "You: What is 2+2?" in plain_outputs(shown) and "Four." in plain_outputs(shown)
-    failing = {"fail_status": 400, "fail_times": 1, "key": fault_key}  # 400: not retried
-    frontend.execute(
-        f"p5 = ChatPanel('k5', params={{'nbstream': {failing!r}}}); p5.send('x')\n"
-        "p4.params = {'nbstream': {'text': 'Eight.'}}; p4.send('And doubled?')"
+def test_a_closed_panel_no_longer_follows_its_thread(make_panel, session) -> None:
+    panel = make_panel("gone")
+    panel.close()
+    session.chat(
+        "Hello",
+        TurnOptions(thread="gone", params=opts(text="Hi.")),
+        driver(TerminalSurface(io.StringIO())),
     )
-    frontend.execute("p4.wait(HANG); p5.wait(HANG)")
-    history = frontend.execute("%chat history -t k4")
-    assert "And doubled?" in plain_outputs(history) and "Eight." in plain_outputs(history)
-    errors = [frontend.state[c] for c in frontend.with_class("nbstream-error-text")]
-    assert len(errors) == 1 and "400 from" in errors[0]["value"]
-    assert "hint: the server rejected a parameter" in errors[0]["value"]
-
-
-@pytest.mark.kernel
-def test_the_panel_notebook_runs_offline_and_saves_the_transcript(
-    tmp_path: Path, monkeypatch
-) -> None:
-    for name in list(os.environ):
-        if name.startswith(_OURS):
-            monkeypatch.delenv(name)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o["output_type"] == "error"]
-    shown = [o for o in outputs if o["output_type"] in ("display_data", "execute_result")]
-    assert all("text/plain" in o["data"] for o in shown)
-    transcripts = [o for o in shown if "chat transcript" in o["data"]["text/plain"]]
-    assert len(transcripts) == 1 and set(transcripts[0]["data"]) == {"text/markdown", "text/plain"}
-    final = transcripts[0]["data"]  # updated in place as the turns ended
-    assert "3 turns" in final["text/plain"]
-    assert "You: Hello from code" in final["text/plain"]
-    assert "You: What did I ask in the cell?" in final["text/plain"]
-    assert "**You:**\n\nHello from code" in final["text/markdown"]
+    assert session._watchers == []

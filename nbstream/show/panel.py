@@ -61,10 +61,9 @@ class ChatPanel:
         self._job: loop.Job[Any] | None = None
         self._view: ReplyView | None = None
         self._transcript = TranscriptOutput()
-        self._system_seen = ""  # the thread's system prompt as last shown
-        self._system_sent: str | None = None  # the system prompt the running turn sets
         self._build(model)
         self._load_history(system)
+        self._unwatch = self.session.watch(self._turn_recorded)
         loop.submit(fill_models(self._parts.model, self.session, self.thread))
 
     # ---- public API
@@ -146,6 +145,8 @@ class ChatPanel:
             if self.state is PanelState.CLOSED:
                 return
             self.state = PanelState.CLOSED
+        self._unwatch()
+        self._parts.unwatch()
         self.stop()
         close_tree(self.widget)
 
@@ -185,21 +186,20 @@ class ChatPanel:
 
     def _load_history(self, system: str | None) -> None:
         thread = self.session.store.thread(self.thread)
-        exchanges = [
-            h.exchange_html(x.user, x.result, self._footer(x.result)) for x in thread.exchanges
-        ]
-        self._parts.messages.replace(
-            [self._parts.messages.message(html, "nbstream-exchange") for html in exchanges]
-        )
+        self._parts.messages.show_exchanges(thread.exchanges, self._footer)
         with self._lock:
-            self._system_seen = thread.system or ""
-            self._parts.system.value = self._system_seen if system is None else system
+            self._parts.system_prompt.show(thread.system, system)
             self._update_header()
 
-    def _update_header(self) -> None:
+    def _update_header(self, live: ChatResult | None = None) -> None:
         streaming = self.state is PanelState.STREAMING
-        totals = h.totals_line(self.results, streaming=streaming)
-        self._parts.header.value = h.header_html(self.thread, totals)
+        totals = h.totals_line(self.results, streaming=streaming, live=live)
+        self._parts.heading.value = h.header_html(self.thread, totals)
+
+    def _progress(self, snapshot: ChatResult) -> None:
+        with self._lock:
+            if self.state is PanelState.STREAMING:
+                self._update_header(snapshot)
 
     def _footer(self, result: ChatResult) -> str:
         return footer(result, cost=self.session.cost(result))
@@ -207,21 +207,25 @@ class ChatPanel:
     # ---- one turn
 
     def _options(self) -> TurnOptions:
-        system = self._parts.system.value
         return TurnOptions(
             thread=self.thread,
             model=self._parts.model.value.strip() or None,
-            system=system if system != self._system_seen else None,
+            system=self._parts.system_prompt.for_turn(),
             params={**self.params, **self._parts.chosen_params()},
         )
 
     def _start(self, prompt: str) -> None:
         """Show the user's message and start the turn; called with the lock held."""
         options = self._options()
-        view = ReplyView(self._parts.messages, prompt, footer_of=self._footer, on_retry=self._retry)
+        view = ReplyView(
+            self._parts.messages,
+            prompt,
+            footer_of=self._footer,
+            on_retry=self._retry,
+            on_progress=self._progress,
+        )
         self._parts.messages.append(*view.rows)
         self.state, self._view, self.last, self.error = PanelState.STREAMING, view, None, None
-        self._system_sent = options.system
         self._parts.set_streaming(True)
         self._update_header()
         self._job = loop.submit(self._run(prompt, options, view))
@@ -255,8 +259,7 @@ class ChatPanel:
             self.last, self.error = view.result, view.error
             if view.result is not None:
                 self.results.append(view.result)
-                if self._system_sent is not None:  # the turn was kept, so was its system prompt
-                    self._system_seen = self._system_sent
+                self._parts.system_prompt.kept()
             if self.state is PanelState.STREAMING:
                 self.state = PanelState.IDLE
                 self._parts.set_streaming(False)
@@ -278,6 +281,15 @@ class ChatPanel:
     def _new_from_button(self) -> None:
         if self.state is PanelState.IDLE:
             self.new_chat()
+
+    def _turn_recorded(self, turn: Turn) -> None:
+        # One turn at a time runs on a thread (the store's lock), so a turn recorded while
+        # this panel streams is its own, already on show; any other (a `%%chat` cell, another
+        # panel) is shown by reading the thread again. Called off the loop thread.
+        if turn.thread != self.thread or self.state is not PanelState.IDLE:
+            return
+        self._load_history(None)
+        self._update_transcript()
 
     def _retry(self, view: ReplyView) -> None:
         if self.state is not PanelState.IDLE:

@@ -71,16 +71,19 @@ def header_html(thread: str, totals: str) -> str:
     )
 
 
-def totals_line(results: Sequence[ChatResult], *, streaming: bool = False) -> str:
-    """The panel's running total: requests, tokens, mean decode speed; says so while a reply
-    streams."""
-    if not results:
-        return "streaming the first reply" if streaming else "no requests yet"
+def totals_line(
+    results: Sequence[ChatResult], *, streaming: bool = False, live: ChatResult | None = None
+) -> str:
+    """The panel's running total: requests, tokens, mean decode speed of the finished
+    replies; while one streams, its tokens so far (`live`) count too, and the line says so."""
     tokens = sum(r.usage.total_tokens for r in results)
-    approx = "≈" if any(r.usage.estimated for r in results) else ""
+    tokens += live.usage.total_tokens if live is not None else 0
+    if not tokens and not results:
+        return "streaming the first reply" if streaming else "no requests yet"
+    approx = "≈" if live is not None or any(r.usage.estimated for r in results) else ""
     rates = [r.tokens_per_second for r in results if r.tokens_per_second]
     speed = f" · mean {sum(rates) / len(rates):.1f} tok/s" if rates else ""
-    count = len(results)
+    count = len(results) + (1 if streaming else 0)
     more = " · streaming" if streaming else ""
     return f"{count} request{'s' if count != 1 else ''} · {approx}{tokens} tokens{speed}{more}"
 
@@ -101,27 +104,43 @@ def transcript_bundle(thread: Thread) -> dict[str, str]:
 
 
 #: Scoped to the panel; JupyterLab's theme variables make it follow light and dark themes
-#: (Notebook 7 defines the same variables).
+#: (Notebook 7 defines the same variables). A column of messages (the user's as bubbles on the
+#: right, replies full width), the header above and the input row below, as chat apps have it.
 PANEL_CSS = """<style>
-.nbstream-panel { border: 1px solid var(--jp-border-color2); border-radius: 4px;
-  background: var(--jp-layout-color1); color: var(--jp-ui-font-color1);
-  padding: 6px; gap: 4px; max-width: 56em; }
-.nbstream-panel .nbstream-header .widget-html-content { display: flex; gap: 1em;
-  justify-content: space-between; font-size: var(--jp-ui-font-size1); }
+.nbstream-panel { border: 1px solid var(--jp-border-color2); border-radius: 8px;
+  background: var(--jp-layout-color1); color: var(--jp-ui-font-color1); max-width: 56em;
+  padding: 0 0 8px; gap: 0; overflow: hidden; }
+.nbstream-panel .nbstream-header { align-items: center; gap: 8px; padding: 6px 10px;
+  border-bottom: 1px solid var(--jp-border-color2); flex-wrap: wrap; }
+.nbstream-panel .nbstream-heading { flex: 1 1 16em; min-width: 0; }
+.nbstream-panel .nbstream-heading .widget-html-content { display: flex; flex-direction: column;
+  line-height: 1.3; }
+.nbstream-panel .nbstream-title { font-weight: 600; font-size: var(--jp-ui-font-size1); }
+.nbstream-panel .nbstream-model { flex: 0 1 16em; width: auto; margin: 0; }
+.nbstream-panel .nbstream-model input { border-radius: 6px; }
+.nbstream-panel .nbstream-new { width: auto; margin: 0; padding: 0 12px; border-radius: 6px; }
 .nbstream-panel .nbstream-totals, .nbstream-panel .nbstream-stats,
 .nbstream-panel .nbstream-stats .widget-html-content { color: var(--jp-ui-font-color2);
   font-size: var(--jp-ui-font-size0); }
 .nbstream-panel .nbstream-messages { display: flex; flex-direction: column-reverse;
-  overflow-y: auto; max-height: 32em; border-top: 1px solid var(--jp-border-color2);
-  border-bottom: 1px solid var(--jp-border-color2); }
+  overflow-y: auto; max-height: 32em; padding: 4px 12px; }
+.nbstream-panel .nbstream-list { width: 100%; max-width: 48em; margin: 0 auto; gap: 2px; }
 .nbstream-panel .widget-html, .nbstream-panel .widget-html-content { height: auto;
   line-height: 1.5; white-space: normal; width: 100%; margin: 0; }
-.nbstream-panel .nbstream-message { padding: 2px 8px; margin: 3px 0; border-radius: 4px;
+.nbstream-panel .nbstream-exchange .widget-html-content { display: flex;
+  flex-direction: column; }
+.nbstream-panel .nbstream-message { padding: 2px 0; margin: 6px 0 0; min-width: 0;
   color: var(--jp-content-font-color1); font-family: var(--jp-content-font-family);
   font-size: var(--jp-content-font-size1); overflow-wrap: anywhere; }
-.nbstream-panel .nbstream-user { background: var(--jp-layout-color2); }
-.nbstream-panel .nbstream-assistant { border-left: 3px solid var(--jp-brand-color1); }
-.nbstream-panel .nbstream-error { border-left: 3px solid var(--jp-error-color1); }
+.nbstream-panel .nbstream-user { align-self: flex-end; width: fit-content; max-width: 85%;
+  background: var(--jp-layout-color2); border-radius: 14px; padding: 4px 14px; }
+.nbstream-panel .nbstream-user .widget-html-content { width: auto; }
+.nbstream-panel .nbstream-user .nbstream-role { display: none; }
+.nbstream-panel .nbstream-message > :last-child,
+.nbstream-panel .nbstream-message .widget-html-content > :last-child { margin-bottom: 0; }
+.nbstream-panel .nbstream-message p { margin: 0.4em 0; }
+.nbstream-panel .nbstream-error { border-left: 3px solid var(--jp-error-color1);
+  padding-left: 8px; align-items: center; gap: 8px; }
 .nbstream-panel .nbstream-error-message { color: var(--jp-error-color1); }
 .nbstream-panel .nbstream-hint, .nbstream-panel .nbstream-notice {
   color: var(--jp-ui-font-color2); font-style: italic; }
@@ -129,25 +148,48 @@ PANEL_CSS = """<style>
   color: var(--jp-ui-font-color2); }
 .nbstream-panel .nbstream-streaming .widget-html-content > :last-child::after {
   content: "\\258D"; color: var(--jp-brand-color1); }
-.nbstream-panel .nbstream-assistant + .nbstream-stats { border-left: 3px solid
-  var(--jp-brand-color1); margin: -3px 0 3px 0; padding: 0 8px 4px; }
-.nbstream-panel .nbstream-stats .nbstream-footer { margin-top: 0; }
+.nbstream-panel .nbstream-assistant + .nbstream-stats { margin: 0 0 4px; }
+.nbstream-panel .nbstream-stats .nbstream-footer { margin-top: 2px; }
 .nbstream-panel .nbstream-message blockquote { margin: 0.5em 0; padding: 0 0 0 0.8em;
   border-left: 3px solid var(--jp-border-color1); color: var(--jp-ui-font-color2); }
 .nbstream-panel .nbstream-system textarea { font-family: var(--jp-content-font-family);
   font-size: var(--jp-content-font-size1); }
-.nbstream-panel .nbstream-message pre { background: var(--jp-cell-editor-background);
-  border: 1px solid var(--jp-border-color2); padding: 6px; overflow-x: auto;
-  white-space: pre; }
+.nbstream-panel .nbstream-message pre { position: relative;
+  background: var(--jp-cell-editor-background); border: 1px solid var(--jp-border-color2);
+  border-radius: 6px; padding: 8px 10px; overflow-x: auto; white-space: pre; }
+.nbstream-panel .nbstream-copy { position: absolute; top: 4px; right: 4px; cursor: pointer;
+  font: var(--jp-ui-font-size0) var(--jp-ui-font-family); color: var(--jp-ui-font-color1);
+  background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1);
+  border-radius: 4px; padding: 1px 6px; opacity: 0.75; }
+.nbstream-panel .nbstream-copy:hover, .nbstream-panel .nbstream-copy:focus { opacity: 1; }
+.nbstream-panel .nbstream-copy::before { content: "Copy"; }
+.nbstream-panel .nbstream-copy[data-state="copied"]::before { content: "Copied"; }
+.nbstream-panel .nbstream-copy[data-state="failed"]::before { content: "Copy failed"; }
 .nbstream-panel .nbstream-message code { font-family: var(--jp-code-font-family);
   font-size: var(--jp-code-font-size); }
 .nbstream-panel .nbstream-message a { color: var(--jp-content-link-color); }
 .nbstream-panel .nbstream-message table { border-collapse: collapse; }
 .nbstream-panel .nbstream-message th, .nbstream-panel .nbstream-message td {
   border: 1px solid var(--jp-border-color2); padding: 2px 6px; }
-.nbstream-panel .nbstream-input textarea { width: 100%; box-sizing: border-box;
-  resize: vertical; min-height: 3.2em; background: var(--jp-layout-color0);
-  color: var(--jp-ui-font-color1); border: 1px solid var(--jp-border-color1);
-  font-family: var(--jp-content-font-family); font-size: var(--jp-content-font-size1); }
-.nbstream-panel .nbstream-controls { flex-wrap: wrap; align-items: center; }
+.nbstream-panel .nbstream-input { width: auto; max-width: 48em; margin: 8px 12px 0;
+  align-self: stretch; }
+.nbstream-panel .nbstream-input-row { display: flex; align-items: flex-end; gap: 6px;
+  border: 1px solid var(--jp-border-color1); border-radius: 10px; padding: 4px 4px 4px 10px;
+  background: var(--jp-layout-color0); }
+.nbstream-panel .nbstream-input-row:focus-within { border-color: var(--jp-brand-color1); }
+.nbstream-panel .nbstream-input textarea { flex: 1 1 auto; min-width: 0; border: none;
+  outline: none; resize: vertical; min-height: 2.6em; padding: 4px 0; background: transparent;
+  color: var(--jp-ui-font-color1); font-family: var(--jp-content-font-family);
+  font-size: var(--jp-content-font-size1); }
+.nbstream-panel .nbstream-action { flex: 0 0 auto; min-width: 4.5em; height: 2.2em;
+  border: none; border-radius: 7px; cursor: pointer; font: 600 var(--jp-ui-font-size1)
+  var(--jp-ui-font-family); background: var(--jp-brand-color1);
+  color: var(--jp-ui-inverse-font-color1); }
+.nbstream-panel .nbstream-action.nbstream-stopping { background: var(--jp-layout-color3);
+  color: var(--jp-ui-font-color1); }
+.nbstream-panel .nbstream-busy { margin: 4px 2px 0; padding: 2px 8px; border-radius: 4px;
+  font-size: var(--jp-ui-font-size1); background: var(--jp-warn-color3);
+  color: var(--jp-ui-font-color1); }
+.nbstream-panel .nbstream-busy[hidden] { display: none; }
+.nbstream-panel .nbstream-options { margin: 6px 12px 0; width: auto; max-width: 48em; }
 </style>"""

@@ -1,8 +1,11 @@
-"""The chat panel's message box: Enter sends, Shift+Enter starts a new line.
+"""The chat panel's input row: a message box with one inline button, Send or Stop.
 
-ipywidgets' Textarea cannot tell Enter from Shift+Enter, so this one widget is an anywidget
-with a few lines of inline JavaScript. Keys pressed in it must not reach JupyterLab's
-notebook shortcuts (Shift+Enter would run the cell, single letters are commands).
+ipywidgets' Textarea cannot tell Enter from Shift+Enter, so the row is an anywidget with a few
+lines of inline JavaScript. Keys pressed in it must not reach JupyterLab's notebook shortcuts
+(Shift+Enter would run the cell, single letters are commands). Clicks and Enter reach the
+kernel as comm messages, which wait for a running cell unless the front end sends comms over
+kernel subshells; the kernel acknowledges each one, and a message left unacknowledged while a
+cell runs makes the row say why nothing happens yet.
 """
 
 from __future__ import annotations
@@ -13,15 +16,59 @@ from typing import Any
 import anywidget
 import traitlets
 
+SEND, STOP = "Send", "Stop"
+
 _ESM = """
+const WAIT_MS = 400;  // an acknowledgement slower than this is the kernel not reading comms
 function render({ model, el }) {
+  const row = document.createElement("div");
+  row.className = "nbstream-input-row";
   const area = document.createElement("textarea");
-  area.rows = 3;
+  area.rows = 2;
   area.placeholder = model.get("placeholder");
   area.value = model.get("value");
   area.setAttribute("data-lm-suppress-shortcuts", "true");
   area.setAttribute("aria-label", "Message");
+  const action = document.createElement("button");
+  action.type = "button";
+  action.className = "nbstream-action";
+  const notice = document.createElement("div");
+  notice.className = "nbstream-busy";
+  notice.setAttribute("role", "status");
+  let pending = null, serial = 0, timer = null;
+  const showNotice = () => {
+    const text = pending === null ? "" : model.get("cell_running")
+      ? (pending.event === "stop"
+        ? "The kernel is busy running a cell: Stop reaches it when the cell finishes."
+        : "The kernel is busy running a cell: your message will be sent when it finishes.")
+      : "Waiting for the kernel…";
+    notice.textContent = text;
+    notice.hidden = !text;
+  };
+  const tell = (content) => {
+    pending = { ...content, id: ++serial };
+    model.send(pending);
+    clearTimeout(timer);
+    timer = setTimeout(showNotice, WAIT_MS);
+  };
   const sync = () => { model.set("value", area.value); model.save_changes(); };
+  const submit = () => {
+    if (model.get("action") !== "Send" || !area.value.trim()) return;
+    // The text travels with the submit, and the box is cleared here: while a cell runs,
+    // ipywidgets holds value updates back (keeping only the latest), not custom messages.
+    tell({ event: "submit", value: area.value });
+    area.value = "";
+    sync();
+  };
+  const paint = () => {
+    const label = model.get("action");
+    action.textContent = label;
+    action.setAttribute("aria-label", label === "Stop" ? "Stop the reply" : "Send the message");
+    action.classList.toggle("nbstream-stopping", label === "Stop");
+  };
+  action.addEventListener("click", () => {
+    if (model.get("action") === "Stop") tell({ event: "stop" }); else submit();
+  });
   area.addEventListener("input", sync);
   area.addEventListener("keydown", (event) => {
     event.stopPropagation();
@@ -31,48 +78,106 @@ function render({ model, el }) {
       el.parentElement?.dispatchEvent(new KeyboardEvent("keydown", event));
     } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      if (model.get("busy") || !area.value.trim()) return;
-      // The text travels with the submit, and the box is cleared here: while a cell runs,
-      // ipywidgets holds value updates back (keeping only the latest), not custom messages.
-      model.send({ event: "submit", value: area.value });
-      area.value = "";
-      sync();
+      submit();
     }
   });
   area.addEventListener("keypress", (event) => event.stopPropagation());
+  model.on("msg:custom", (msg) => {
+    if (msg.event === "received" && pending && msg.id === pending.id) {
+      pending = null;
+      clearTimeout(timer);
+      showNotice();
+    }
+  });
   model.on("change:value", () => {
     if (area.value !== model.get("value")) area.value = model.get("value");
   });
-  el.appendChild(area);
+  model.on("change:action", paint);
+  model.on("change:cell_running", showNotice);
+  paint();
+  showNotice();
+  row.append(area, action);
+  el.append(row, notice);
+  return () => clearTimeout(timer);
 }
 export default { render };
 """
 
 
 class ChatInput(anywidget.AnyWidget):
-    """A multi-line text box whose Enter key submits; `on_submit(callback)` is told of it."""
+    """A multi-line text box with one button: Send while idle, Stop while a reply streams."""
 
     _esm = _ESM
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
-    busy = traitlets.Bool(False, help="While True, Enter sends nothing.").tag(sync=True)
+    action = traitlets.Enum((SEND, STOP), SEND, help="The button's label and what it does.").tag(
+        sync=True
+    )
+    cell_running = traitlets.Bool(
+        False, help="The kernel is running a cell (so comms may wait for it)."
+    ).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._callbacks: list[Callable[[ChatInput], None]] = []
+        self._on_send: list[Callable[[], None]] = []
+        self._on_stop: list[Callable[[], object]] = []
         self.on_msg(self._on_message)
 
-    def on_submit(self, callback: Callable[[ChatInput], None]) -> None:
-        """Call `callback(self)` when the user presses Enter (without Shift)."""
-        self._callbacks.append(callback)
+    def on_send(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` when the user sends the box (Enter without Shift, or Send)."""
+        self._on_send.append(callback)
+
+    def on_stop(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` when the user presses Stop."""
+        self._on_stop.append(callback)
+
+    def press(self) -> None:
+        """Act as if the user clicked the button: send while idle, stop while streaming."""
+        callbacks: list[Callable[[], object]] = [
+            *(self._on_stop if self.action == STOP else self._on_send)
+        ]
+        for callback in callbacks:
+            callback()
 
     def submit(self) -> None:
-        """Act as if the user pressed Enter."""
-        for callback in self._callbacks:
-            callback(self)
+        """Act as if the user pressed Enter (which never stops a reply)."""
+        if self.action == SEND:
+            self.press()
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("event") == "submit":
+        if not isinstance(content, dict):
+            return
+        self.send({"event": "received", "id": content.get("id")})
+        if content.get("event") == "submit":
             if isinstance(content.get("value"), str):
                 self.value = content["value"]
             self.submit()
+        elif content.get("event") == "stop" and self.action == STOP:
+            self.press()
+
+
+def watch_cells(box: ChatInput) -> Callable[[], None]:
+    """Keep `box.cell_running` true while the kernel runs a cell; returns the unwatch.
+
+    Nothing to watch outside IPython (a script): the box then never says the kernel is busy.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return lambda: None
+
+    def started(*_: object) -> None:
+        box.cell_running = True
+
+    def ended(*_: object) -> None:
+        box.cell_running = False
+
+    shell.events.register("pre_run_cell", started)
+    shell.events.register("post_run_cell", ended)
+
+    def unwatch() -> None:
+        shell.events.unregister("pre_run_cell", started)
+        shell.events.unregister("post_run_cell", ended)
+
+    return unwatch

@@ -12,14 +12,16 @@ from ..errors import NbStreamError
 from ..session import Session
 from ..turn import TurnOptions
 from . import panel_html as h
-from .panel_input import ChatInput
+from .panel_copy import CodeCopy
+from .panel_input import SEND, STOP, ChatInput, watch_cells
 from .panel_view import MessageList, button, html_widget
 
 DEFAULT_TEMPERATURE = 1.0
 
 
 class PanelWidgets:
-    """Header, messages, input, buttons, model picker, system prompt and temperature."""
+    """The header (title, totals, model picker, New chat), the message column, the input row
+    with its one Send/Stop button, and the options (system prompt, temperature)."""
 
     def __init__(
         self,
@@ -30,25 +32,22 @@ class PanelWidgets:
         on_stop: Callable[[], object],
         on_new: Callable[[], None],
     ) -> None:
-        self.header = html_widget("", "nbstream-header")
+        self.heading = html_widget("", "nbstream-heading")
         self.messages = MessageList()
         self.input = ChatInput(placeholder="Message (Enter sends, Shift+Enter: new line)")
         self.input.add_class("nbstream-input")
-        self.input.on_submit(lambda _: on_send())
-        self.send = button("Send", "nbstream-send", lambda _: on_send(), "primary")
-        self.stop = button("Stop", "nbstream-stop", lambda _: on_stop())
+        self.input.on_send(on_send)
+        self.input.on_stop(on_stop)
         self.new = button("New chat", "nbstream-new", lambda _: on_new())
-        self.stop.disabled = True
+        self.new.tooltip = "Forget this thread's messages (its system prompt stays)"
         self.model = widgets.Combobox(
-            value=model,
-            placeholder=model_placeholder,
-            options=[],
-            ensure_option=False,
-            description="Model",
+            value=model, placeholder=model_placeholder, options=[], ensure_option=False
         )
         self.model.add_class("nbstream-model")
+        self.model.tooltip = "Model"
         self.system = widgets.Textarea(placeholder="System prompt (optional)", rows=3)
         self.system.add_class("nbstream-system")
+        self.system_prompt = SystemPrompt(self.system)
         self.temperature = widgets.FloatSlider(
             value=DEFAULT_TEMPERATURE,
             min=0.0,
@@ -60,6 +59,7 @@ class PanelWidgets:
         self.temperature.add_class("nbstream-temperature")
         self._temperature_set = False  # until the user moves it, the server's default applies
         self.temperature.observe(self._temperature_moved, "value")
+        self.unwatch = watch_cells(self.input)
         self.widget = self._layout()
 
     def chosen_params(self) -> dict[str, Any]:
@@ -70,22 +70,51 @@ class PanelWidgets:
         self._temperature_set = True
 
     def set_streaming(self, streaming: bool) -> None:
-        """Send, New chat and the input wait while a reply streams; Stop works only then."""
-        self.send.disabled = self.new.disabled = self.input.busy = streaming
-        self.stop.disabled = not streaming
+        """The input's button stops while a reply streams and sends otherwise; New chat waits."""
+        self.input.action = STOP if streaming else SEND
+        self.new.disabled = streaming
 
     def _layout(self) -> widgets.VBox:
         options = widgets.Accordion(
             [widgets.VBox([self.system, self.temperature])],
             titles=("System prompt & temperature",),
         )
-        controls = widgets.HBox([self.send, self.stop, self.new, self.model])
-        controls.add_class("nbstream-controls")
+        options.add_class("nbstream-options")
+        header = widgets.HBox([self.heading, self.model, self.new])
+        header.add_class("nbstream-header")
         css = widgets.HTML(h.PANEL_CSS, layout=widgets.Layout(display="none"))
-        parts: list[Any] = [css, self.header, self.messages.widget, self.input, controls, options]
+        copier = CodeCopy(layout=widgets.Layout(display="none"))
+        parts = [css, copier, header, self.messages.widget, self.input, options]
         panel = widgets.VBox(parts)
         panel.add_class("nbstream-panel")
         return panel
+
+
+class SystemPrompt:
+    """The system prompt box against the thread's: what a turn sets, and a draft kept."""
+
+    def __init__(self, box: widgets.Textarea) -> None:
+        self.box = box
+        self._seen = ""  # the thread's system prompt as last shown
+        self._sending: str | None = None  # the system prompt the running turn sets
+
+    def show(self, thread_system: str | None, given: str | None = None) -> None:
+        """Show the thread's system prompt (or `given`); a draft the user typed stays."""
+        edited = self.box.value != self._seen
+        self._seen = thread_system or ""
+        if given is not None or not edited:
+            self.box.value = self._seen if given is None else given
+
+    def for_turn(self) -> str | None:
+        """What a turn starting now sets: the box's text if it differs from the thread's."""
+        value = self.box.value
+        self._sending = value if value != self._seen else None
+        return self._sending
+
+    def kept(self) -> None:
+        """The turn was kept, and with it the system prompt it set."""
+        if self._sending is not None:
+            self._seen, self._sending = self._sending, None
 
 
 class TranscriptOutput:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,6 +18,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..engine.result import ChatResult
 from ..errors import NbStreamError
+from ..store.records import Exchange
 from . import panel_html as h
 from .live import WAITING_REFRESH
 from .rendering import Throttle, status_line
@@ -62,13 +63,21 @@ class MessageList:
             old, self.list.children = self.list.children, tuple(rows)
         self._close(old)
 
+    def show_exchanges(
+        self, exchanges: Sequence[Exchange], footer_of: Callable[[ChatResult], str]
+    ) -> None:
+        """Show exactly these past exchanges, each one widget (they never change)."""
+        rows = [h.exchange_html(x.user, x.result, footer_of(x.result)) for x in exchanges]
+        self.replace([self.message(row, "nbstream-exchange") for row in rows])
+
     def _close(self, rows: tuple[widgets.Widget, ...]) -> None:
         for row in rows:
             close_tree(row, keep=self._shared)
 
 
 class ReplyView:
-    """The widgets of one turn sent from the panel: the user's message, the reply, its stats."""
+    """The widgets of one turn sent from the panel: the user's message, the reply, its stats,
+    and rows of controls under them (`attach`: Retry after an error)."""
 
     def __init__(
         self,
@@ -77,12 +86,14 @@ class ReplyView:
         *,
         footer_of: Callable[[ChatResult], str],
         on_retry: Callable[[ReplyView], None],
+        on_progress: Callable[[ChatResult], None],
     ) -> None:
         self.prompt = prompt
         self.started = False  # the turn's task began running
         self.result: ChatResult | None = None  # the reply as kept in the thread, if any
         self.error: BaseException | None = None
         self._messages, self._footer_of, self._on_retry = messages, footer_of, on_retry
+        self._on_progress = on_progress  # the header's live totals
         self.body = messages.message(
             h.reply_html(ChatResult()), "nbstream-message", "nbstream-assistant"
         )
@@ -92,7 +103,7 @@ class ReplyView:
         )
         user = messages.message(h.user_html(prompt), "nbstream-message", "nbstream-user")
         self.rows: tuple[widgets.Widget, ...] = (user, self.body, self.stats)
-        self._error_row: widgets.Widget | None = None
+        self._attached: list[widgets.Widget] = []
         self._throttle = Throttle(max_rate=1.2 / UPDATE_INTERVAL)
         self._t0 = time.monotonic()
         self._stats_at = 0.0
@@ -109,6 +120,7 @@ class ReplyView:
                 self._stats_at = now
                 line = status_line(snapshot, now - self._t0)
                 self.stats.value = h.stats_html(snapshot, line, live=True)
+                self._on_progress(snapshot)
             return
         value = h.reply_html(snapshot)
         if value == self.body.value or self._throttle.wait(now) > 0:
@@ -116,6 +128,7 @@ class ReplyView:
         self.body.value = value
         self._throttle.sent(now, len(value))
         self.stats.value = h.stats_html(snapshot, status_line(snapshot, now - self._t0), live=True)
+        self._on_progress(snapshot)
 
     def finish(self, result: ChatResult) -> None:
         """The final update: the whole reply and its stats line."""
@@ -149,13 +162,18 @@ class ReplyView:
         row = widgets.HBox([html_widget(value, "nbstream-error-text"), retry])
         row.add_class("nbstream-message")
         row.add_class("nbstream-error")
-        self._error_row = row
+        self.attach(row)
+
+    def attach(self, row: widgets.Widget) -> None:
+        """Show a row of controls under this reply (a Retry, a tool call's Approve/Deny)."""
+        self._attached.append(row)
         self._messages.append(row)
 
     def discard(self) -> None:
-        """Before a Retry: remove the error, and the whole exchange if none of it was kept."""
-        error = (self._error_row,) if self._error_row is not None else ()
-        self._messages.remove(*error, *(self.rows if self.result is None else ()))
+        """Before a Retry: remove the rows attached, and the whole exchange if none of it
+        was kept."""
+        attached, self._attached = self._attached, []
+        self._messages.remove(*attached, *(self.rows if self.result is None else ()))
 
 
 def html_widget(value: str, *classes: str, **kwargs: Any) -> widgets.HTML:

@@ -44,8 +44,9 @@ _READ_PANEL = """(panel) => {
   const last = (list) => list[list.length - 1];
   const reply = last(of('nbstream-assistant'));
   const stats = last(of('nbstream-stats'));
-  const button = (cls) => panel.querySelector('.' + cls);
+  const action = panel.querySelector('.nbstream-input .nbstream-action');
   const line = stats && stats.querySelector('.nbstream-footer');
+  const busy = panel.querySelector('.nbstream-busy');
   const marks = line ? [...line.querySelectorAll('.nbstream-badge')] : [];
   return {
     users: of('nbstream-user').map(body),
@@ -56,11 +57,13 @@ _READ_PANEL = """(panel) => {
       .map((n) => n.textContent).join('').trim() : null,
     badges: marks.map((b) => b.innerText.trim()),
     errors: of('nbstream-error').map((r) => r.innerText.trim()),
-    header: panel.querySelector('.nbstream-header').innerText.trim(),
+    header: panel.querySelector('.nbstream-header .nbstream-heading').innerText.trim(),
     box: panel.querySelector('.nbstream-input textarea').value,
-    send: !button('nbstream-send').disabled,
-    stop: !button('nbstream-stop').disabled,
-    new: !button('nbstream-new').disabled,
+    buttons: [...panel.querySelectorAll('.nbstream-input button')].map((b) => b.innerText),
+    send: action.innerText === 'Send',
+    stop: action.innerText === 'Stop',
+    new: !panel.querySelector('.nbstream-header .nbstream-new').disabled,
+    busy: busy && !busy.hidden ? busy.innerText.trim() : '',
   };
 }"""
 
@@ -120,6 +123,7 @@ class Panel:
         self.nb, self.page, self.cell = nb, nb.page, cell
         self.root = nb.cell(cell).locator(".nbstream-panel")
         self.box = self.root.locator(".nbstream-input textarea")
+        self.action = self.root.locator(".nbstream-input .nbstream-action")  # Send, or Stop
 
     def read(self) -> dict[str, Any]:
         """Messages, the last reply and stats line, the header, the box and the buttons."""
@@ -256,7 +260,7 @@ def test_stop_ends_the_stream_keeps_it_marked_interrupted_and_the_panel_sends_ag
     assert not streaming["new"], "New chat must wait for the reply"
     nb.screenshot(panel.root, artifacts / "panel-streaming.png")
 
-    panel.root.locator(".nbstream-stop").click()
+    panel.action.click()
     stopped = panel.wait_for_reply(1, timeout=30)  # the whole reply would take 100 s
     page.wait_for_timeout(500)
     assert panel.read()["reply"] == stopped["reply"], "the reply grew after Stop"
@@ -445,22 +449,41 @@ def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
     page, jupyter: JupyterServer
 ) -> None:
     # Without comms over subshells (JupyterLab before 4.4, kernels without subshells such as
-    # ipykernel 6, or the setting off), comm messages wait for the running cell.
+    # ipykernel 6, or the setting off), comm messages wait for the running cell; the panel
+    # says so instead of looking dead.
     previous = jupyter.api("GET", KERNEL_SETTINGS)["raw"]
     jupyter.api("PUT", KERNEL_SETTINGS, {"raw": json.dumps({"commsOverSubshells": "disabled"})})
     try:
         jupyter.write_notebook(
-            "panel-typed.ipynb", panel_cell(tokens=5, rate=0), "import time\ntime.sleep(2)"
+            "panel-typed.ipynb", panel_cell(tokens=5, rate=0), "import time\ntime.sleep(6)"
         )
         nb = Notebook(page, jupyter, "panel-typed.ipynb").open(cells=2)
         nb.run_and_wait(0)
         panel = Panel(nb, 0)
+        assert panel.read()["busy"] == ""
         nb.run(1)
+        page.wait_for_function(
+            "(cell) => cell.querySelector('.jp-InputPrompt').innerText.trim() === '[*]:'",
+            arg=nb.cell(1).element_handle(),
+        )
         panel.box.click()
-        page.keyboard.type("Typed while the cell runs.", delay=50)
+        page.keyboard.type("Typed while the cell runs.", delay=20)
         page.keyboard.press("Enter")
+        page.wait_for_function(
+            "([panel, read]) => eval(read)(panel).busy.includes('busy running a cell')",
+            arg=[panel.root.element_handle(), _READ_PANEL],
+            timeout=5_000,
+        )
+        waiting = panel.read()
+        assert nb.read(1)["prompt"] == "[*]:", "the notice came after the cell had ended"
         nb.wait_done(1)
         shown = panel.wait_for_reply(1)
     finally:
         jupyter.api("PUT", KERNEL_SETTINGS, {"raw": previous})
-    assert (shown["users"], shown["box"]) == (["Typed while the cell runs."], ""), shown
+    assert "will be sent when it finishes" in waiting["busy"], waiting
+    assert waiting["users"] == [] and waiting["send"], waiting  # nothing reached the kernel yet
+    assert (shown["users"], shown["box"], shown["busy"]) == (
+        ["Typed while the cell runs."],
+        "",
+        "",
+    ), shown
