@@ -124,7 +124,7 @@ PANEL_CSS = """<style>
   font-size: var(--jp-ui-font-size0); }
 .nbstream-panel .nbstream-messages { display: flex; flex-direction: column-reverse;
   overflow-y: auto; max-height: 32em; padding: 4px 12px; }
-.nbstream-panel .nbstream-list { width: 100%; max-width: 48em; margin: 0 auto; gap: 2px; }
+.nbstream-panel .nbstream-list { width: 100%; gap: 2px; }
 .nbstream-panel .widget-html, .nbstream-panel .widget-html-content { height: auto;
   line-height: 1.5; white-space: normal; width: 100%; margin: 0; }
 .nbstream-panel .nbstream-exchange .widget-html-content { display: flex;
@@ -171,14 +171,13 @@ PANEL_CSS = """<style>
 .nbstream-panel .nbstream-message table { border-collapse: collapse; }
 .nbstream-panel .nbstream-message th, .nbstream-panel .nbstream-message td {
   border: 1px solid var(--jp-border-color2); padding: 2px 6px; }
-.nbstream-panel .nbstream-input { width: auto; max-width: 48em; margin: 8px 12px 0;
-  align-self: stretch; }
+.nbstream-panel .nbstream-input { width: auto; margin: 8px 12px 0; align-self: stretch; }
 .nbstream-panel .nbstream-input-row { display: flex; align-items: flex-end; gap: 6px;
   border: 1px solid var(--jp-border-color1); border-radius: 10px; padding: 4px 4px 4px 10px;
   background: var(--jp-layout-color0); }
 .nbstream-panel .nbstream-input-row:focus-within { border-color: var(--jp-brand-color1); }
 .nbstream-panel .nbstream-input textarea { flex: 1 1 auto; min-width: 0; border: none;
-  outline: none; resize: vertical; min-height: 2.6em; padding: 4px 0; background: transparent;
+  outline: none; resize: none; min-height: 2.6em; padding: 4px 0; background: transparent;
   color: var(--jp-ui-font-color1); font-family: var(--jp-content-font-family);
   font-size: var(--jp-content-font-size1); }
 .nbstream-panel .nbstream-action { flex: 0 0 auto; min-width: 4.5em; height: 2.2em;
@@ -191,5 +190,10 @@ PANEL_CSS = """<style>
   font-size: var(--jp-ui-font-size1); background: var(--jp-warn-color3);
   color: var(--jp-ui-font-color1); }
 .nbstream-panel .nbstream-busy[hidden] { display: none; }
-.nbstream-panel .nbstream-options { margin: 6px 12px 0; width: auto; max-width: 48em; }
+.nbstream-panel .nbstream-options { margin: 4px 12px 0; width: auto; }
+.nbstream-panel .nbstream-options .jupyter-widget-Collapse-header {
+  background: transparent; border: none; padding: 2px 0; font-weight: normal;
+  font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color2); }
+.nbstream-panel .nbstream-options .jupyter-widget-Collapse-contents {
+  background: transparent; border: none; padding: 4px 0; }
 </style>"""

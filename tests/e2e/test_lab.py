@@ -256,3 +256,29 @@ def test_a_grid_renders_markdown_and_shows_each_cards_badge(page, jupyter: Jupyt
     assert grid.locator("strong").count() >= 1
     words = grid.locator(".nbstream-badge").all_inner_texts()
     assert [w.strip() for w in words] == ["finished", "finished"], words
+
+
+def test_a_grid_is_readable_in_light_and_dark_themes(
+    hidpi_page, jupyter: JupyterServer, artifacts: Path
+) -> None:
+    page = hidpi_page
+    prompts = ["What is a Jupyter kernel?", "What is a notebook cell?", "Why stream replies?"]
+    jupyter.write_notebook(
+        "grid-themes.ipynb",
+        f"import nbstream\n_ = nbstream.gather({prompts!r}, model='nbstream-demo')",
+        "",
+    )
+    nb = Notebook(page, jupyter, "grid-themes.ipynb").open(cells=2)
+    nb.run_and_wait(0)
+    nb.cell(1).locator(".cm-content").click()  # no focus ring on the grid's cell
+    grid = nb.cell(0).locator(".nbstream-grid")
+    try:
+        for theme, light in (("JupyterLab Light", True), ("JupyterLab Dark", False)):
+            nb.set_theme(theme)
+            for part in (grid.locator("p").first, grid.locator(".nbstream-badge").first):
+                ratio = contrast(part)
+                assert ratio >= 4.5, f"{theme}: contrast {ratio:.1f} for {part.inner_text()!r}"
+            suffix = "" if light else "-dark"
+            nb.screenshot(nb.cell(0).locator(".jp-OutputArea"), artifacts / f"grid{suffix}.png")
+    finally:
+        nb.set_theme("JupyterLab Light")  # the setting outlives the page
