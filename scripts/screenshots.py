@@ -33,6 +33,7 @@ def take(into: Path) -> list[Path]:
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "e2e",
         "tests/e2e", "-k", "light_and_dark_themes",
+        "--timeout", "900",  # a hang bound: a loaded machine starts JupyterLab slowly
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     missing = [name for name in PICTURES if not (into / name).is_file()]

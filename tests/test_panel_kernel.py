@@ -85,8 +85,16 @@ class Frontend:
         self.send(comm_id, {"method": "custom", "content": {"event": "click"}})
 
     def type_and_enter(self, comm_id: str, message: str) -> None:
-        self.send(comm_id, {"method": "update", "state": {"value": message}, "buffer_paths": []})
-        self.send(comm_id, {"method": "custom", "content": {"event": "submit", "id": 1}})
+        """Type a message and press Enter: the box sends it and empties itself."""
+        self.type(comm_id, message)
+        self.send(
+            comm_id, {"method": "custom", "content": {"event": "submit", "id": 1, "value": message}}
+        )
+        self.type(comm_id, "")
+
+    def type(self, comm_id: str, text: str) -> None:
+        """Leave `text` in a message box."""
+        self.send(comm_id, {"method": "update", "state": {"value": text}, "buffer_paths": []})
 
     def press_stop(self, comm_id: str) -> None:
         """Click the input row's button while it says Stop."""
@@ -261,6 +269,7 @@ def test_while_a_cell_runs_the_panel_knows_and_its_message_is_acknowledged_after
     sleeping = frontend.kernel.start("import time; time.sleep(1); 'slept'")
     # Over the main shell channel (no subshell), as JupyterLab sends comms without subshells.
     frontend.type_and_enter(box, "Sent while a cell runs")
+    frontend.type(box, "a draft typed before the kernel took the message")
     idle = acked = None
     while acked is None:
         msg = frontend.take(HANG)
@@ -278,3 +287,5 @@ def test_while_a_cell_runs_the_panel_knows_and_its_message_is_acknowledged_after
     assert custom(frontend.messages[acked]) == {"event": "received", "id": 1}
     frontend.execute("p6.wait(HANG)")
     assert log.records[-1].body["messages"][-1]["content"] == "Sent while a cell runs"
+    left = frontend.execute("p6._parts.input.value")
+    assert "'a draft typed before the kernel took the message'" in plain_outputs(left)

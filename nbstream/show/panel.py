@@ -274,9 +274,9 @@ class ChatPanel:
 
     # ---- widget callbacks (kernel main thread, or a subshell thread)
 
-    def _send_from_box(self) -> None:
-        if self.state is PanelState.IDLE and self._parts.input.value.strip():
-            self.send()
+    def _send_from_box(self, text: str) -> None:
+        if self.state is PanelState.IDLE and text.strip():
+            self.send(text)
 
     def _new_from_button(self) -> None:
         if self.state is PanelState.IDLE:

@@ -75,9 +75,11 @@ def totals_line(
     results: Sequence[ChatResult], *, streaming: bool = False, live: ChatResult | None = None
 ) -> str:
     """The panel's running total: requests, tokens, mean decode speed of the finished
-    replies; while one streams, its tokens so far (`live`) count too, and the line says so."""
+    replies; while one streams, the tokens it has generated (`live`) count too, and the line
+    says so."""
     tokens = sum(r.usage.total_tokens for r in results)
-    tokens += live.usage.total_tokens if live is not None else 0
+    # Its prompt is counted when it ends: the estimate of the whole can dip as text arrives.
+    tokens += live.usage.completion_tokens if live is not None else 0
     if not tokens and not results:
         return "streaming the first reply" if streaming else "no requests yet"
     approx = "≈" if live is not None or any(r.usage.estimated for r in results) else ""

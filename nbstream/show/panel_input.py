@@ -53,7 +53,11 @@ function render({ model, el }) {
   };
   const sync = () => { model.set("value", area.value); model.save_changes(); };
   const submit = () => {
-    if (model.get("action") !== "Send" || !area.value.trim()) return;
+    // One message at a time: a second one sent before the kernel took the first would find
+    // the panel streaming and be dropped.
+    if (model.get("action") !== "Send" || pending?.event === "submit" || !area.value.trim()) {
+      return;
+    }
     // The text travels with the submit, and the box is cleared here: while a cell runs,
     // ipywidgets holds value updates back (keeping only the latest), not custom messages.
     tell({ event: "submit", value: area.value });
@@ -119,12 +123,12 @@ class ChatInput(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._on_send: list[Callable[[], None]] = []
+        self._on_send: list[Callable[[str], None]] = []
         self._on_stop: list[Callable[[], object]] = []
         self.on_msg(self._on_message)
 
-    def on_send(self, callback: Callable[[], None]) -> None:
-        """Call `callback()` when the user sends the box (Enter without Shift, or Send)."""
+    def on_send(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(text)` when the user sends a message (Enter without Shift, or Send)."""
         self._on_send.append(callback)
 
     def on_stop(self, callback: Callable[[], object]) -> None:
@@ -132,26 +136,33 @@ class ChatInput(anywidget.AnyWidget):
         self._on_stop.append(callback)
 
     def press(self) -> None:
-        """Act as if the user clicked the button: send while idle, stop while streaming."""
-        callbacks: list[Callable[[], object]] = [
-            *(self._on_stop if self.action == STOP else self._on_send)
-        ]
-        for callback in callbacks:
-            callback()
+        """Act as if the user clicked the button: send the box (emptying it) while idle, stop
+        while streaming."""
+        if self.action == STOP:
+            for stop in self._on_stop:
+                stop()
+        else:
+            text, self.value = self.value, ""
+            self._sent(text)
 
     def submit(self) -> None:
         """Act as if the user pressed Enter (which never stops a reply)."""
         if self.action == SEND:
             self.press()
 
+    def _sent(self, text: str) -> None:
+        for send in self._on_send:
+            send(text)
+
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         self.send({"event": "received", "id": content.get("id")})
-        if content.get("event") == "submit":
-            if isinstance(content.get("value"), str):
-                self.value = content["value"]
-            self.submit()
+        text = content.get("value")
+        if content.get("event") == "submit" and self.action == SEND and isinstance(text, str):
+            # The browser emptied its box as it sent, and the user may have typed on since:
+            # the text comes with the message, and the box is left as it is.
+            self._sent(text)
         elif content.get("event") == "stop" and self.action == STOP:
             self.press()
 

@@ -28,7 +28,7 @@ class PanelWidgets:
         *,
         model: str,
         model_placeholder: str,
-        on_send: Callable[[], None],
+        on_send: Callable[[str], None],
         on_stop: Callable[[], object],
         on_new: Callable[[], None],
     ) -> None:

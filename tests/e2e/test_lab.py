@@ -258,14 +258,23 @@ def test_a_grid_renders_markdown_and_shows_each_cards_badge(page, jupyter: Jupyt
     assert [w.strip() for w in words] == ["finished", "finished"], words
 
 
+GRID_REPLY = (
+    "**In short:** the answer streams into its card.\n\n"
+    "- Markdown renders as in a cell\n- the badge says how it ended\n\n"
+    "> Each card grows with its reply."
+)
+
+
 def test_a_grid_is_readable_in_light_and_dark_themes(
     hidpi_page, jupyter: JupyterServer, artifacts: Path
 ) -> None:
     page = hidpi_page
     prompts = ["What is a Jupyter kernel?", "What is a notebook cell?", "Why stream replies?"]
+    reply = {"text": GRID_REPLY}  # one short reply for each: the picture stays small
     jupyter.write_notebook(
         "grid-themes.ipynb",
-        f"import nbstream\n_ = nbstream.gather({prompts!r}, model='nbstream-demo')",
+        f"import nbstream\n_ = nbstream.gather({prompts!r}, model='nbstream-demo', "
+        f"nbstream={reply!r})",
         "",
     )
     nb = Notebook(page, jupyter, "grid-themes.ipynb").open(cells=2)
@@ -282,3 +291,6 @@ def test_a_grid_is_readable_in_light_and_dark_themes(
             nb.screenshot(nb.cell(0).locator(".jp-OutputArea"), artifacts / f"grid{suffix}.png")
     finally:
         nb.set_theme("JupyterLab Light")  # the setting outlives the page
+    for suffix in ("", "-dark"):
+        size = (artifacts / f"grid{suffix}.png").stat().st_size
+        assert size <= 200_000, f"grid{suffix}.png is {size} bytes, over the docs limit"

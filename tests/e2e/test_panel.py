@@ -403,16 +403,18 @@ def test_the_panel_is_readable_and_at_home_in_light_and_dark_themes(
     print(f"contrast ratios: {ratios}")
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_html_and_script_links_in_the_panel_show_as_text_and_never_run(
-    page, jupyter: JupyterServer, alarms: list[str]
+    page, jupyter: JupyterServer, alarms: list[str], ui: str
 ) -> None:
     img = PAYLOAD.split("\n\n")[1].replace("=1", "='control'")
+    name = f"panel-hostile-{ui}.ipynb"
     jupyter.write_notebook(
-        "panel-hostile.ipynb",
+        name,
         panel_cell(text=PAYLOAD, rate=40),  # streams for about half a second: partial tags too
         f"from IPython.display import HTML\nHTML({img!r})",
     )
-    nb = Notebook(page, jupyter, "panel-hostile.ipynb").open(cells=2)
+    nb = Notebook(page, jupyter, name, ui=ui).open(cells=2)
     nb.run_and_wait(0)
     panel = Panel(nb, 0)
     hostile_prompt = '<img src=x onerror="window.__nbstream_pwned=1"> [me](javascript:alert(1))'
@@ -476,6 +478,7 @@ def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
         )
         waiting = panel.read()
         assert nb.read(1)["prompt"] == "[*]:", "the notice came after the cell had ended"
+        panel.send("A second message, before the first reached the kernel.")  # kept, unsent
         nb.wait_done(1)
         shown = panel.wait_for_reply(1)
     finally:
@@ -484,6 +487,6 @@ def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
     assert waiting["users"] == [] and waiting["send"], waiting  # nothing reached the kernel yet
     assert (shown["users"], shown["box"], shown["busy"]) == (
         ["Typed while the cell runs."],
-        "",
+        "A second message, before the first reached the kernel.",
         "",
     ), shown

@@ -75,10 +75,13 @@ def test_one_button_flips_send_stop_send_and_the_header_holds_the_controls(
     assert offline.log.records[-1].outcome == "complete"
 
 
-def test_a_code_block_has_a_copy_button_that_copies_its_code(page, jupyter: JupyterServer) -> None:
+@pytest.mark.parametrize("ui", UIS)
+def test_a_code_block_has_a_copy_button_that_copies_its_code(
+    page, jupyter: JupyterServer, ui: str
+) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=jupyter.url)
     panel = open_panel(
-        page, jupyter, "panel-copy.ipynb", "lab", panel_cell(text=MARKDOWN, rate=0), ""
+        page, jupyter, f"panel-copy-{ui}.ipynb", ui, panel_cell(text=MARKDOWN, rate=0), ""
     )
     panel.send("Show me code.")
     final = panel.wait_for_reply(1)
