@@ -70,7 +70,6 @@ class ChatPanel:
 
     def send(self, text: str | None = None) -> None:
         """Send `text` (default: what is in the message box); returns while the reply streams."""
-        from_box = text is None
         prompt = (self._parts.input.value if text is None else text).strip()
         if not prompt:
             raise UsageError("empty message: nothing to send")
@@ -82,7 +81,7 @@ class ChatPanel:
                     f"this panel is already streaming a reply on thread {self.thread!r}",
                     hint="wait for it (panel.wait()) or press Stop",
                 )
-            if from_box:
+            if text is None:
                 self._parts.input.value = ""
             self._start(prompt)
 
@@ -283,12 +282,12 @@ class ChatPanel:
             self.new_chat()
 
     def _turn_recorded(self, turn: Turn) -> None:
-        # One turn at a time runs on a thread (the store's lock), so a turn recorded while
-        # this panel streams is its own, already on show; any other (a `%%chat` cell, another
-        # panel) is shown by reading the thread again. Called off the loop thread.
-        if turn.thread != self.thread or self.state is not PanelState.IDLE:
-            return
-        self._load_history(None)
+        # A turn recorded while this panel streams is its own (the store runs one turn at a
+        # time on a thread); any other (a cell, another panel) shows the thread again.
+        with self._lock:  # not while a Send (on a subshell thread) starts a turn
+            if turn.thread != self.thread or self.state is not PanelState.IDLE:
+                return
+            self._load_history(None)
         self._update_transcript()
 
     def _retry(self, view: ReplyView) -> None:

@@ -162,8 +162,9 @@ PANEL_CSS = """<style>
 .nbstream-panel .nbstream-copy { position: absolute; top: 4px; right: 4px; cursor: pointer;
   font: var(--jp-ui-font-size0) var(--jp-ui-font-family); color: var(--jp-ui-font-color1);
   background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color1);
-  border-radius: 4px; padding: 1px 6px; opacity: 0.75; }
-.nbstream-panel .nbstream-copy:hover, .nbstream-panel .nbstream-copy:focus { opacity: 1; }
+  border-radius: 4px; padding: 1px 6px; }
+.nbstream-panel .nbstream-copy:hover, .nbstream-panel .nbstream-copy:focus {
+  border-color: var(--jp-brand-color1); }
 .nbstream-panel .nbstream-copy::before { content: "Copy"; }
 .nbstream-panel .nbstream-copy[data-state="copied"]::before { content: "Copied"; }
 .nbstream-panel .nbstream-copy[data-state="failed"]::before { content: "Copy failed"; }

@@ -382,6 +382,8 @@ def test_the_panel_is_readable_and_at_home_in_light_and_dark_themes(
         "header": root.locator(".nbstream-header .nbstream-title"),
         "totals": root.locator(".nbstream-header .nbstream-totals"),
         "message box": panel.box,
+        "send button": panel.action,
+        "copy button": root.locator(".nbstream-copy").first,
     }
     ratios: dict[str, dict[str, float]] = {}
     try:
