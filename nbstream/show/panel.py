@@ -1,12 +1,11 @@
 """The chat panel: an ipywidgets chat that streams on nbstream's loop thread.
 
 `ChatPanel(thread)` shows a thread of the kernel's session and lets the user continue it;
-`%%chat -t THREAD` cells and panels on one thread are one conversation. Send returns at once:
-the turn runs on nbstream's loop (never the kernel's, which freezes while a cell runs), which
-updates the widgets about ten times a second. One turn at a time per panel, and the store
-refuses a second turn on a thread streaming elsewhere (FAULTS 22). Clicks reach the kernel as
-comm messages: between cells, or at once on a subshell thread where the front end sends comms
-over kernel subshells — hence the lock on the panel's state.
+`%%chat -t THREAD` cells and panels on one thread are one conversation, each turn shown in every
+panel on the thread as it is recorded. Send returns at once: the turn runs on nbstream's loop
+(never the kernel's, which freezes while a cell runs), which updates the widgets about ten times
+a second. One turn at a time per thread (FAULTS 22). Clicks are comm messages: between cells, or
+at once on a subshell thread where the front end sends comms over subshells — hence the lock.
 """
 
 from __future__ import annotations
