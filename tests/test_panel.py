@@ -24,6 +24,7 @@ from nbstream.settings import NbStream
 from nbstream.show import panel_html as _panel_html
 from nbstream.show.live import driver
 from nbstream.show.panel import ChatPanel, PanelState
+from nbstream.show.panel_copy import CodeCopy
 from nbstream.show.panel_input import ChatInput
 from nbstream.show.surfaces import TerminalSurface
 from nbstream.turn import TurnOptions
@@ -437,6 +438,7 @@ def test_the_header_holds_the_title_the_model_picker_and_new_chat(make_panel) ->
     order = [p for p in parts if classes(p) & {"nbstream-header", "nbstream-messages"}]
     assert [sorted(classes(p)) for p in order] == [["nbstream-header"], ["nbstream-messages"]]
     assert parts.index(box(panel)) > parts.index(order[-1])  # the input under the messages
+    assert sum(isinstance(p, CodeCopy) for p in parts) == 1  # adds the code blocks' Copy buttons
 
 
 def test_new_chat_waits_while_a_reply_streams(make_panel) -> None:
