@@ -3,8 +3,8 @@
 Issue 7 §5 and issue 4's browser test: the panel streams on nbstream's loop thread while
 another cell sleeps, Stop ends a stream, the transcript output survives saving and a kernel
 shutdown, the panel reads well in light and dark themes (its pictures, panel.png and
-panel-dark.png in the artifacts directory, are docs/'s, copied by hand), and model output in
-it never runs.
+panel-dark.png in the artifacts directory, are docs/'s: scripts/screenshots.py copies them),
+and model output in it never runs (in Notebook 7 too). Its chat-app layout: test_panel_chat.py.
 
 Messages are put in the box with `fill` (one input event, as a paste) and sent with a real
 Enter key press. Typed character by character faster than the kernel acknowledges each update,
@@ -399,7 +399,7 @@ def test_the_panel_is_readable_and_at_home_in_light_and_dark_themes(
     for theme, measured in ratios.items():
         low = {part: ratio for part, ratio in measured.items() if ratio < 4.5}
         assert not low, f"{theme}: contrast below 4.5 for {low} (all: {measured})"
-    for suffix in ("", "-dark"):  # the pictures in docs/ are these, copied by hand
+    for suffix in ("", "-dark"):  # docs/'s pictures (scripts/screenshots.py)
         size = (artifacts / f"panel{suffix}.png").stat().st_size
         assert size <= DOCS_LIMIT, f"panel{suffix}.png is {size} bytes, over the docs limit"
     print(f"contrast ratios: {ratios}")
