@@ -49,13 +49,19 @@ def heavy_loaded_by(kernel: Kernel, code: str) -> list[str]:
     return list(json.loads(run.text.strip().splitlines()[-1]))
 
 
+#: The warm-up's last step: the client for the configured server is in the pool.
+WARM = "len(sys.modules['nbstream.engine.clients'].POOL._clients) == 1"
+
+
 def wait_for_warm_up(kernel: Kernel) -> None:
     run = kernel.execute(
         f"_deadline = time.monotonic() + {HANG}\n"
         "while not all(h in sys.modules for h in ('openai', 'markdown_it', 'nh3', 'pydantic')):\n"
         "    assert time.monotonic() < _deadline, 'the warm-up never imported them'\n"
         "    time.sleep(0.05)\n"
-        "time.sleep(0.5)  # the client and the validators come after the imports\n"
+        f"while not {WARM}:\n"
+        "    assert time.monotonic() < _deadline, 'the warm-up never made the client'\n"
+        "    time.sleep(0.05)\n"
     )
     assert run.reply["status"] == "ok", run.error
 
