@@ -12,6 +12,7 @@ from .conversation import Chat
 from .engine.loop import run
 from .engine.result import ChatResult, Status, Timings, Usage
 from .errors import IncompleteError, NbStreamError
+from .mapping import map_items as map  # noqa: F401 — not in __all__: `import *` keeps the builtin
 from .settings import Api, NbStream
 from .text_stream import AsyncTextStream, TextStream, astream, stream
 

@@ -83,7 +83,14 @@ class ModelNotFoundError(RequestError):
 
 
 class RateLimitError(RequestError):
-    """Still rate limited after the allowed retries."""
+    """Still rate limited after the allowed retries; `too_long` when the server asked for a
+    wait past `NbStream.max_retry_wait` (asking again soon is pointless)."""
+
+    def __init__(
+        self, message: str, hint: str = "", *, status: int | None = None, too_long: bool = False
+    ) -> None:
+        super().__init__(message, hint, status=status)
+        self.too_long = too_long
 
 
 class BadResponseError(RequestError):

@@ -26,6 +26,8 @@ FORBIDDEN = {
                        "nbstream.offline", "nbstream.store", "nbstream.session"),
     "nbstream.context": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython",
                          "nbstream.offline", "nbstream.session", "nbstream.store"),
+    "nbstream.scale": ("IPython", "ipywidgets", "nbstream.show", "nbstream.ipython",
+                       "nbstream.offline"),
     "nbstream.settings": ("nbstream.engine", "nbstream.show", "nbstream.store",
                           "nbstream.session", "nbstream.ipython", "nbstream.offline"),
 }  # fmt: skip

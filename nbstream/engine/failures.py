@@ -233,6 +233,7 @@ async def wait_to_retry(
             f"longer than nbstream waits ({settings.max_retry_wait:g} s)",
             "try again later, or raise NbStream.max_retry_wait",
             status=status,
+            too_long=True,
         )
     reason = "rate limited" if status == 429 else short_cause(err, settings)
     emit(Retrying(reason, wait, attempt + 1))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from ..errors import (
@@ -88,6 +88,7 @@ class ChatStream:
         self._notice = notice  # said first, once the turn runs (the offline server's notice)
         self._apis = apis
         self.sink: Sink = sink or (lambda event: None)
+        self.on_headers: Callable[[Mapping[str, str]], None] = lambda headers: None  # for pacing
         self._schema = SchemaFallback(request, memory_key(settings, request.model))
         self.request = self._schema.request()
         self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning,
@@ -198,6 +199,7 @@ class ChatStream:
         if api is Api.RESPONSES:
             wire = ResponsesWire()
         async with open_stream(client, self.request, api, include_usage) as response:
+            self.on_headers(response.headers)
             kind = response.headers.get("content-type", "")
             if "html" in kind:
                 page = (await response.text())[:200]
