@@ -1,51 +1,32 @@
 """Many streams at once: `gather` for a list of prompts, `compare` for one prompt to several
 models.
 
-All streams run on nbstream's loop thread and write their state into a `Board`, which the show
-layer's grid draws. A failure stays on its item; an interrupt cancels every stream and closes
-every connection; a rate limit halves the concurrency.
+Both run on the data-scale scheduler (`scale.scheduler`), as `nbstream.map` does: paced, with a
+failure kept on its item, an interrupt cancelling every stream and closing every connection,
+and a rate limit halving the concurrency. A few prompts get a card each (`show.grid`, fed by
+the `Board`); more than `GRID_MOST` get the one progress view, whose size does not grow with n.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .engine.result import ChatResult, Event, Retrying, Status
-from .errors import NbStreamError, StreamError
+from .engine.result import ChatResult, Status
+from .scale.jobs import Job
+from .scale.pacer import Pacer
+from .scale.progress import Progress
+from .scale.scheduler import Scheduler
 from .session import Session
 from .show.grid import ashow_board, comparison_table, show_board, show_table
+from .show.progress import ashow_progress, show_progress
 from .turn import TurnOptions
 
-
-class AdaptiveLimit:
-    """At most `limit` streams at once; halves on a rate limit, regrows by one per success."""
-
-    def __init__(self, limit: int) -> None:
-        self.ceiling = self.limit = max(1, limit)
-        self.active = 0
-        self._changed = asyncio.Condition()
-
-    async def __aenter__(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.active < self.limit)
-            self.active += 1
-
-    async def __aexit__(self, *exc: object) -> None:
-        async with self._changed:
-            self.active -= 1
-            if exc[0] is None:
-                self.limit = min(self.ceiling, self.limit + 1)
-            self._changed.notify_all()
-
-    def watch(self, event: Event) -> None:
-        """A stream's events: back off when the server says it is rate limiting."""
-        if isinstance(event, Retrying) and event.reason == "rate limited":
-            self.limit = max(1, self.limit // 2)
+#: The most prompts `gather` shows as cards; above it, the progress view.
+GRID_MOST = 24
 
 
 @dataclass
@@ -84,43 +65,13 @@ class Board:
         self.wake.set()
 
 
-async def _run_one(
-    session: Session,
-    board: Board,
-    index: int,
-    prompt: str,
-    options: TurnOptions,
-    limit: AdaptiveLimit,
-) -> ChatResult:
-    async with limit:
-        try:
-            result = await session.achat(
-                prompt, options, on_update=board.update(index), interval=0.1, sink=limit.watch
-            )
-        except StreamError as err:
-            board.end(index, err.result, err.message)
-            return err.result
-        except NbStreamError as err:
-            failed = ChatResult(status=Status.FAILED, error=err.message, model=options.model or "")
-            board.end(index, failed, err.message)
-            return failed
-    board.end(index, result)
-    return result
-
-
-async def _run_all(
-    session: Session, board: Board, jobs: Sequence[tuple[str, TurnOptions]], concurrency: int
+async def _on_board(
+    session: Session, board: Board, jobs: Sequence[Job], options: TurnOptions, concurrency: int
 ) -> list[ChatResult]:
-    limit = AdaptiveLimit(concurrency)
+    """Run `jobs` on the scheduler, each item drawn on `board`."""
+    scheduler = Scheduler(session, options, Pacer(concurrency), Progress(len(jobs)), watch=board)
     try:
-        return list(
-            await asyncio.gather(
-                *(
-                    _run_one(session, board, i, prompt, options, limit)
-                    for i, (prompt, options) in enumerate(jobs)
-                )
-            )
-        )
+        return await scheduler.run(jobs, {})
     finally:
         board.finished = time.monotonic()
 
@@ -133,10 +84,15 @@ def gather_turns(
     concurrency: int = 8,
     show: bool | None = None,
 ) -> list[ChatResult]:
-    """Stream every prompt with `options`, at most `concurrency` at once, live in one grid."""
+    """Stream every prompt with `options`, at most `concurrency` at once, shown live."""
     if not prompts:
         return []
-    return show_board(*_gathering(session, prompts, options, concurrency), show=show)
+    jobs = _jobs(prompts)
+    if len(jobs) > GRID_MOST:
+        progress, work = _progressing(session, jobs, options, concurrency)
+        return show_progress(progress, work, show=show)
+    board = Board([str(job.label) for job in jobs])
+    return show_board(board, _on_board(session, board, jobs, options, concurrency), show=show)
 
 
 async def agather_turns(
@@ -150,16 +106,25 @@ async def agather_turns(
     """`gather_turns` for async callers."""
     if not prompts:
         return []
-    return await ashow_board(*_gathering(session, prompts, options, concurrency), show=show)
+    jobs = _jobs(prompts)
+    if len(jobs) > GRID_MOST:
+        progress, work = _progressing(session, jobs, options, concurrency)
+        return await ashow_progress(progress, work, show=show)
+    board = Board([str(job.label) for job in jobs])
+    work = _on_board(session, board, jobs, options, concurrency)
+    return await ashow_board(board, work, show=show)
 
 
-def _gathering(
-    session: Session, prompts: Sequence[str], options: TurnOptions, concurrency: int
-) -> tuple[Board, Coroutine[Any, Any, list[ChatResult]]]:
-    """The board of `prompts` and the work that runs them all with the same options."""
-    board = Board([_preview(prompt) for prompt in prompts])
-    jobs = [(prompt, options) for prompt in prompts]
-    return board, _run_all(session, board, jobs, concurrency)
+def _progressing(
+    session: Session, jobs: Sequence[Job], options: TurnOptions, concurrency: int
+) -> tuple[Progress, Coroutine[Any, Any, list[ChatResult]]]:
+    progress = Progress(len(jobs))
+    scheduler = Scheduler(session, options, Pacer(concurrency), progress)
+    return progress, scheduler.run(jobs, {})
+
+
+def _jobs(prompts: Sequence[str]) -> list[Job]:
+    return [Job(i, _preview(prompt), prompt) for i, prompt in enumerate(prompts)]
 
 
 def compare_turns(
@@ -176,13 +141,13 @@ def compare_turns(
     branch `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
     jobs = []
-    for model in models:
+    for i, model in enumerate(models):
         branch = f"{options.thread}@{model}"
         if not options.no_history:
             session.store.fork(options.thread, branch)
-        jobs.append((prompt, replace(options, model=model, thread=branch)))
+        jobs.append(Job(i, model, prompt, replace(options, model=model, thread=branch)))
     board = Board(list(models))
-    work = _run_all(session, board, jobs, concurrency=len(models))
+    work = _on_board(session, board, jobs, options, concurrency=len(models))
     results = show_board(board, work, show=show, columns=len(models))
     show_table(comparison_table(models, results, session.cost), show)
     return results

@@ -19,9 +19,10 @@ from .scale.jobs import Job, jobs_for
 from .scale.pacer import Pacer
 from .scale.progress import Progress
 from .scale.scheduler import Plan, Scheduler
-from .session import Session, TurnOptions, current, with_backend
+from .session import Session, current, with_backend
 from .show.progress import show_progress
 from .store.runs import RunRecord, runs_path
+from .turn import TurnOptions
 
 
 def map_items(

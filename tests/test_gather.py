@@ -1,4 +1,4 @@
-"""Many turns at once: the adaptive concurrency limit, the board, and gather/compare against
+"""Many turns at once: the board, and gather/compare against
 the offline server (results in prompt order, failures on their item, compare's branches)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from nbstream.engine.result import ChatResult, Retrying, Status
-from nbstream.gather import AdaptiveLimit, Board, agather_turns, compare_turns, gather_turns
+from nbstream.engine.result import ChatResult, Status
+from nbstream.gather import Board, agather_turns, compare_turns, gather_turns
 from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show.grid import live_html, render
@@ -20,8 +20,6 @@ from nbstream.show.surfaces import NullSurface
 from nbstream.turn import TurnOptions
 
 from .conftest import HANG, SECRET_KEY
-
-RATE_LIMITED = Retrying("rate limited", 1.0, 1)
 
 
 @pytest.fixture
@@ -34,114 +32,6 @@ def session(server, log, monkeypatch, tmp_path) -> Session:
 
 def one_offs(**server_options: Any) -> TurnOptions:
     return TurnOptions(no_history=True, params={"nbstream": server_options})
-
-
-# --- AdaptiveLimit ------------------------------------------------------------------------
-
-
-def most_at_once(limit: AdaptiveLimit, tasks: int) -> int:
-    """Run `tasks` holders through `limit`; the most that held it at the same time."""
-    most = 0
-
-    async def hold() -> None:
-        nonlocal most
-        async with limit:
-            most = max(most, limit.active)
-            for _ in range(3):
-                await asyncio.sleep(0)
-
-    async def main() -> None:
-        await asyncio.gather(*(hold() for _ in range(tasks)))
-
-    asyncio.run(main())
-    return most
-
-
-def test_no_more_than_the_limit_hold_it_at_once() -> None:
-    assert most_at_once(AdaptiveLimit(3), 10) == 3
-
-
-def test_a_limit_below_one_still_lets_one_through() -> None:
-    limit = AdaptiveLimit(0)
-    assert limit.limit == 1 and most_at_once(limit, 3) == 1
-
-
-def test_each_rate_limit_halves_the_limit_down_to_one() -> None:
-    limit = AdaptiveLimit(8)
-    seen = []
-    for _ in range(5):
-        limit.watch(RATE_LIMITED)
-        seen.append(limit.limit)
-    assert seen == [4, 2, 1, 1, 1]
-
-
-def test_other_retries_and_events_leave_the_limit_alone() -> None:
-    limit = AdaptiveLimit(8)
-    limit.watch(Retrying("502 from host", 1.0, 1))
-    limit.watch(Retrying("connection refused", 1.0, 2))
-    assert limit.limit == 8
-
-
-def test_each_success_regrows_the_limit_by_one_up_to_where_it_started() -> None:
-    limit = AdaptiveLimit(8)
-    limit.watch(RATE_LIMITED)
-    limit.watch(RATE_LIMITED)
-
-    async def succeed(times: int) -> list[int]:
-        grown = []
-        for _ in range(times):
-            async with limit:
-                pass
-            grown.append(limit.limit)
-        return grown
-
-    assert asyncio.run(succeed(8)) == [3, 4, 5, 6, 7, 8, 8, 8]
-
-
-def test_a_failure_does_not_regrow_the_limit() -> None:
-    limit = AdaptiveLimit(4)
-    limit.watch(RATE_LIMITED)
-
-    async def fail() -> None:
-        async with limit:
-            raise ValueError("failed")
-
-    with pytest.raises(ValueError):
-        asyncio.run(fail())
-    assert (limit.limit, limit.active) == (2, 0)
-
-
-def test_after_a_halving_new_streams_wait_until_fewer_run_than_the_limit() -> None:
-    limit = AdaptiveLimit(4)
-    order: list[str] = []
-
-    async def first_wave(name: str, release: asyncio.Event) -> None:
-        async with limit:
-            order.append(f"{name} in")
-            await release.wait()
-        order.append(f"{name} out")
-
-    async def late() -> None:
-        async with limit:
-            order.append("late in")
-
-    async def main() -> None:
-        releases = [asyncio.Event() for _ in range(4)]
-        wave = [asyncio.ensure_future(first_wave(str(i), r)) for i, r in enumerate(releases)]
-        while limit.active < 4:
-            await asyncio.sleep(0)
-        limit.watch(RATE_LIMITED)  # 4 running, the limit is now 2
-        waiting = asyncio.ensure_future(late())
-        for release in releases:
-            release.set()
-            for _ in range(5):
-                await asyncio.sleep(0)
-        await asyncio.gather(waiting, *wave)
-
-    asyncio.run(main())
-    # Two had to leave (4 -> 2 running) and regrow the limit before the late one got in.
-    assert order.index("late in") > order.index("1 out")
-    assert order.index("late in") < order.index("3 out")
 
 
 # --- Board --------------------------------------------------------------------------------

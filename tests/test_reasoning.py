@@ -324,15 +324,20 @@ def test_a_turn_stopped_while_thinking_is_kept_without_an_empty_assistant_turn(
 
 
 def test_gathers_back_off_counts_an_in_band_rate_limit(settings: Settings, fault_key: str) -> None:
-    """FAULTS row 33: `gather` halves its concurrency on the 'rate limited' retry."""
-    from nbstream.gather import AdaptiveLimit
+    """FAULTS row 33: the retry is reported as 'rate limited', which halves gather's pacer."""
+    from nbstream.scale.pacer import Pacer
 
-    limit = AdaptiveLimit(8)
+    pacer = Pacer(8)
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Retrying) and event.reason == "rate limited":
+            pacer.rate_limited(0.0, pacer.epoch)
+
     stream = ChatStream(
         ChatRequest(HELLO, "nbstream-demo", {"nbstream": {"text": "ok", "fail_status": 429,
                                                           "fail_in_band": True,
                                                           "key": fault_key}}),
         settings,
-        limit.watch,
+        sink,
     )  # fmt: skip
-    assert loop.run(stream.run()).text == "ok" and limit.limit == 4
+    assert loop.run(stream.run()).text == "ok" and pacer.allowed == 4

@@ -12,9 +12,10 @@ from typing import Any
 
 from ..engine.result import OFFLINE_BACKEND, ChatResult, Usage, estimate_tokens
 from ..errors import ConfigError
-from ..session import Session, TurnOptions
+from ..session import Session
 from ..settings import Settings
-from ..store.cache import CacheRequest, cache_host
+from ..store.cache_key import CacheRequest, cache_host
+from ..turn import TurnOptions
 from .jobs import Job
 
 #: Completion tokens assumed for an item when the request sets no `max_tokens`.

@@ -13,15 +13,18 @@ from typing import Any
 
 from ..errors import BadInputError
 from ..interpolate import interpolate
+from ..turn import TurnOptions
 
 
 @dataclass(frozen=True)
 class Job:
-    """One item to ask about: its position, its index label and its prompt."""
+    """One item to ask about: its position, its index label and its prompt (and its own
+    options, when they differ from the run's: a model each in `compare`)."""
 
     position: int
     label: Hashable
     prompt: str
+    options: TurnOptions | None = None
 
 
 def jobs_for(items: Any, template: str) -> list[Job]:

@@ -21,8 +21,9 @@ from ..engine.failures import backoff
 from ..engine.result import ChatResult, Event, Retrying, Status
 from ..engine.stream import ChatStream
 from ..errors import NbStreamError, RateLimitError, StreamError
-from ..session import Session, Turn, TurnOptions
+from ..session import Session
 from ..store.runs import RunRecord
+from ..turn import Turn, TurnOptions
 from .jobs import Job
 from .pacer import Pacer
 from .progress import Progress
@@ -159,22 +160,22 @@ class Scheduler:
 
     async def _ask(self, job: Job, epoch: int) -> ChatResult | None:
         update = self.watch.update(job.position) if self.watch is not None else None
-        sink = self._sink(epoch)
+        options = job.options or self.options
         try:
             return await self.session.achat(
-                job.prompt, self.options, on_update=update, sink=sink, on_start=self._listen
+                job.prompt, options, on_update=update, sink=self._sink(epoch), on_start=self._listen
             )
         except RateLimitError as err:
             rounds = self._rounds.get(job.position, 0)
             if err.too_long or rounds >= MAX_ROUNDS:
-                return _failed(err.message, self.options)
+                return _failed(err.message, options)
             self._rounds[job.position] = rounds + 1
             self.pacer.rate_limited(backoff(rounds), epoch)
             return None
         except StreamError as err:
             return err.result
         except NbStreamError as err:
-            return _failed(err.message, self.options)
+            return _failed(err.message, options)
 
     async def _keep(self, job: Job, result: ChatResult) -> None:
         self._ended(job, result, resumed=False)

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from ..engine import loop
 from ..scale.progress import Progress
-from .live import NotebookSurface, TerminalSurface, surface_for
 from .markdown import safe_html
 from .rendering import format_seconds
+from .surfaces import NotebookSurface, TerminalSurface, surface_for
 
 T = TypeVar("T")
 
