@@ -60,12 +60,14 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .backend import DEMO_MODEL, Backend
 from .faults import FRAMING_TEXT
+from .pacing import Pacing, PacingMiddleware
 from .playing import HideAborts
 from .requests import Refusal, RequestLog, RequestRecord
 
@@ -77,6 +79,7 @@ __all__ = [
     "FAULTS_ENV",
     "FRAMING_TEXT",
     "OfflineServer",
+    "Pacing",
     "RequestLog",
     "RequestRecord",
     "create_app",
@@ -97,9 +100,11 @@ def create_app(
     first_token_delay: float = 0.05,
     log: RequestLog | None = None,
     faults: bool = False,
+    pacing: Pacing | None = None,
 ) -> Starlette:
     """The offline server's ASGI app; `rate` (tokens/s, 0 = unpaced) and delay are defaults;
-    `faults` adds the fault models (and makes an unknown model a 404)."""
+    `faults` adds the fault models (and makes an unknown model a 404); `pacing` queues and
+    rate-limits the whole server (offline.pacing)."""
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, HideAborts) for f in errors.filters):
         errors.addFilter(HideAborts())
@@ -117,6 +122,7 @@ def create_app(
             Route("/models/openapi/chat/completions", backend.chat, methods=["POST"]),
         ],
         exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(PacingMiddleware, pacing=pacing, log=backend.log)] if pacing else [],
     )
     app.state.backend, app.state.log = backend, backend.log
     return app
@@ -174,8 +180,9 @@ class OfflineServer:
         rate: float = 100.0,
         first_token_delay: float = 0.05,
         faults: bool | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
-        self.host, self.port = host, port
+        self.host, self.port, self.pacing = host, port, pacing
         self.rate, self.first_token_delay = rate, first_token_delay
         self.faults = faults_on() if faults is None else faults
         self.log = RequestLog()
@@ -196,7 +203,7 @@ class OfflineServer:
         ready = threading.Event()
         app = create_app(
             rate=self.rate, first_token_delay=self.first_token_delay, log=self.log,
-            faults=self.faults,
+            faults=self.faults, pacing=self.pacing,
         )  # fmt: skip
         self._server = server = _Uvicorn(app, on_started=ready.set)
 
@@ -236,7 +243,12 @@ def faults_on() -> bool:
 
 
 def serve(
-    host: str, port: int, rate: float, first_token_delay: float, faults: bool = False
+    host: str,
+    port: int,
+    rate: float,
+    first_token_delay: float,
+    faults: bool = False,
+    pacing: Pacing | None = None,
 ) -> None:
     """Run the offline server in the foreground until Ctrl-C."""
     sock = _bind(host, port)
@@ -250,7 +262,7 @@ def serve(
         )
         + (f"  point nbstream at it: export OPENAI_BASE_URL={url}\n  stop it with Ctrl-C")
     )
-    app = create_app(rate=rate, first_token_delay=first_token_delay, faults=faults)
+    app = create_app(rate=rate, first_token_delay=first_token_delay, faults=faults, pacing=pacing)
     server = _Uvicorn(app, on_started=lambda: print(said, flush=True))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
         server.run(sockets=[sock])
