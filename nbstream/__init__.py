@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import achat, agather, chat, compare, gather
+from .batching import BatchHandle, cancel, collect
 from .conversation import Chat
 from .engine.loop import run
 from .engine.result import ChatResult, Status, Timings, Usage
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "AsyncTextStream",
+    "BatchHandle",
     "Chat",
     "ChatPanel",
     "ChatResult",
@@ -34,7 +36,9 @@ __all__ = [
     "achat",
     "agather",
     "astream",
+    "cancel",
     "chat",
+    "collect",
     "compare",
     "gather",
     "load_ipython_extension",

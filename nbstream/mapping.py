@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .api import turn_options
+from .batching import run_batch
 from .engine.result import ChatResult
 from .errors import ConfigError
 from .scale.estimate import check_budget, estimate, request_keys
@@ -34,6 +35,7 @@ def map_items(
     mode: str = "live",
     max_cost: float | None = None,
     resume: bool = True,
+    wait: bool = True,
     show: bool | None = None,
     session: Session | None = None,
     **options: Any,
@@ -45,16 +47,24 @@ def map_items(
     status, tokens, cost, error) for pandas. Items are one-offs; each finished one is recorded
     in `.nbstream/runs.sqlite`, so running the same call again asks only for the rest
     (`resume=False` asks afresh). `max_cost` (dollars) stops before crossing it.
+
+    `mode="batch"` sends the items through the provider's Batch API (`/v1/batches`) at its
+    prices and waits for them (`wait=False` returns a `BatchHandle` at once); the batch ids are
+    kept, so re-running the cell, or `nbstream.collect(batch_id)`, fetches the results later.
     """
     if schema is not None:
         raise ConfigError("schema= is not available in this nbstream yet", "drop schema=")
-    if mode != "live":
-        raise ConfigError(f"mode {mode!r} is not known", "use mode='live'")
+    if mode not in ("live", "batch"):
+        raise ConfigError(f"mode {mode!r} is not known", "use mode='live' or mode='batch'")
     if concurrency != "auto" and not (isinstance(concurrency, int) and concurrency > 0):
         raise ConfigError(f"concurrency {concurrency!r}", "give a number ≥ 1 or 'auto'")
     options.setdefault("no_history", True)
+    session = session or current()
+    if mode == "batch":
+        return run_batch(session, jobs_for(items, template), turn_options(options), items,
+                         resume=resume, wait=wait, max_cost=max_cost, show=show)  # fmt: skip
     return run_live(
-        session or current(), jobs_for(items, template), turn_options(options), items,
+        session, jobs_for(items, template), turn_options(options), items,
         concurrency=concurrency, max_cost=max_cost, resume=resume, show=show,
     )  # fmt: skip
 

@@ -9,10 +9,10 @@ import nbstream
 
 def test_the_public_api_is_pinned() -> None:
     assert sorted(nbstream.__all__) == [
-        "Api", "AsyncTextStream", "Chat", "ChatPanel", "ChatResult", "IncompleteError",
-        "NbStream", "NbStreamError", "Status", "TextStream", "Timings", "Usage", "achat",
-        "agather", "astream", "chat", "compare", "gather", "load_ipython_extension", "run",
-        "stream", "unload_ipython_extension",
+        "Api", "AsyncTextStream", "BatchHandle", "Chat", "ChatPanel", "ChatResult",
+        "IncompleteError", "NbStream", "NbStreamError", "Status", "TextStream", "Timings", "Usage",
+        "achat", "agather", "astream", "cancel", "chat", "collect", "compare", "gather",
+        "load_ipython_extension", "run", "stream", "unload_ipython_extension",
     ]  # fmt: skip
 
 

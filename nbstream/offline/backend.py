@@ -106,14 +106,7 @@ class Backend:
 
     def answer(self, endpoint: str, body: dict[str, Any], record: RequestRecord) -> Response:
         """The answer to a valid request: a refusal, a fault's own answer, or a reply."""
-        model = body["model"]
-        fault = DEMOS.get(model) or (FAULTS.get(model) if self.faults else None)
-        if fault is None and not self.faults:
-            # The demo answers any name a user types (the README's gpt-4o-mini), as itself.
-            body, fault = {**body, "model": DEMO_MODEL}, DEMOS[DEMO_MODEL]
-        opts = request_options(body, fault.defaults if fault else {})
-        if fault is None:
-            raise _unknown(model, opts.get("unknown_as"))
+        body, fault, opts = self.fault_for(body)
         ask = Ask(endpoint, body, opts, record.authorization)
         plain = fault.refuse(ask) if fault.refuse else None
         if plain is not None:
@@ -123,6 +116,18 @@ class Backend:
         if failure is not None:  # in band: an error event in a 200 stream
             return self._played(record, [failure], Pacer(0, 0), stream=True)
         return self.play(ask, fault, record)
+
+    def fault_for(self, body: dict[str, Any]) -> tuple[dict[str, Any], Fault, dict[str, Any]]:
+        """The body as answered, the model's fault entry and the request's options."""
+        model = body["model"]
+        fault = DEMOS.get(model) or (FAULTS.get(model) if self.faults else None)
+        if fault is None and not self.faults:
+            # The demo answers any name a user types (the README's gpt-4o-mini), as itself.
+            body, fault = {**body, "model": DEMO_MODEL}, DEMOS[DEMO_MODEL]
+        opts = request_options(body, fault.defaults if fault else {})
+        if fault is None:
+            raise _unknown(model, opts.get("unknown_as"))
+        return body, fault, opts
 
     def fail_if_asked(self, opts: dict[str, Any]) -> Write | None:
         """Fail the first `fail_times` requests with this key as `fail_status` says: raised,

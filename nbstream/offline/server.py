@@ -66,7 +66,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .backend import DEMO_MODEL, Backend
+from .batches import Batches
 from .faults import FRAMING_TEXT
+from .files import Files
 from .pacing import Pacing, PacingMiddleware
 from .playing import HideAborts
 from .requests import Refusal, RequestLog, RequestRecord
@@ -101,10 +103,12 @@ def create_app(
     log: RequestLog | None = None,
     faults: bool = False,
     pacing: Pacing | None = None,
+    batches: bool = True,
 ) -> Starlette:
     """The offline server's ASGI app; `rate` (tokens/s, 0 = unpaced) and delay are defaults;
     `faults` adds the fault models (and makes an unknown model a 404); `pacing` queues and
-    rate-limits the whole server (offline.pacing)."""
+    rate-limits the whole server (offline.pacing); `batches=False` serves no Batch API (as
+    vLLM's server)."""
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, HideAborts) for f in errors.filters):
         errors.addFilter(HideAborts())
@@ -116,6 +120,7 @@ def create_app(
             Route("/v1/models", backend.models, methods=["GET"]),
             Route("/v1/chat/completions", backend.chat, methods=["POST"]),
             Route("/v1/responses", backend.responses, methods=["POST"]),
+            *(_batch_routes(backend) if batches else []),
             # Colab's model proxy layout (google/colab/ai.py), so that backend can be tested.
             Route("/models", backend.models, methods=["GET"]),
             Route("/models/openapi/models", backend.models, methods=["GET"]),
@@ -126,6 +131,20 @@ def create_app(
     )
     app.state.backend, app.state.log = backend, backend.log
     return app
+
+
+def _batch_routes(backend: Backend) -> list[Route]:
+    """`/v1/files` and `/v1/batches` (offline.files, offline.batches)."""
+    files = Files()
+    jobs = Batches(backend, files)
+    return [
+        Route("/v1/files", files.upload, methods=["POST"]),
+        Route("/v1/files/{file_id}", files.get, methods=["GET"]),
+        Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),
+        Route("/v1/batches", jobs.create, methods=["POST"]),
+        Route("/v1/batches/{batch_id}", jobs.get, methods=["GET"]),
+        Route("/v1/batches/{batch_id}/cancel", jobs.cancel, methods=["POST"]),
+    ]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -181,8 +200,9 @@ class OfflineServer:
         first_token_delay: float = 0.05,
         faults: bool | None = None,
         pacing: Pacing | None = None,
+        batches: bool = True,
     ) -> None:
-        self.host, self.port, self.pacing = host, port, pacing
+        self.host, self.port, self.pacing, self.batches = host, port, pacing, batches
         self.rate, self.first_token_delay = rate, first_token_delay
         self.faults = faults_on() if faults is None else faults
         self.log = RequestLog()
@@ -203,7 +223,7 @@ class OfflineServer:
         ready = threading.Event()
         app = create_app(
             rate=self.rate, first_token_delay=self.first_token_delay, log=self.log,
-            faults=self.faults, pacing=self.pacing,
+            faults=self.faults, pacing=self.pacing, batches=self.batches,
         )  # fmt: skip
         self._server = server = _Uvicorn(app, on_started=ready.set)
 
