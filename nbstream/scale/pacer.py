@@ -113,7 +113,9 @@ class Pacer:
             return
         self._round.append(seconds / max(tokens, 1))
         if len(self._round) >= max(2, self.allowed // 2):
-            self._adjust(statistics.median(self._round))
+            # The lower quartile: a server's queue delays every request of the round, a busy
+            # client's own lag only some of them.
+            self._adjust(statistics.quantiles(self._round, n=4)[0])
 
     def _adjust(self, latency: float) -> None:
         self.base = latency if self.base is None else min(self.base, latency)

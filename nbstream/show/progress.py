@@ -20,8 +20,8 @@ from .surfaces import NotebookSurface, TerminalSurface, surface_for
 
 T = TypeVar("T")
 
-#: Updates a second, at most.
-MAX_RATE = 2.0
+#: Updates a second, at most: 2 would let a 1 s window hold three (at 0, 0.5 and 0.99 s).
+MAX_RATE = 1.5
 #: Characters of each recent reply shown.
 PREVIEW = 160
 _BAR = "height:6px;background:rgba(128,128,128,0.2);border-radius:3px;overflow:hidden"
