@@ -56,7 +56,6 @@ class Pacer:
         self._round: list[float] = []
         self._hold_until = 0.0
         self._budgets: dict[str, _Budget] = {}
-        self.rate_limits = 0
 
     @property
     def allowed(self) -> int:
@@ -97,7 +96,6 @@ class Pacer:
     def rate_limited(self, wait: float, epoch: int) -> None:
         """A request of `epoch` was refused for rate: hold every start for `wait` s, and halve
         the limit unless it was already lowered since that request started (once a round)."""
-        self.rate_limits += 1
         self.slow_start = False
         self._hold_until = max(self._hold_until, self.clock() + wait)
         if epoch == self.epoch:

@@ -86,17 +86,3 @@ class Progress:
         if asked <= 0 or left <= 0:
             return None if left > 0 else 0.0
         return self.wall / asked * left
-
-    def summary(self) -> str:
-        """One line: what ran, what came from the record, what failed, tokens, cost."""
-        parts = [f"{self.ended}/{self.total} items"]
-        if self.resumed:
-            parts.append(f"{self.resumed} from the record")
-        if self.failed:
-            parts.append(f"{self.failed} failed")
-        parts.append(f"{self.completion_tokens} completion tokens")
-        if self.cost is not None:
-            parts.append(f"${self.cost:.4f}")
-        if self.stopped:
-            parts.append(self.stopped)
-        return " · ".join(parts)
