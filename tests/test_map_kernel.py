@@ -83,16 +83,22 @@ def test_an_interrupted_map_run_again_asks_only_for_what_it_had_not_finished(ker
     cell = ("out = nbstream.map([f'item {i}' for i in range(30)], '{item}' + ' and so on' * 8, "
             "concurrency=3, nbstream={'echo': True, 'rate': 40})")  # fmt: skip
     msg_id = kernel.start(cell)
-    assert wait_until(lambda: len(recorded_prompts(kernel.cwd)) >= 4)
+    # The kernel's folder also records the other tests' runs: only this one's items count.
+    items = {f"item {i}" + " and so on" * 8 for i in range(30)}
+    assert wait_until(lambda: len(recorded_prompts(kernel.cwd) & items) >= 4)
     kernel.manager.interrupt_kernel()
     first = kernel.collect(msg_id, timeout=HANG)
     assert first.error["ename"] == "KeyboardInterrupt"
-    finished = len(recorded_prompts(kernel.cwd))
+    assert kernel.execute("1 + 1").reply["status"] == "ok"  # the next cell works
+    kept = recorded_prompts(kernel.cwd) & items
+    finished = len(kept)
     assert 4 <= finished < 30
     log.clear()
     again = kernel.execute(cell, timeout=120)
     assert again.reply["status"] == "ok", again.error
-    assert len(requested(log)) == 30 - finished
+    # Sets: on a busy machine the engine may retry a connection, asking for an item twice.
+    again_asked = set(requested(log))
+    assert again_asked.isdisjoint(kept) and len(again_asked) == 30 - finished
     assert f"30/30 done · {finished} from the record" in again.final["data"]["text/plain"]
 
 
@@ -133,6 +139,6 @@ def test_a_process_killed_midway_then_run_again_requests_no_finished_item(
     assert 10 <= len(kept) < 40
     log.clear()
     subprocess.run(run, cwd=tmp_path, env=env, check=True, timeout=120)
-    again = requested(log)
-    assert set(again).isdisjoint(kept) and len(again) == 40 - len(kept)
+    again = set(requested(log))
+    assert again.isdisjoint(kept) and len(again) == 40 - len(kept)
     assert len(recorded_prompts(tmp_path)) == 40

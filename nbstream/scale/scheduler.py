@@ -178,6 +178,8 @@ class Scheduler:
             return _failed(err.message, options)
 
     async def _keep(self, job: Job, result: ChatResult) -> None:
+        if result.status is Status.COMPLETE:
+            self.progress.status_line = ""  # replies come again: the rate-limit note is over
         self._ended(job, result, resumed=False)
         plan = self.plan
         if plan.record is not None and plan.keys is not None and result.status is Status.COMPLETE:
