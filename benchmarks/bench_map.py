@@ -128,8 +128,10 @@ def capacity_run(n: int, tokens: int, rate: float, folder: Path) -> list[Row]:
         started = time.monotonic()
 
         def watch(msg: dict) -> None:
+            # When the kernel sent it: a loaded machine delivers IOPub messages in bunches.
             if msg["msg_type"] in ("display_data", "update_display_data"):
-                messages.append((time.monotonic(), len(json.dumps(msg["content"]["data"]))))
+                sent = msg["header"]["date"].timestamp()
+                messages.append((sent, len(json.dumps(msg["content"]["data"]))))
 
         def sample_memory(stop: threading.Event) -> None:
             nonlocal peak

@@ -92,3 +92,12 @@ def test_malformed_rate_limit_headers_are_ignored() -> None:
     pacer.headers({"x-ratelimit-remaining-requests": "lots",
                    "x-ratelimit-reset-requests": "soon"}, in_flight=1)  # fmt: skip
     assert pacer.delay(10) == 0.0
+
+
+def test_a_sample_without_time_says_nothing_about_the_server() -> None:
+    pacer = Pacer("auto")
+    served(pacer, 1000, 2)
+    before = pacer.allowed
+    for _ in range(before):
+        pacer.finished(pacer.epoch, 0.0, 0)  # a reply replayed or failed before sending
+    assert pacer.allowed == before and pacer.base is not None and pacer.base > 0

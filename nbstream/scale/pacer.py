@@ -102,12 +102,12 @@ class Pacer:
             self._set(max(1.0, self.limit / 2))
 
     def finished(self, epoch: int, seconds: float, tokens: int) -> None:
-        """A request of this epoch completed in `seconds` with `tokens` completion tokens."""
+        """A request of this epoch succeeded in `seconds` with `tokens` completion tokens."""
         if not self.auto:
             if self.limit < self.ceiling:  # regrow by one a success after a rate limit
                 self._set(min(float(self.ceiling), self.limit + 1))
             return
-        if epoch != self.epoch:
+        if epoch != self.epoch or seconds <= 0:
             return
         self._round.append(seconds / max(tokens, 1))
         if len(self._round) >= max(2, self.allowed // 2):

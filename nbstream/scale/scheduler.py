@@ -147,14 +147,16 @@ class Scheduler:
         """Run one item; None when it is to be queued again after rate limits."""
         epoch = self.pacer.started(self.plan.tokens_each)
         self.progress.in_flight += 1
-        began = time.monotonic()
         try:
             result = await self._ask(job, epoch)
         finally:
             self.progress.in_flight -= 1
         if result is None:
             return None
-        self.pacer.finished(epoch, time.monotonic() - began, result.usage.completion_tokens)
+        # The request's own time, from its last send: the client's work before and after it
+        # (the store, threads queueing for the executor) says nothing of the server's queue.
+        if result.status is Status.COMPLETE:
+            self.pacer.finished(epoch, result.timings.total, result.usage.completion_tokens)
         await self._keep(job, result)
         return result
 
