@@ -134,3 +134,13 @@ def test_schema_in_a_cell_gives_the_parsed_object_in_chat_result(kernel, server)
     assert shown.text.strip() == "City(name='example', people=1)"
     bad = kernel.execute("%%chat --no-history --schema nope\nx")
     assert "UsageError: --schema nope: not a pydantic model" in bad.text
+
+
+def test_history_shows_an_attached_image_as_its_placeholder(kernel, tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), "blue").save(tmp_path / "dot.png")
+    run = kernel.execute(f"%%chat -t pictures -a {tmp_path / 'dot.png'}\nwhat colour?")
+    assert run.reply["status"] == "ok", run.text
+    shown = kernel.execute("%chat history -t pictures").everything
+    assert "[image 1: image 40\\u00d730 PNG" in shown and "base64" not in shown  # JSON-escaped ×
