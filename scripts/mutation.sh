@@ -7,6 +7,8 @@
 #
 #   scripts/mutation.sh                 every module below
 #   scripts/mutation.sh redact cache-key  only these
+#   scripts/mutation.sh --report          the table of the last runs (a run cut short shows
+#                                         "checked of generated" and scores what it checked)
 #   cd .mutation/redact && mutmut results && mutmut show NAME   the survivors, one by one
 #
 # Shared mutmut settings are [tool.mutmut] in pyproject.toml; which tests specify which module
@@ -90,31 +92,36 @@ def statuses(work: Path, patterns: list[str]) -> list[str]:
     return found
 
 
-def run(name: str) -> tuple[int, int, int]:
+def run(name: str) -> None:
     path, tests, patterns = MODULES[name]
     work = prepare(name, path, tests)
     children = os.environ.get("MUTMUT_CHILDREN", "2")
     with open(work / "run.log", "w") as log:
         subprocess.run(["mutmut", "run", "--max-children", children, *patterns],
                        cwd=work, stdout=log, stderr=subprocess.STDOUT, check=False)
-    found = statuses(work, patterns)
-    killed = sum(s in ("killed", "timeout") for s in found)
-    return len(found), killed, found.count("survived")
 
 
-names = sys.argv[1:] or list(MODULES)
+def row(name: str) -> str:
+    """The table row of a module from its last run; a run cut short scores what it checked."""
+    found = statuses(Path(".mutation") / name, MODULES[name][2])
+    checked = [s for s in found if s != "not checked"]
+    killed = sum(s in ("killed", "timeout") for s in checked)
+    score = killed / len(checked) if checked else 0.0
+    mutants = f"{len(found)}" if len(checked) == len(found) else f"{len(checked)} of {len(found)}"
+    mark = "✓" if checked and score >= TARGET else "✗"
+    return (f"| `{MODULES[name][0]}` | {mutants} | {killed} | {checked.count('survived')} "
+            f"| {100 * score:.1f}% | {mark} |")
+
+
+report = sys.argv[1:2] == ["--report"]  # the table from the last runs, running nothing
+names = sys.argv[1 + report:] or [n for n in MODULES if not report or (Path(".mutation") / n).exists()]
 unknown = [n for n in names if n not in MODULES]
 if unknown:
     sys.exit(f"unknown module {unknown}: choose from {', '.join(MODULES)}")
-rows = []
-for name in names:
-    total, killed, survived = run(name)
-    score = killed / total if total else 0.0
-    rows.append((MODULES[name][0], total, killed, survived, score))
-    print(f"{name}: {killed}/{total} killed", file=sys.stderr, flush=True)
+for name in names if not report else []:
+    run(name)
+    print(f"{name}: done", file=sys.stderr, flush=True)
 print("| module | mutants | killed | survived | score | ≥ 90% |")
 print("|---|---:|---:|---:|---:|:-:|")
-for module, total, killed, survived, score in rows:
-    mark = "✓" if score >= TARGET else "✗"
-    print(f"| `{module}` | {total} | {killed} | {survived} | {100 * score:.1f}% | {mark} |")
+print("\n".join(row(name) for name in names))
 PY

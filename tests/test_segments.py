@@ -103,3 +103,33 @@ def test_a_fence_line_that_fills_a_segment_is_followed_by_a_character_then_the_c
         *[("```python\n", "x" * 10)] * 2,
         ("```python\n", "x" * 9),
     ]
+
+
+FENCE = "```\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "parts"),
+    [
+        ("one two three four five six seven eight nine ten", 16,
+         ["one two three ", "four five six ", "seven eight ", "nine ten"]),  # after the last space
+        ("a bcdefghijklmnopqrstuvwxyz", 8, ["a ", "bcdefghi", "jklmnopq", "rstuvwxy", "z"]),
+        ("abcdefghijklmnopqrstuvwxyz abc", 12, ["abcdefghijkl", "mnopqrstuvwx", "yz abc"]),
+        ("漢字です、句読点。もあります漢字の文章です" * 2, 30,
+         ["漢字です、句読点。", "もあります漢字の文章", "です漢字です、", "句読点。",
+          "もあります漢字の文章", "です"]),  # after the last CJK stop, else at the limit
+        ("漢、" + "漢" * 20, 30, ["漢、", "漢" * 10, "漢" * 10]),
+        ("漢" * 8 + "。" + "漢" * 12, 30, ["漢" * 8 + "。", "漢" * 10, "漢" * 2]),
+        ("漢" * 10 + "。" + "漢" * 10, 30, ["漢" * 10, "。" + "漢" * 9, "漢"]),  # never past it
+        ("漢" * 30, 24, ["漢" * 8, "漢" * 8, "漢" * 8, "漢" * 6]),
+    ],
+)  # fmt: skip
+def test_a_line_longer_than_a_segment_is_cut_after_a_space_else_a_cjk_stop_else_at_the_limit(
+    text: str, limit: int, parts: list[str]
+) -> None:
+    assert segments(text, limit) == [("", part) for part in parts]
+
+
+def test_a_long_code_line_is_cut_after_a_space_and_goes_on_under_the_fence() -> None:
+    parts = segments(FENCE + "a b " * 12 + "\n```", 16)
+    assert parts == [("", FENCE + "a b " * 3), *[(FENCE, "a b " * 4)] * 2, (FENCE, "a b \n```")]
