@@ -18,6 +18,11 @@
 # reason on their line; the ones left are counted as survivors and explained here:
 #   interpolate.resolve: `_STEP.finditer(path)` for `finditer(path, name.end())`; a name holds
 #     no `.` or `[`, so both find the same steps (said beside the code too).
+#   show/segments._in_line: the searches start past `least` and their result is checked
+#     against `least`, so moving either bound alone (`None`, `least - 1`, `>=`) changes nothing.
+#   show/_inline: a hard break or a line break inside math never stands in one-line context (a
+#     heading or a table cell holds one line), so `_other`'s and `_math`'s one-line branches
+#     for them cannot be told apart; `_math_body` removing `\{` `\}` for "XXXX" balances alike.
 #
 # Eight deliberate bugs, each caught by the test named (break the code, watch it go red):
 #   `&` left unescaped in text (show/_inline.py)   test_text_shows_exactly_as_the_parser_read_it

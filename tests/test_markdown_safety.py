@@ -489,6 +489,7 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
             "x &#92;(a&#92;) &#92;\u2060href &#92;\u2060style{b} &#92;hrefx",
         ),
         ("***\n\nlast", "___\n\nlast"),
+        ("$a>b$ $\\href{u}{v}$", "$a\\gt b$ $\\\u2060href{u}{v}$"),  # no HTML, no link in math
         ("$$a\nB\nc\n2$$", "$$a\nB\nc\n{}2$$"),  # only a line that could start a block gets {}
         ("$$a$b$$", "&#36;&#36;a$b$&#36;"),  # a lone `$` inside `$$…$$`: only `$b$` is math
         ("[x](/é€) ![y](<a b.png>)", "[x](/%C3%A9%E2%82%AC) [y](a%20b.png)"),  # UTF-8, each byte
