@@ -23,6 +23,8 @@
 #   show/_inline: a hard break or a line break inside math never stands in one-line context (a
 #     heading or a table cell holds one line), so `_other`'s and `_math`'s one-line branches
 #     for them cannot be told apart; `_math_body` removing `\{` `\}` for "XXXX" balances alike.
+#   show/_inline._url_char: markdown-it percent-encodes non-ASCII in every link target first,
+#     so the bytes joined are always one, and any separator between them changes nothing.
 #
 # Eight deliberate bugs, each caught by the test named (break the code, watch it go red):
 #   `&` left unescaped in text (show/_inline.py)   test_text_shows_exactly_as_the_parser_read_it

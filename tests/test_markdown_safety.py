@@ -492,7 +492,7 @@ def test_every_output_of_the_corpus_as_one_reply_renders_safely(limit: int) -> N
         ("$a>b$ $\\href{u}{v}$", "$a\\gt b$ $\\\u2060href{u}{v}$"),  # no HTML, no link in math
         ("$$a\nB\nc\n2$$", "$$a\nB\nc\n{}2$$"),  # only a line that could start a block gets {}
         ("$$a$b$$", "&#36;&#36;a$b$&#36;"),  # a lone `$` inside `$$…$$`: only `$b$` is math
-        ("[x](/é€) ![y](<a b.png>)", "[x](/%C3%A9%E2%82%AC) [y](a%20b.png)"),  # UTF-8, each byte
+        ("[x](/é€) ![y](<a b.png>)", "[x](/%C3%A9%E2%82%AC) [y](a%20b.png)"),  # UTF-8 bytes
         (  # an image's description is written for where it stands: here, a table cell
             "| h |\n|---|\n| ![a `x\\|y` $p\\|q$](p.png) |",
             "| h |\n| --- |\n| [a ` x\\|y ` $p\\vert q$](p.png) |",
