@@ -16,6 +16,7 @@ from .errors import IncompleteError, NbStreamError
 from .mapping import map_items as map  # noqa: F401 — not in __all__: `import *` keeps the builtin
 from .settings import Api, NbStream
 from .text_stream import AsyncTextStream, TextStream, astream, stream
+from .tools.function import tool
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "load_ipython_extension",
     "run",
     "stream",
+    "tool",
     "unload_ipython_extension",
 ]
 

@@ -2,8 +2,9 @@
 
 Every function takes the `%%chat` options as keywords (model, system, thread, new, no_history,
 temperature, max_tokens, top_p, seed, timeout, retries, stream, cache, api (an `Api`),
-hide_reasoning); any other keyword is a request parameter sent as is (`response_format=...`,
-`reasoning_effort="high"`, `verbosity="low"`, `reasoning_summary="auto"`).
+hide_reasoning, tools (functions the model may call), approve, max_tool_rounds); any other
+keyword is a request parameter sent as is (`response_format=...`, `reasoning_effort="high"`,
+`verbosity="low"`, `reasoning_summary="auto"`).
 
 `schema=` (a pydantic model, dataclass, TypedDict or JSON-schema dict) asks for a typed answer:
 the reply streams as pretty-printed JSON and `result.parsed` holds the validated object.
@@ -27,11 +28,12 @@ from .session import Session, current
 from .show.live import LiveView, driver
 from .show.rendering import metadata
 from .show.surfaces import surface_for
+from .tools.turn import check_main_thread, refuse_tools
 from .turn import TurnOptions
 from .typed import Shape, shape_of, typed
 
 _OPTIONS = {"thread", "model", "system", "new", "no_history", "timeout", "retries", "stream",
-            "cache", "api", "hide_reasoning"}  # fmt: skip
+            "cache", "api", "hide_reasoning", "tools", "approve", "max_tool_rounds"}  # fmt: skip
 _PARAMS = ("temperature", "max_tokens", "top_p", "seed")
 
 
@@ -42,6 +44,8 @@ def turn_options(options: dict[str, Any]) -> TurnOptions:
     """
     params = dict(options.pop("params", None) or {})
     known = {k: options.pop(k) for k in list(options) if k in _OPTIONS}
+    if known.get("tools") is not None:
+        known["tools"] = tuple(known["tools"])
     params.update({k: v for k, v in options.items() if v is not None})
     if known.get("thread") is None:
         known.pop("thread", None)
@@ -87,6 +91,7 @@ async def achat(
 ) -> ChatResult:
     """`await nbstream.achat(...)`: like `chat`, without blocking the caller's event loop."""
     check_prompt(prompt)
+    check_main_thread(options)
     session = session or current()
     shape = _shaped(options)
     turn = turn_options(options)
@@ -138,6 +143,7 @@ def gather(
     back in prompt order, each with its status; a failed item has `status` FAILED and the
     message in `error`, and no item raises.
     """
+    refuse_tools(options, "gather")
     for prompt in prompts:
         check_prompt(prompt)
     options.setdefault("no_history", True)
@@ -158,6 +164,7 @@ async def agather(
 ) -> list[ChatResult]:
     """`await nbstream.agather(...)`: like `gather`, without blocking the caller's event loop,
     so other cells run meanwhile (`asyncio.ensure_future(nbstream.agather(...))`)."""
+    refuse_tools(options, "agather")
     for prompt in prompts:
         check_prompt(prompt)
     options.setdefault("no_history", True)
@@ -181,6 +188,7 @@ def compare(
     One-offs by default; given `thread=`, each model continues that thread's history in its
     own branch, `THREAD@MODEL`, so a follow-up can go on with any of them.
     """
+    refuse_tools(options, "compare")
     check_prompt(prompt)
     shape = _shaped(options)
     results = compare_turns(session or current(), prompt, models, turn_options(options), show=show)

@@ -23,6 +23,7 @@ from .scale.scheduler import Plan, Scheduler
 from .session import Session, current, with_backend
 from .show.progress import show_progress
 from .store.runs import RunRecord, runs_path
+from .tools.turn import refuse_tools
 from .turn import TurnOptions
 
 
@@ -52,6 +53,7 @@ def map_items(
     prices and waits for them (`wait=False` returns a `BatchHandle` at once); the batch ids are
     kept, so re-running the cell, or `nbstream.collect(batch_id)`, fetches the results later.
     """
+    refuse_tools(options, "map")
     if schema is not None:
         raise ConfigError("schema= is not available in this nbstream yet", "drop schema=")
     if mode not in ("live", "batch"):

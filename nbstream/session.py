@@ -34,6 +34,7 @@ from .store.apis import ResponsesOnlyModels
 from .store.cache import ResponseCache, cache_path
 from .store.cache_policy import stream_for
 from .store.threads import ConversationStore
+from .tools.turn import ToolSet
 from .turn import Turn, TurnOptions
 
 
@@ -184,17 +185,21 @@ class Session:
             messages[-1] = {"role": "user", "content": prompt.content()}
             openai = settings.host == urlsplit(OPENAI_URL).netloc
             extras = {"attached": prompt.attached(openai), "image_tokens": prompt.image_tokens}
-        request = ChatRequest(
-            messages, settings.model, dict(options.params), options.stream, **extras
+        keys = configured_keys(settings.api_key)
+        tools = ToolSet.of(
+            options.tools, options.approve, options.max_tool_rounds, self.config, keys
         )
+        params = tools.params(options.params)  # the tool schemas are part of the cache key
+        request = ChatRequest(messages, settings.model, params, options.stream, **extras)
         check_request(request, configured_keys(settings.api_key))
-        live = partial(self._live, request, settings)
+        live = partial(self._live, request, settings, tools)
         stream, to_record = stream_for(self.cache, request, settings, cell_id, live)
         return Turn(prompt, options, cell_id, uuid.uuid4().hex, stream, to_record)
 
-    def _live(self, request: ChatRequest, settings: Settings) -> ChatStream:
+    def _live(self, request: ChatRequest, settings: Settings, tools: ToolSet) -> TurnStream:
         notice = self._take_offline_notice()
-        return ChatStream(request, settings, notice=notice, apis=self.apis)
+        first = ChatStream(request, settings, notice=notice, apis=self.apis)
+        return tools.loop(first, lambda again: ChatStream(again, settings, apis=self.apis))
 
     def cost(self, result: ChatResult) -> float | None:
         """The reply's cost in dollars, with configured prices over the built-in table."""

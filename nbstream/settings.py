@@ -105,6 +105,12 @@ class NbStream(Configurable):
     ).tag(config=True)
     image_max_side = Int(1024, help="Attached images are resized to at most this many pixels "
                          "on their longest side.").tag(config=True)  # fmt: skip
+    approve = Unicode("ask", help="Tool calls: ask before running a function not marked safe, "
+                      "or auto.").tag(config=True)  # fmt: skip
+    max_tool_rounds = Int(8, help="Tool rounds before the loop stops.").tag(config=True)
+    tool_result_chars = Int(
+        20_000, help="A tool result longer than this is cut, with a note, before it is sent."
+    ).tag(config=True)
 
 
 @dataclass(frozen=True)

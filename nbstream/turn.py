@@ -28,6 +28,9 @@ class TurnOptions:
     cache: str | None = None
     api: Api | str | None = None  # chat, responses or auto
     hide_reasoning: bool | None = None
+    tools: tuple[Any, ...] = ()  # functions (or lists of them) the model may call
+    approve: str | None = None  # ask or auto (None: NbStream.approve)
+    max_tool_rounds: int | None = None
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,16 @@ def test_the_quickstart_runs_offline_and_saves_replies_with_footers(
         for output in cell.outputs
         if "nbstream" in output.get("metadata", {})
     ]
-    assert len(replies) == 5
+    assert len(replies) == 6
     for output in replies:
         assert set(output["data"]) == {"text/markdown", "text/plain"}
         assert "first token" in output["data"]["text/plain"]
         assert "⏳" not in output["data"]["text/plain"]
         assert output["metadata"]["nbstream"]["status"] == "complete"
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    [tool_reply] = [o for o in replies if "🔧 column\\_stats  ✓" in o["data"]["text/markdown"]]
+    assert "bill_length_mm: mean 43.9 over 344 rows" in tool_reply["data"]["text/plain"]
+    assert "1 tool call in 1 round" in tool_reply["data"]["text/plain"]
     assert "sk-must-not-be-used" not in json.dumps(nb)
     text = echoed.getvalue()
     assert "Offline demo reply" in text and "· offline demo" in text
@@ -53,7 +56,7 @@ def _assert_reads_as_a_transcript(text: str, nb: nbformat.NotebookNode) -> None:
         assert f"\n{prompt}{echoed}\n" in text
     assert f"In [{len(code) + 1}]" not in text
     footers = [line for line in text.splitlines() if line.startswith("nbstream-demo · ")]
-    assert len(footers) == 5
+    assert len(footers) == 6
     lines = text.splitlines()
     assert all(lines[lines.index(f) - 1] == "" for f in footers)
 
@@ -88,7 +91,7 @@ def test_papermill_runs_the_quickstart_and_saves_final_replies(tmp_path: Path, m
         for o in cell.outputs
         if "nbstream" in o.get("metadata", {})
     ]
-    assert len(footers) == 5 and all(f.startswith("nbstream-demo · ") for f in footers)
+    assert len(footers) == 6 and all(f.startswith("nbstream-demo · ") for f in footers)
 
 
 def test_the_context_notebook_runs_offline_with_tables_figures_errors_and_types(

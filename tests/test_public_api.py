@@ -12,7 +12,7 @@ def test_the_public_api_is_pinned() -> None:
         "Api", "AsyncTextStream", "BatchHandle", "Chat", "ChatPanel", "ChatResult",
         "IncompleteError", "NbStream", "NbStreamError", "Status", "TextStream", "Timings", "Usage",
         "achat", "agather", "astream", "cancel", "chat", "collect", "compare", "gather",
-        "load_ipython_extension", "run", "stream", "unload_ipython_extension",
+        "load_ipython_extension", "run", "stream", "tool", "unload_ipython_extension",
     ]  # fmt: skip
 
 

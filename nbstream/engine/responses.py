@@ -35,6 +35,8 @@ def request_kwargs(
     if "response_format" in params:  # Chat Completions' name; Responses keeps it in text.format
         text["format"] = _text_format(params.pop("response_format"))
     limit = params.pop("max_completion_tokens", params.pop("max_tokens", None))
+    if "tools" in params:
+        params["tools"] = [_function_tool(tool) for tool in params["tools"]]
     system = [m["content"] for m in messages if m.get("role") in ("system", "developer")]
     kwargs: dict[str, Any] = {
         "model": model,
@@ -70,7 +72,14 @@ def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue  # sent as `instructions`
         if role == "assistant":
             items += [dict(i) for i in message.get("reasoning_items") or ()]
-        items.append({"role": role, "content": _content(message.get("content"))})
+        if role == "tool":
+            output = message.get("content") or ""
+            items.append({"type": "function_call_output", "call_id": message.get("tool_call_id"),
+                          "output": output})  # fmt: skip
+            continue
+        if role != "assistant" or message.get("content") or not message.get("tool_calls"):
+            items.append({"role": role, "content": _content(message.get("content"))})
+        items += [_function_call(call) for call in message.get("tool_calls") or ()]
     return items
 
 
@@ -87,6 +96,18 @@ def _content(content: Any) -> Any:
             part = {"type": "input_image", "image_url": part["image_url"]["url"]}
         parts.append(part)
     return parts
+
+
+def _function_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A Chat Completions tool as the Responses API has it: the function's fields at the top."""
+    function = tool.get("function")
+    return {"type": "function", **function} if isinstance(function, dict) else tool
+
+
+def _function_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    return {"type": "function_call", "call_id": call.get("id"),
+            "name": function.get("name"), "arguments": function.get("arguments") or ""}  # fmt: skip
 
 
 class ResponsesWire:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
+from .toolrounds import ToolActivity, ToolRound
+
 #: `ChatResult.backend` of replies from nbstream's built-in offline demo server.
 OFFLINE_BACKEND = "offline demo"
 
@@ -128,7 +130,7 @@ class Notice:
 
 Event = (
     TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | UsageReport | Finish | Retrying
-    | Notice
+    | Notice | ToolActivity
 )  # fmt: skip
 
 
@@ -159,6 +161,7 @@ class ChatResult:
     # Opaque items the API wants back next turn: Responses reasoning items (encrypted) and
     # OpenRouter's reasoning_details.
     reasoning_items: tuple[dict[str, Any], ...] = ()
+    tool_rounds: tuple[ToolRound, ...] = ()  # the tool calls run before this answer, in order
 
     @property
     def incomplete(self) -> bool:
@@ -232,6 +235,9 @@ class ChatResult:
         values["tool_calls"] = tuple(ToolCall(**t) for t in values.get("tool_calls") or ())
         values["notices"] = tuple(values.get("notices") or ())
         values["reasoning_items"] = tuple(values.get("reasoning_items") or ())
+        values["tool_rounds"] = tuple(
+            ToolRound.from_dict(r) for r in values.get("tool_rounds") or ()
+        )
         return cls(**values)
 
 

@@ -95,6 +95,11 @@ class ChatMagics(Magics):
         help="stream a summary of the reasoning (Responses API)",
     )
     @argument("--hide-reasoning", action="store_true", help="show only the reasoning's size")
+    @argument("--tools", metavar="NAME[,NAME…]",
+              help="functions (or lists of them) in the notebook the model may call")  # fmt: skip
+    @argument("--approve", choices=("ask", "auto"),
+              help="ask before running a tool not marked safe (default), or auto")  # fmt: skip
+    @argument("--max-tool-rounds", type=int, help="tool rounds before the loop stops (8)")
     @argument("--allow-incomplete", action="store_true", help="an incomplete reply "
               "(connection lost, no finish reason) does not fail the cell")  # fmt: skip
     @argument("-h", "--help", action="store_true", help="show these options; send nothing")
@@ -112,6 +117,8 @@ class ChatMagics(Magics):
             raise UsageError("empty prompt: write the prompt in the cell, below %%chat")
         if args.each and args.compare:
             raise UsageError("%%chat: use --each or --compare, not both")
+        if args.tools and (args.each or args.compare):
+            raise UsageError("%%chat: --tools runs one conversation; not with --each or --compare")
         try:
             result = self._run(args, prompt, names(shell, self.errors))
         except KeyboardInterrupt:
@@ -235,7 +242,19 @@ class ChatMagics(Magics):
             cache=args.cache,
             api=args.api,
             hide_reasoning=args.hide_reasoning or None,
+            tools=self._tools(args.tools),
+            approve=args.approve,
+            max_tool_rounds=args.max_tool_rounds,
         )
+
+    def _tools(self, names: str | None) -> tuple[Any, ...]:
+        namespace = self.shell.user_ns if self.shell else {}
+        found = []
+        for name in filter(None, (n.strip() for n in (names or "").split(","))):
+            if name not in namespace:
+                raise UsageError(f"%%chat --tools: no {name!r} in the notebook")
+            found.append(namespace[name])
+        return tuple(found)
 
     def _surface(self, args: Any, json: bool = False) -> Surface:
         # A typed answer streams as indented JSON, which Markdown would re-flow.

@@ -27,6 +27,7 @@ from .requests import (
     validate_responses,
 )
 from .responses import ResponsesReply, as_chat
+from .tooldemo import check_tool_messages
 
 DEMO_MODEL = "nbstream-demo"
 _CREATED = 1_735_689_600  # a fixed "created" for the model list
@@ -106,6 +107,7 @@ class Backend:
 
     def answer(self, endpoint: str, body: dict[str, Any], record: RequestRecord) -> Response:
         """The answer to a valid request: a refusal, a fault's own answer, or a reply."""
+        check_tool_messages((body if endpoint == "chat" else as_chat(body))["messages"])
         body, fault, opts = self.fault_for(body)
         ask = Ask(endpoint, body, opts, record.authorization)
         plain = fault.refuse(ask) if fault.refuse else None

@@ -9,6 +9,7 @@ from typing import Any
 from .context import described, instance, schema_in
 from .faults import Fault
 from .replies import Reply, demo_text, filler, message_text, reasoning_text, tokenize
+from .tooldemo import answer_tokens, tool_deltas
 
 
 def build_reply(
@@ -30,7 +31,13 @@ def build_reply(
     if fault.deltas is not None:
         choices = fault.deltas(body)
         return Reply(body["model"], choices, [fault.finish] * len(choices), **common)
-    if opts.get("echo"):  # the last message back, byte for byte (tests of what is shown)
+    calls = tool_deltas(body, opts)
+    if calls is not None:  # the request offers tools: the demo calls one
+        return Reply(body["model"], [calls], ["tool_calls"], **common)
+    answer = answer_tokens(body)
+    if answer is not None:
+        tokens = answer
+    elif opts.get("echo"):  # the last message back, byte for byte (tests of what is shown)
         tokens = tokenize(message_text(body["messages"][-1].get("content")))
     elif "text" in opts:
         tokens = tokenize(opts["text"])

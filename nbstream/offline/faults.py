@@ -238,4 +238,6 @@ FAULTS: dict[str, Fault] = {
     "fault-responses-only": Fault(refuse=_responses_only, dialect="hidden"),
     "fault-no-json-schema": Fault(refuse=refuse_json_schema),
     "fault-no-response-format": Fault(refuse=refuse_response_format),
+    # Misbehave in a tool loop (offline/tooldemo.py): bad arguments, an unknown tool, no end.
+    **{name: Fault() for name in ("fault-tool-bad-json", "fault-tool-unknown", "fault-tool-loop")},
 }

@@ -13,8 +13,8 @@ from starlette.responses import JSONResponse
 
 #: The per-request options (the extra body field `nbstream`) and their types.
 OPTIONS: dict[str, type] = {
-    **dict.fromkeys(("text", "key", "retry_after", "replay", "unknown_as"), str),
-    **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status"), int),
+    **dict.fromkeys(("text", "key", "retry_after", "replay", "unknown_as", "tool_arguments"), str),
+    **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status", "tool_calls"), int),
     **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive", "batch_delay"), float),
     **dict.fromkeys(("fail_headers",), dict),
     **dict.fromkeys(("fail_in_band", "echo", "expire"), bool),

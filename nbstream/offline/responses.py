@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .replies import Op, Reply, Write, dumps
+from .tooldemo import responses_messages
 
 _REASONING_KEYS = ("reasoning_content", "reasoning")
 
@@ -28,11 +29,11 @@ def as_chat(body: Mapping[str, Any]) -> dict[str, Any]:
     messages = (
         [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
     )
-    messages += [i for i in items if isinstance(i, dict) and i.get("role")]
+    messages += responses_messages(items)
     limit = body.get("max_output_tokens")
     chat = {
         k: body[k]
-        for k in ("model", "temperature", "top_p", "stream", "nbstream", "text")
+        for k in ("model", "temperature", "top_p", "stream", "nbstream", "text", "tools")
         if k in body
     }
     return {**chat, "messages": messages, **({"max_tokens": limit} if limit else {})}

@@ -35,6 +35,12 @@ model answers any model name; with them an unknown name is a 404, as OpenAI says
     fault-slow                   the demo reply after 2 s, at 5 tokens/s
     fault-responses-only         404 on /v1/chat/completions as OpenAI says it; hidden
                                  reasoning on /v1/responses
+    fault-tool-bad-json, fault-tool-unknown, fault-tool-loop
+                                 misbehave when offered tools (see offline/tooldemo.py)
+
+A request that offers `tools` gets a call of the first one (`tool_calls`: that many, in
+parallel; `tool_arguments`: these arguments), then, once the results are in, an answer quoting
+them. A `tool` message that does not follow its call is a 400, as OpenAI says it.
 
 Options go in the request's extra body field `nbstream` (a dict real servers never see):
 `text`, `tokens`, `rate` (tokens/s, 0 = no pacing), `first_token_delay`, `fail_status` with

@@ -24,7 +24,9 @@ from ..engine.result import (
     TextDelta,
 )
 from ..engine.stream import TurnStream
+from ..engine.toolrounds import ToolActivity
 from ..errors import NbStreamError, StreamError
+from ..tools.mainthread import INBOX
 from .badge import ERROR_MARK
 from .rendering import Throttle, footer, metadata, status_line
 from .surfaces import Surface
@@ -52,7 +54,7 @@ class _Progress:
         if isinstance(event, Retrying):
             self.note = f"{event.reason}, retrying in {event.wait:.0f} s (attempt {event.attempt})"
             self.wake.set()
-        elif isinstance(event, Notice):
+        elif isinstance(event, (Notice, ToolActivity)):
             self.wake.set()
         elif isinstance(event, (TextDelta, ReasoningDelta)) and not self.first_text:
             # Only the first delta wakes the main thread: later ones wait for the throttle.
@@ -88,7 +90,12 @@ class LiveView:
         self._shown = -1  # characters of reply text on screen; -1: nothing shown yet
 
     def tick(self) -> float:
-        """Update the surface if the throttle allows; return the seconds until the next tick."""
+        """Update the surface if the throttle allows; return the seconds until the next tick.
+        Runs the tool calls that wait for the main thread (this is it), shown first: approval
+        asks about the call on screen."""
+        if INBOX.waiting():
+            self._show(self.snapshot(), self._clock(), self._shown)
+            INBOX.drain()
         now = self._clock()
         snapshot = self.snapshot()
         if snapshot.timings.first_token is None:

@@ -25,6 +25,7 @@ from .reasoning import (
     thinking_line,
     usage_facts,
 )
+from .tooluse import calls_fact, rounds_markdown, rounds_text
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -80,6 +81,7 @@ def footer(
         scope = " (answer only)" if result.hidden_reasoning else ""
         parts.append(f"{result.tokens_per_second:.1f} tok/s{scope}")
     parts.append(f"total {format_seconds(result.timings.total)}")
+    parts += filter(None, [calls_fact(result)])
     parts.append(ending(result))
     if result.attached:
         parts.append(f"attached {result.attached}")
@@ -137,7 +139,7 @@ def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
     """The reply body as safe Markdown: reasoning (unless `reasoning=False`), text, refusal,
     tool calls."""
     section = reasoning_markdown(result, reasoning_time(result)) if reasoning else ""
-    parts = [section] if section else []
+    parts = [part for part in (section, rounds_markdown(result)) if part]
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:
@@ -151,8 +153,7 @@ def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
 
 def reply_text(result: ChatResult) -> str:
     """The reply body as plain text."""
-    reasoning = reasoning_plain(result)
-    parts = [reasoning] if reasoning else []
+    parts = [part for part in (reasoning_plain(result), rounds_text(result)) if part]
     if result.text:
         parts.append(result.text)
     if result.refusal:

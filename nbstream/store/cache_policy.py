@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..engine.stream import ChatRequest, ChatStream, TurnStream
+from ..engine.stream import ChatRequest, TurnStream
 from ..settings import CacheMode, Settings
 from .attachments import by_hash
 from .cache import ResponseCache
@@ -17,7 +17,7 @@ def stream_for(
     request: ChatRequest,
     settings: Settings,
     cell_id: str | None,
-    live: Callable[[], ChatStream],
+    live: Callable[[], TurnStream],
 ) -> tuple[TurnStream, CacheRequest | None]:
     """The live stream (`live()`) or a replay, as the cache mode says; and what to record."""
     if settings.cache is CacheMode.OFF:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.toolrounds import round_messages
 from .records import Exchange, Thread, reply_content
 from .rows import Delta, Known, Op
 
@@ -108,6 +109,7 @@ def messages(
         answer: dict[str, Any] = {"role": "assistant", "content": reply}
         if ex.result.reasoning_items:  # kept for the APIs that want them back
             answer["reasoning_items"] = list(ex.result.reasoning_items)
-        sent += [{"role": "user", "content": ex.user}, answer]
+        rounds = round_messages(ex.result.tool_rounds)  # tool messages follow their calls
+        sent += [{"role": "user", "content": ex.user}, *rounds, answer]
     sent.append({"role": "user", "content": user})
     return sent

@@ -1,0 +1,77 @@
+"""How a reply's tool rounds are shown: each call folded, with its arguments, result and time.
+
+Above the answer, one `<details>` per call (GitHub and nbconvert show them folded too), whose
+summary line names the tool, says how it ended and how long it took; inside, the arguments as
+the model sent them and the text that went back. Names, arguments and results are untrusted
+(the model wrote them, or a tool returned them): they go through `literal` and `code_block`.
+"""
+
+from __future__ import annotations
+
+from ..engine.result import ChatResult, Status
+from ..engine.toolrounds import Outcome, ToolRun
+from .markdown import code_block, literal
+
+_MARK = {
+    Outcome.OK: "✓",
+    Outcome.ERROR: "✖ error",
+    Outcome.DENIED: "⊘ denied",
+    Outcome.UNKNOWN: "✖ unknown tool",
+    Outcome.INTERRUPTED: "■ interrupted",
+}
+#: Said under the rounds of a reply replayed from the cache.
+REPLAYED = "tool calls replayed from the cache: no function ran"
+#: A live snapshot (status incomplete) holds the call that runs now as INTERRUPTED, no output.
+RUNNING = "⋯ running"
+
+
+def tool_count(result: ChatResult) -> int:
+    """How many tool calls the turn ran (or tried to: errors and denials count)."""
+    return sum(len(one.runs) for one in result.tool_rounds)
+
+
+def calls_fact(result: ChatResult) -> str | None:
+    """'3 tool calls in 2 rounds' for the footer, None without tools."""
+    calls = tool_count(result)
+    if not calls:
+        return None
+    rounds = len(result.tool_rounds)
+    noun = "tool call" if calls == 1 else "tool calls"
+    return f"{calls} {noun} in {rounds} round{'s' if rounds != 1 else ''}"
+
+
+def _summary(run: ToolRun, live: bool) -> str:
+    running = live and run.outcome is Outcome.INTERRUPTED
+    mark = RUNNING if running else _MARK[run.outcome]
+    time = f" · {run.seconds:.2f} s" if run.seconds else ""
+    return literal(f"🔧 {run.name}  {mark}{time}")
+
+
+def rounds_markdown(result: ChatResult) -> str:
+    """The tool rounds as folded sections ('' when there were none)."""
+    live = result.status is Status.INCOMPLETE
+    sections: list[str] = []
+    for one in result.tool_rounds:
+        for run in one.runs:
+            body = [code_block(run.arguments or "{}", "json")]
+            if run.output:
+                body.append(code_block(run.output))
+            inner = "\n\n".join(body)
+            sections.append(
+                f"<details><summary>{_summary(run, live)}</summary>\n\n{inner}\n\n</details>"
+            )
+    if result.replayed and sections:
+        sections.append(f"*{literal(REPLAYED)}*")
+    return "\n\n".join(sections)
+
+
+def rounds_text(result: ChatResult) -> str:
+    """The tool rounds as plain text lines."""
+    lines = []
+    for one in result.tool_rounds:
+        for run in one.runs:
+            output = run.output if len(run.output) <= 200 else run.output[:199] + "…"
+            lines.append(f"[tool {run.name}({run.arguments}) {run.outcome.value}] {output}")
+    if result.replayed and lines:
+        lines.append(f"[{REPLAYED}]")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""The tools of one turn: what the session asks of them, in one place.
+
+The session describes the turn's functions here, adds their schemas to the request (so the cache
+key includes them), and has its first stream wrapped in a `ToolLoop` when there are tools.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..engine.request import ChatRequest
+from ..errors import ToolError
+from .approval import Approve, approve_mode
+from .function import Tool, toolbox
+from .loop import ToolLoop
+
+if TYPE_CHECKING:
+    from ..engine.stream import ChatStream
+    from ..settings import NbStream
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """A turn's described tools and how their calls run (empty: a turn without tools)."""
+
+    tools: tuple[Tool, ...] = ()
+    approve: Approve = Approve.ASK
+    max_rounds: int = 8
+    result_chars: int = 20_000
+    keys: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        functions: tuple[Any, ...],
+        approve: str | None,
+        max_rounds: int | None,
+        config: NbStream,
+        keys: list[str],
+    ) -> ToolSet:
+        """The turn's tools, its options over the settings; raises ToolError."""
+        if not functions:
+            return cls()
+        return cls(
+            tuple(toolbox(functions)),
+            approve_mode(approve or config.approve),
+            config.max_tool_rounds if max_rounds is None else max_rounds,
+            config.tool_result_chars,
+            keys,
+        )
+
+    def params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The request parameters with the tools' schemas added."""
+        if not self.tools:
+            return dict(params)
+        return {**params, "tools": [tool.definition() for tool in self.tools]}
+
+    def loop(
+        self, first: ChatStream, again: Callable[[ChatRequest], ChatStream]
+    ) -> ChatStream | ToolLoop:
+        """`first` alone, or a ToolLoop whose first round is `first`."""
+        if not self.tools:
+            return first
+        streams = iter([first])
+
+        def start(request: ChatRequest) -> ChatStream:
+            stream = next(streams, None)
+            return again(request) if stream is None else stream
+
+        return ToolLoop(
+            first.request,
+            list(self.tools),
+            start,
+            approve=self.approve,
+            max_rounds=self.max_rounds,
+            result_chars=self.result_chars,
+            keys=self.keys,
+        )
+
+
+def refuse_tools(options: dict[str, Any], where: str) -> None:
+    """A one-line ToolError when tools are offered to a call that runs many turns at once."""
+    if options.get("tools"):
+        raise ToolError(f"{where} does not run tools", "offer them to chat(), achat() or a Chat")
+
+
+def check_main_thread(options: dict[str, Any]) -> None:
+    """Tools run on the main thread, which must be the one awaiting the turn (a cell)."""
+    if options.get("tools") and threading.current_thread() is not threading.main_thread():
+        raise ToolError(
+            "tools run on the kernel's main thread, and this turn is awaited on another",
+            "await achat(...) in a cell, or call chat(...)",
+        )
