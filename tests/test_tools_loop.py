@@ -301,3 +301,23 @@ def test_achat_awaited_off_the_main_thread_refuses_tools(session, log, weather) 
     with pytest.raises(nbstream.NbStreamError, match="tools run on the kernel's main thread"):
         nbstream.run(nbstream.achat("Weather?", session=session, tools=[weather]))
     assert log.records == []
+
+
+def test_reasoning_goes_back_inside_the_loop_only_where_the_api_wants_it(
+    session, log, weather
+) -> None:
+    # Responses: the round's encrypted reasoning item goes back before its function call.
+    nbstream.chat(
+        "Weather?", session=session, tools=[weather], api=Api.RESPONSES,
+        model="nbstream-hidden-reasoning",
+    )  # fmt: skip
+    kinds = [item.get("type") or item.get("role") for item in log.records[-1].body["input"]]
+    assert kinds == ["user", "reasoning", "function_call", "function_call_output"]
+    # Chat Completions (DeepSeek's reasoning_content): shown, never sent back.
+    result = nbstream.chat(
+        "Weather?", session=session, tools=[weather], model="nbstream-reasoning-content"
+    )
+    assert result.tool_rounds and result.reasoning  # the answer's reasoning is shown
+    assistant = log.records[-1].body["messages"][1]
+    assert set(assistant) == {"role", "content", "tool_calls"}
+    assert "reasoning" not in json.dumps(log.records[-1].body["messages"])

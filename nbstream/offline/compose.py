@@ -32,8 +32,14 @@ def build_reply(
         choices = fault.deltas(body)
         return Reply(body["model"], choices, [fault.finish] * len(choices), **common)
     calls = tool_deltas(body, opts)
-    if calls is not None:  # the request offers tools: the demo calls one
-        return Reply(body["model"], [calls], ["tool_calls"], **common)
+    if calls is not None:  # the request offers tools: the demo calls one, thinking first
+        dialect = None if fault.dialect == "think" else fault.dialect
+        thoughts = tokenize(reasoning_text(body)) if dialect else []
+        thinking, reasoning = _deltas(dialect, thoughts, [])
+        hidden = len(thoughts) if dialect == "hidden" else 0
+        deltas = [*thinking, *calls[1:]] if dialect != "hidden" else calls
+        return Reply(body["model"], [deltas], ["tool_calls"], reasoning=reasoning, hidden=hidden,
+                     **common)  # fmt: skip
     answer = answer_tokens(body)
     if answer is not None:
         tokens = answer
