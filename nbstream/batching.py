@@ -49,7 +49,7 @@ def run_batch(
     resume: bool, wait: bool, max_cost: float | None, show: bool | None,
 ) -> Any:  # fmt: skip
     """Send the items not finished before as batches, wait for them, return all results."""
-    if "tools" in options.params:
+    if "tools" in options.params or options.tools:
         raise ConfigError("batch mode does not run tools", "use mode='live' for tools")
     settings = with_backend(session.settings(options))
     keys = request_keys(session, options, settings, jobs)

@@ -53,7 +53,8 @@ def map_items(
     prices and waits for them (`wait=False` returns a `BatchHandle` at once); the batch ids are
     kept, so re-running the cell, or `nbstream.collect(batch_id)`, fetches the results later.
     """
-    refuse_tools(options, "map")
+    if mode != "batch":  # batch mode says so itself
+        refuse_tools(options, "map")
     if schema is not None:
         raise ConfigError("schema= is not available in this nbstream yet", "drop schema=")
     if mode not in ("live", "batch"):
