@@ -119,6 +119,7 @@ FENCE = "```\n"
          ["漢字です、句読点。", "もあります漢字の文章", "です漢字です、", "句読点。",
           "もあります漢字の文章", "です"]),  # after the last CJK stop, else at the limit
         ("漢、" + "漢" * 20, 30, ["漢、", "漢" * 10, "漢" * 10]),
+        ("漢、漢、" + "漢" * 20, 30, ["漢、漢、", "漢" * 10, "漢" * 10]),  # the last stop
         ("漢" * 8 + "。" + "漢" * 12, 30, ["漢" * 8 + "。", "漢" * 10, "漢" * 2]),
         ("漢" * 10 + "。" + "漢" * 10, 30, ["漢" * 10, "。" + "漢" * 9, "漢"]),  # never past it
         ("漢" * 30, 24, ["漢" * 8, "漢" * 8, "漢" * 8, "漢" * 6]),
@@ -133,3 +134,8 @@ def test_a_line_longer_than_a_segment_is_cut_after_a_space_else_a_cjk_stop_else_
 def test_a_long_code_line_is_cut_after_a_space_and_goes_on_under_the_fence() -> None:
     parts = segments(FENCE + "a b " * 12 + "\n```", 16)
     assert parts == [("", FENCE + "a b " * 3), *[(FENCE, "a b " * 4)] * 2, (FENCE, "a b \n```")]
+
+
+def test_a_paragraph_without_blank_lines_is_cut_after_its_last_line_that_fits() -> None:
+    parts = segments("aaa\nbbb\nccc\nddd\neee\nfff", 10)
+    assert parts == [("", "aaa\nbbb\n"), ("", "ccc\nddd\n"), ("", "eee\nfff")]
