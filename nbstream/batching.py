@@ -18,7 +18,6 @@ from .errors import ConfigError, NbStreamError
 from .scale import batch
 from .scale.batch_lines import request_line, split
 from .scale.estimate import Estimate, check_budget, estimate, messages_for, request_keys
-from .scale.frame import shaped
 from .scale.jobs import Job
 from .scale.progress import Progress
 from .session import Session, current, with_backend
@@ -45,9 +44,9 @@ class BatchHandle:
 
 
 def run_batch(
-    session: Session, jobs: Sequence[Job], options: TurnOptions, items: Any, *,
+    session: Session, jobs: Sequence[Job], options: TurnOptions, *,
     resume: bool, wait: bool, max_cost: float | None, show: bool | None,
-) -> Any:  # fmt: skip
+) -> list[ChatResult] | BatchHandle:  # fmt: skip
     """Send the items not finished before as batches, wait for them, return all results."""
     if "tools" in options.params or options.tools:
         raise ConfigError("batch mode does not run tools", "use mode='live' for tools")
@@ -70,7 +69,7 @@ def run_batch(
     finally:
         record.close()
     results = [earlier.get(key) or fetched.get(key) or _missing() for key in keys]
-    return shaped(items, results, lambda r: _batch_cost(session, r))
+    return results
 
 
 def _pending(record: RunRecord, settings: Settings, keys: Any) -> list[BatchRow]:
@@ -176,7 +175,8 @@ def _check_cost(expected: Estimate, max_cost: float | None, model: str) -> None:
         )
 
 
-def _batch_cost(session: Session, result: ChatResult) -> float | None:
+def batch_cost(session: Session, result: ChatResult) -> float | None:
+    """A reply's cost at batch prices."""
     cost = session.cost(result)
     return None if cost is None else cost * BATCH_PRICE
 

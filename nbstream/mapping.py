@@ -8,10 +8,11 @@ cost, the run record (`store.runs`) the items finished before, `scale.scheduler`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from .api import turn_options
-from .batching import run_batch
+from .batching import BatchHandle, batch_cost, run_batch
 from .engine.result import ChatResult
 from .errors import ConfigError
 from .scale.estimate import check_budget, estimate, request_keys
@@ -25,6 +26,7 @@ from .show.progress import show_progress
 from .store.runs import RunRecord, runs_path
 from .tools.turn import refuse_tools
 from .turn import TurnOptions
+from .typed import shape_of
 
 
 def map_items(
@@ -45,9 +47,11 @@ def map_items(
 
     `{column}` fields take a row's values, `{item}` the item, `{index}` its label. Results come
     in input order: a list of ChatResult for a list, a DataFrame (the input's index; text,
-    status, tokens, cost, error) for pandas. Items are one-offs; each finished one is recorded
-    in `.nbstream/runs.sqlite`, so running the same call again asks only for the rest
-    (`resume=False` asks afresh). `max_cost` (dollars) stops before crossing it.
+    status, tokens, cost, error) for pandas. With `schema=` (as in `chat`) each result has
+    `parsed`, and a DataFrame has the parsed fields as columns instead of the text. Items are
+    one-offs; each finished one is recorded in `.nbstream/runs.sqlite`, so running the same
+    call again asks only for the rest (`resume=False` asks afresh). `max_cost` (dollars)
+    stops before crossing it.
 
     `mode="batch"` sends the items through the provider's Batch API (`/v1/batches`) at its
     prices and waits for them (`wait=False` returns a `BatchHandle` at once); the batch ids are
@@ -55,8 +59,9 @@ def map_items(
     """
     if mode != "batch":  # batch mode says so itself
         refuse_tools(options, "map")
-    if schema is not None:
-        raise ConfigError("schema= is not available in this nbstream yet", "drop schema=")
+    shape = shape_of(schema)
+    if shape is not None:
+        options["response_format"] = shape.response_format()
     if mode not in ("live", "batch"):
         raise ConfigError(f"mode {mode!r} is not known", "use mode='live' or mode='batch'")
     if concurrency != "auto" and not (isinstance(concurrency, int) and concurrency > 0):
@@ -64,26 +69,29 @@ def map_items(
     options.setdefault("no_history", True)
     session = session or current()
     if mode == "batch":
-        return run_batch(session, jobs_for(items, template), turn_options(options), items,
+        sent = run_batch(session, jobs_for(items, template), turn_options(options),
                          resume=resume, wait=wait, max_cost=max_cost, show=show)  # fmt: skip
-    return run_live(
-        session, jobs_for(items, template), turn_options(options), items,
+        if isinstance(sent, BatchHandle):
+            return sent
+        return shaped(items, sent, partial(batch_cost, session), shape)
+    results = run_live(
+        session, jobs_for(items, template), turn_options(options),
         concurrency=concurrency, max_cost=max_cost, resume=resume, show=show,
     )  # fmt: skip
+    return shaped(items, results, session.cost, shape)
 
 
 def run_live(
     session: Session,
     jobs: Sequence[Job],
     options: TurnOptions,
-    items: Any,
     *,
     concurrency: int | str,
     max_cost: float | None,
     resume: bool,
     show: bool | None,
-) -> Any:
-    """Run `jobs` through the session, paced, with the progress view; shaped like `items`."""
+) -> list[ChatResult]:
+    """Run `jobs` through the session, paced, with the progress view; results in order."""
     settings = with_backend(session.settings(options))
     keys = request_keys(session, options, settings, jobs)
     record = RunRecord(runs_path(session.cache.path))
@@ -98,7 +106,7 @@ def run_live(
         results = show_progress(progress, scheduler.run(jobs, earlier), show=show)
     finally:
         record.close()
-    return shaped(items, results, session.cost)
+    return results
 
 
 def _earlier(record: RunRecord, jobs: Sequence[Job], keys: Sequence[str]) -> dict[int, ChatResult]:

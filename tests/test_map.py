@@ -4,6 +4,7 @@ rate limits that lose nothing (FAULTS 6, 33), and `max_cost`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -143,3 +144,19 @@ def test_an_empty_template_or_a_string_of_items_is_refused(session, log) -> None
 
 def test_map_stays_out_of_star_imports() -> None:
     assert "map" not in nbstream.__all__ and callable(nbstream.map)
+
+
+@dataclass
+class Label:
+    category: str
+    urgent: bool
+
+
+def test_a_schema_gives_parsed_results_and_their_fields_as_columns(session, log) -> None:
+    frame = pd.DataFrame({"q": ["a", "b"]}, index=["x", "y"])
+    out = ask(session, frame, "{q}", schema=Label)
+    assert list(out.index) == ["x", "y"] and {"category", "urgent"} <= set(out.columns)
+    assert "text" not in out.columns and list(out["status"]) == ["complete"] * 2
+    assert all(r.body["response_format"]["type"] == "json_schema" for r in log.records)
+    (listed,) = ask(session, ["c"], "{item}", schema=Label)
+    assert isinstance(listed.parsed, Label)
