@@ -116,8 +116,8 @@ def test_no_payload_runs_or_loads_live_or_after_reopening(
         nb.run_and_wait(index, timeout=240)
     page.wait_for_timeout(1_000)  # MathJax typesets after the outputs render
     live = _check(nb, requests, alarms, f"{surface} in {ui}, live")
-    # Every payload is on show (the panel of the last cell holds the whole thread).
-    expected = len(CORPUS) + (len(CORPUS) - len(CHUNKS[-1]) if surface == "panel" else 0)
+    # Every payload is on show; each cell's panel follows the thread, so each holds it whole.
+    expected = len(CORPUS) * (len(CHUNKS) if surface == "panel" else 1)
     assert live[surface] == expected, live
 
     nb.save()
