@@ -68,24 +68,22 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
-class TextDelta:
+class _Text:
+    """An event that carries a piece of text; each subclass says whose."""
+
+    text: str
+
+
+class TextDelta(_Text):
     """New reply text."""
 
-    text: str
 
-
-@dataclass(frozen=True)
-class ReasoningDelta:
+class ReasoningDelta(_Text):
     """New reasoning text (the model thinking aloud, or a summary of it)."""
 
-    text: str
 
-
-@dataclass(frozen=True)
-class RefusalDelta:
+class RefusalDelta(_Text):
     """New refusal text."""
-
-    text: str
 
 
 @dataclass(frozen=True)
@@ -121,11 +119,8 @@ class Retrying:
     attempt: int
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(_Text):
     """Something the user should know that is not reply text (e.g. a second choice ignored)."""
-
-    text: str
 
 
 Event = (
