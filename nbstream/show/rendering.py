@@ -9,6 +9,7 @@ every piece of it (and every string from the server, such as the model's name) g
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,27 +182,50 @@ def bundle(
     return {"text/markdown": markdown, "text/plain": plain}
 
 
-def transcript_markdown(thread: Thread) -> str:
-    """A thread as a readable chat, model output made safe."""
-    parts = [f"**System:**\n\n{safe_markdown(thread.system)}"] if thread.system else []
+@dataclass(frozen=True)
+class _Form:
+    """How one transcript form writes a speaker's label, a user message and a reply."""
+
+    label: Callable[[str, str], str]  # (speaker, why it ended, "" if complete) -> the label
+    user: Callable[[str], str]
+    reply: Callable[[ChatResult], str]
+    between: str  # what separates the messages
+
+
+_MARKDOWN = _Form(
+    label=lambda who, why: (
+        f"**{literal(who)}:**" + (f" *({literal(why)})*" if why else "") + "\n\n"
+    ),
+    user=safe_markdown,
+    reply=reply_markdown,
+    between="\n\n---\n\n",
+)
+_TEXT = _Form(
+    label=lambda who, why: f"{who} ({why}): " if why else f"{who}: ",
+    user=str,
+    reply=reply_text,
+    between="\n\n",
+)
+
+
+def _transcript(thread: Thread, form: _Form) -> str:
+    parts = [form.label("System", "") + form.user(thread.system)] if thread.system else []
     for exchange in thread.exchanges:
         result = exchange.result
-        flag = "" if result.status is Status.COMPLETE else f" *({literal(ending(result))})*"
-        parts.append(f"**You:**\n\n{safe_markdown(exchange.user)}")
-        name = literal(result.model or "Assistant")
-        parts.append(f"**{name}:**{flag}\n\n{reply_markdown(result)}")
-    return "\n\n---\n\n".join(parts)
+        why = "" if result.status is Status.COMPLETE else ending(result)
+        parts.append(form.label("You", "") + form.user(exchange.user))
+        parts.append(form.label(result.model or "Assistant", why) + form.reply(result))
+    return form.between.join(parts)
+
+
+def transcript_markdown(thread: Thread) -> str:
+    """A thread as a readable chat, model output made safe."""
+    return _transcript(thread, _MARKDOWN)
 
 
 def transcript_text(thread: Thread) -> str:
     """A thread as plain text."""
-    parts = [f"System: {thread.system}"] if thread.system else []
-    for exchange in thread.exchanges:
-        result = exchange.result
-        flag = "" if result.status is Status.COMPLETE else f" ({ending(result)})"
-        parts.append(f"You: {exchange.user}")
-        parts.append(f"{result.model or 'Assistant'}{flag}: {reply_text(result)}")
-    return "\n\n".join(parts)
+    return _transcript(thread, _TEXT)
 
 
 @dataclass
