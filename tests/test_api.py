@@ -76,23 +76,6 @@ def test_an_empty_prompt_is_refused_before_any_request(session, log) -> None:
     assert log.records == []
 
 
-def test_stream_yields_deltas_then_holds_the_result(session) -> None:
-    deltas = nbstream.stream("Hi", session=session, params=text("one two three"))
-    pieces = list(deltas)
-    assert pieces == ["one", " two", " three"]
-    assert deltas.result.text == "one two three"
-    assert deltas.result.usage.completion_tokens == 3
-
-
-def test_closing_a_stream_early_closes_the_connection(session, log) -> None:
-    with nbstream.stream(
-        "Hi", session=session, params={"nbstream": {"tokens": 500, "rate": 50}}
-    ) as s:
-        for _ in zip(range(3), s, strict=False):
-            pass
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
-
-
 def test_achat_and_astream_work_from_any_event_loop(session) -> None:
     async def main():
         result = await nbstream.achat("Hi", session=session, params=text("async reply"))
@@ -121,23 +104,6 @@ def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, l
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
     (exchange,) = session.store.thread("cancel").exchanges
     assert exchange.status is Status.INTERRUPTED and exchange.result.text
-
-
-def test_chat_class_keeps_history_and_reset_keeps_the_system(session, log) -> None:
-    chat = nbstream.Chat(system="Be brief.", session=session)
-    chat.send("one", params=text("1"))
-    chat.send("two", params=text("2"))
-    sent = [m["content"] for m in log.records[-1].body["messages"]]
-    assert sent == ["Be brief.", "one", "1", "two"]
-    assert chat.history == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "one"},
-        {"role": "assistant", "content": "1"},
-        {"role": "user", "content": "two"},
-        {"role": "assistant", "content": "2"},
-    ]
-    chat.reset()
-    assert chat.history == [{"role": "system", "content": "Be brief."}]
 
 
 def test_run_runs_a_coroutine_on_nbstreams_loop() -> None:

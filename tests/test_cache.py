@@ -36,7 +36,7 @@ from nbstream.show.outputs import cache_table
 from nbstream.show.rendering import footer
 from nbstream.show.surfaces import NullSurface
 from nbstream.store.cache import Entry, ResponseCache, parse_age
-from nbstream.store.cache_key import CacheRequest, cache_host, key_for
+from nbstream.store.cache_key import CacheRequest, cache_host
 from nbstream.store.replay import ReplayStream
 from nbstream.turn import TurnOptions
 
@@ -72,81 +72,6 @@ def request(content: str = "Hello", **changes) -> CacheRequest:
 @pytest.fixture
 def cache(tmp_path: Path) -> ResponseCache:
     return ResponseCache(tmp_path / ".nbstream" / "cache.sqlite")
-
-
-# ---- the key
-
-
-def test_the_key_is_a_pinned_sha256_of_the_canonical_request() -> None:
-    key = key_for("api.openai.com", "gpt-4o-mini", HELLO, {"temperature": 0})
-    assert key == "9456d1a0f11b0eab8803dc86a5036da6d770b2152f7fe6a0419ee148ab81c484"
-    same = key_for("api.openai.com", "gpt-4o-mini", [{"content": "Hello", "role": "user"}],
-                   {"temperature": 0})  # fmt: skip
-    assert same == key
-
-
-@pytest.mark.parametrize(
-    ("host", "model", "messages", "params"),
-    [
-        ("localhost:8000", "gpt-4o-mini", HELLO, {"temperature": 0}),
-        ("api.openai.com", "gpt-4o", HELLO, {"temperature": 0}),
-        ("api.openai.com", "gpt-4o-mini", [{"role": "user", "content": "Hello!"}],
-         {"temperature": 0}),
-        ("api.openai.com", "gpt-4o-mini", [{"role": "system", "content": "Be brief."}, *HELLO],
-         {"temperature": 0}),
-        ("api.openai.com", "gpt-4o-mini", HELLO, {"temperature": 0.7}),
-        ("api.openai.com", "gpt-4o-mini", HELLO, {"temperature": 0, "seed": 1}),
-        ("api.openai.com", "gpt-4o-mini", HELLO, {}),
-    ],
-)  # fmt: skip
-def test_the_key_changes_with_host_model_messages_and_params(host, model, messages, params) -> None:
-    base = key_for("api.openai.com", "gpt-4o-mini", HELLO, {"temperature": 0})
-    assert key_for(host, model, messages, params) != base
-
-
-#: The history before the prompt "Hello", against which each case below differs.
-EARLIER = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
-
-
-@pytest.mark.parametrize(
-    "earlier",
-    [
-        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey"}],
-        [{"role": "assistant", "content": "Hi"}, {"role": "user", "content": "Hello!"}],
-        [{"role": "user", "content": "Hi"}],
-        [{"role": "system", "content": "Be brief."}, *EARLIER],
-        [],
-    ],
-)
-def test_the_key_covers_the_whole_history_not_only_the_last_message(earlier) -> None:
-    base = key_for("h", "m", [*EARLIER, *HELLO], {})
-    assert key_for("h", "m", [*earlier, *HELLO], {}) != base
-    assert key_for("h", "m", [*EARLIER, *HELLO], {}) == base
-
-
-@pytest.mark.parametrize(
-    ("env", "host"),
-    [
-        ({"OPENAI_API_KEY": SECRET_KEY}, "api.openai.com"),
-        ({"OPENAI_BASE_URL": "https://API.OpenAI.com:443/v1"}, "api.openai.com"),
-        ({"OPENAI_BASE_URL": "http://localhost:11434/v1"}, "localhost:11434"),
-        ({"OPENAI_BASE_URL": "http://localhost:80/v1"}, "localhost"),
-        ({"OPENAI_BASE_URL": "https://user:secret@proxy.example/openai/v1"}, "proxy.example"),
-        ({"OPENAI_BASE_URL": "http://[::1]:8000/v1"}, "[::1]:8000"),
-        ({"AZURE_OPENAI_ENDPOINT": "https://me.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"},
-         "me.openai.azure.com"),
-        ({}, "offline-demo"),
-    ],
-)  # fmt: skip
-def test_the_host_in_the_key_is_the_servers_host_and_port_only(env, host) -> None:
-    assert cache_host(resolve(NbStream(), env)) == host
-
-
-def test_parameters_that_are_not_json_cannot_be_cached() -> None:
-    with pytest.raises(CacheError, match="cannot cache this request"):
-        request(params={"response_format": object()}).canonical()
-    with pytest.raises(CacheError):
-        request(params={"temperature": float("nan")}).canonical()
 
 
 # ---- the store

@@ -1,0 +1,78 @@
+"""`nbstream.stream` and `nbstream.astream`: the reply's text as it arrives, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import nbstream
+from nbstream.engine.result import Status
+from nbstream.errors import NbStreamError
+from nbstream.session import Session
+from nbstream.settings import NbStream
+
+from .conftest import HANG, SECRET_KEY
+
+
+@pytest.fixture
+def session(server, log, monkeypatch) -> Session:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    return Session(NbStream(base_url=server.url, model="nbstream-demo", max_retries=2))
+
+
+def text(value: str) -> dict:
+    return {"nbstream": {"text": value}}
+
+
+def test_stream_yields_deltas_then_holds_the_result(session) -> None:
+    deltas = nbstream.stream("Hi", session=session, params=text("one two three"))
+    assert deltas.result is None  # nothing is known before the reply is read
+    pieces = list(deltas)
+    assert pieces == ["one", " two", " three"]
+    assert deltas.result.text == "one two three"
+    assert deltas.result.usage.completion_tokens == 3
+
+
+def test_closing_a_stream_early_closes_the_connection(session, log) -> None:
+    slow = {"nbstream": {"tokens": 500, "rate": 50}}
+    with nbstream.stream("Hi", session=session, params=slow) as s:
+        for _ in zip(range(3), s, strict=False):
+            pass
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    assert s.result is None  # a stream left early holds no result
+
+
+def test_stream_with_a_thread_records_the_exchange(session) -> None:
+    list(nbstream.stream("Hi", session=session, thread="t", params=text("Hello")))
+    (exchange,) = session.store.thread("t").exchanges
+    assert (exchange.user, exchange.result.text) == ("Hi", "Hello")
+
+
+def test_an_empty_prompt_is_refused_before_any_request(session, log) -> None:
+    with pytest.raises(NbStreamError, match="empty prompt"):
+        nbstream.stream(" \n", session=session)
+    with pytest.raises(NbStreamError, match="empty prompt"):
+        nbstream.astream("", session=session)
+    assert log.records == []
+
+
+def test_astream_yields_deltas_then_holds_the_result(session) -> None:
+    async def main() -> tuple[list[str], nbstream.AsyncTextStream]:
+        deltas = nbstream.astream("Hi", session=session, params=text("a b c"))
+        return [piece async for piece in deltas], deltas
+
+    pieces, deltas = asyncio.run(main())
+    assert pieces == ["a", " b", " c"]
+    assert deltas.result is not None and deltas.result.text == "a b c"
+    assert deltas.result.status is Status.COMPLETE
+
+
+def test_leaving_an_astream_early_closes_the_connection(session, log) -> None:
+    async def main() -> None:
+        deltas = nbstream.astream("Hi", session=session, params={"nbstream": {"tokens": 500}})
+        async for _ in deltas:
+            break
+
+    asyncio.run(main())
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
