@@ -133,6 +133,7 @@ def retry_after(value: str | None, scale: float) -> float | None:
 
 
 def server_message(err: openai.APIError, settings: Settings) -> str:
+    """The server's own message for `err`, one line, keys redacted, at most 300 chars."""
     body = getattr(err, "body", None)
     message = None
     if isinstance(body, dict):
@@ -145,6 +146,7 @@ def server_message(err: openai.APIError, settings: Settings) -> str:
 
 
 def short_cause(err: openai.APIError, settings: Settings) -> str:
+    """'<status> from <host>', or why no answer came (a timeout, a refused connection)."""
     status = getattr(err, "status_code", None)
     if status is not None:
         return f"{status} from {settings.host}"
@@ -152,6 +154,7 @@ def short_cause(err: openai.APIError, settings: Settings) -> str:
 
 
 async def translate(err: openai.APIError, settings: Settings, attempts: int) -> NbStreamError:
+    """The nbstream error a user sees for an SDK error after `attempts` attempts."""
     host, tries = settings.host, f" after {attempts} attempts" if attempts > 1 else ""
     if isinstance(err, openai.APITimeoutError):
         return ConnectError(

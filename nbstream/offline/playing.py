@@ -21,6 +21,7 @@ class Aborted(Exception):
 class HideAborts(logging.Filter):
     # uvicorn logs every exception from the app with a traceback; aborts are deliberate.
     def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the records of deliberate aborts."""
         return not (record.exc_info and isinstance(record.exc_info[1], Aborted))
 
 
@@ -89,17 +90,20 @@ class Played(Response):
             raise Aborted
 
     async def start(self) -> None:
+        """Send the status line and headers."""
         self.started = True
         await self.send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
 
     async def write(self, data: bytes) -> None:
+        """Send a piece of the body, starting the response first if need be."""
         if not self.started:
             await self.start()
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def play(self) -> str:
+        """Play every operation in order; the outcome ('complete' or 'aborted')."""
         for op in self.ops:
             if isinstance(op, Abort):
                 return "aborted"
@@ -119,6 +123,7 @@ class Played(Response):
         return "complete"
 
     async def pause(self, op: Pause) -> None:
+        """Wait `op.seconds`, sending keep-alive comments if it asks for them."""
         end = time.monotonic() + op.seconds
         while (left := end - time.monotonic()) > 0:
             await anyio.sleep(min(left, op.keepalive or left))

@@ -106,6 +106,7 @@ class Refusal(Exception):
         self.error = {"message": message, "type": kind, "param": param, "code": code}
 
     def response(self) -> JSONResponse:
+        """The refusal as an OpenAI-style JSON error response."""
         return JSONResponse({"error": self.error}, self.status, headers=self.headers)
 
 

@@ -49,11 +49,13 @@ class ResponsesReply:
     _seq: int = field(default=0, init=False)
 
     def event(self, kind: str, **fields: Any) -> bytes:
+        """One Responses API SSE event, numbered in sequence."""
         data = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
         return f"event: {kind}\ndata: {dumps(data)}\n\n".encode()
 
     def response(self, status: str, output: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The Responses API `response` object with this status and output."""
         reply = self.reply
         usage = reply.usage()
         details = usage.get("completion_tokens_details", {})

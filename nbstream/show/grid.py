@@ -162,6 +162,7 @@ class _GridOutput:
 
 
 def show_table(markdown: str, show: bool | None) -> None:
+    """Show a Markdown table where the code runs: a notebook output, a terminal, or nowhere."""
     surface = surface_for(show)
     if isinstance(surface, NotebookSurface):
         from IPython.display import display
