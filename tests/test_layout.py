@@ -7,6 +7,7 @@ wiring on top and the offline server beside them (see README, "The code").
 from __future__ import annotations
 
 import ast
+import math
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,95 @@ def test_the_rules_see_relative_imports() -> None:
     engine_stream = PACKAGE / "engine" / "stream.py"
     assert "nbstream.engine.result" in imports_of(engine_stream)
     assert "nbstream.settings" in imports_of(engine_stream)
+
+
+# ---- the bars: sizes, docstrings, a unit test module for each module
+
+TESTS = PACKAGE.parent / "tests"
+MAX_LINES = 300
+MAX_FUNCTION, P90_FUNCTION = 50, 20
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def functions(tree: ast.AST) -> list[Function]:
+    """Every function and method in the tree, nested ones included."""
+    return [node for node in ast.walk(tree) if isinstance(node, Function)]
+
+
+def length(function: Function) -> int:
+    """Lines from `def` to the last line of the body (decorators not counted)."""
+    return (function.end_lineno or function.lineno) - function.lineno + 1
+
+
+def public_functions(body: list[ast.stmt], prefix: str = "") -> list[tuple[str, Function]]:
+    """Module-level functions and the methods of public classes whose names have no `_`."""
+    found: list[tuple[str, Function]] = []
+    for node in body:
+        if isinstance(node, Function) and not node.name.startswith("_"):
+            found.append((f"{prefix}{node.name}", node))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            found.extend(public_functions(node.body, f"{prefix}{node.name}."))
+    return found
+
+
+def unit_test_names(module: Path) -> list[str]:
+    """The names a module's unit test module may have: test_<mod>.py or test_<pkg>_<mod>.py."""
+    parts = module.relative_to(PACKAGE).with_suffix("").parts
+    stem = parts[-1].lstrip("_")
+    return [f"test_{stem}.py", *([f"test_{parts[-2]}_{stem}.py"] if len(parts) > 1 else [])]
+
+
+def listed(problems: list[str]) -> str:
+    return "\n" + "\n".join(problems)
+
+
+def test_no_module_is_over_300_lines() -> None:
+    sizes = {module_name(p): len(p.read_text().splitlines()) for p in MODULES}
+    over = [f"{name}: {n} lines" for name, n in sizes.items() if n > MAX_LINES]
+    assert not over, f"over {MAX_LINES} lines, split by responsibility:" + listed(over)
+
+
+def test_functions_are_short() -> None:
+    lengths = sorted(
+        (length(f), f"{module_name(p)}.{f.name} (line {f.lineno})")
+        for p in MODULES
+        for f in functions(ast.parse(p.read_text()))
+    )
+    too_long = [f"{where}: {n} lines" for n, where in lengths if n > MAX_FUNCTION]
+    assert not too_long, f"functions over {MAX_FUNCTION} lines:" + listed(too_long)
+    p90 = lengths[math.ceil(0.9 * len(lengths)) - 1][0]
+    longest = [f"{where}: {n} lines" for n, where in lengths[-10:]]
+    assert p90 <= P90_FUNCTION, f"p90 function length {p90} > {P90_FUNCTION}:" + listed(longest)
+
+
+def test_every_public_function_has_a_docstring() -> None:
+    missing = [
+        f"{module_name(p)}.{name} (line {node.lineno})"
+        for p in MODULES
+        for name, node in public_functions(ast.parse(p.read_text()).body)
+        if ast.get_docstring(node) is None
+    ]
+    assert not missing, "public functions without a docstring:" + listed(missing)
+
+
+def test_each_module_has_a_unit_test_module() -> None:
+    missing = [
+        f"{module_name(p)}: add tests/{' or tests/'.join(unit_test_names(p))}"
+        for p in MODULES
+        if p.name not in ("__init__.py", "__main__.py")
+        and not any((TESTS / name).exists() for name in unit_test_names(p))
+    ]
+    assert not missing, "modules without a unit test module:" + listed(missing)
+
+
+def test_the_bars_see_what_they_measure() -> None:
+    # A bar that measures nothing passes whatever the code does.
+    tree = ast.parse(
+        "def f():\n    'Doc.'\n    return 1\n\nclass C:\n    def g(self):\n        pass\n"
+    )
+    assert [length(f) for f in functions(tree)] == [3, 2]
+    assert [name for name, _ in public_functions(tree.body)] == ["f", "C.g"]
+    assert [ast.get_docstring(f) for _, f in public_functions(tree.body)] == ["Doc.", None]
+    rows = PACKAGE / "store" / "_rows.py"
+    assert unit_test_names(rows) == ["test_rows.py", "test_store_rows.py"]
+    assert unit_test_names(PACKAGE / "api.py") == ["test_api.py"]
