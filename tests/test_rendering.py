@@ -20,6 +20,7 @@ from nbstream.show.rendering import (
     reply_markdown,
     status_line,
     transcript_markdown,
+    transcript_text,
 )
 from nbstream.store.threads import Exchange, Thread
 
@@ -83,6 +84,21 @@ def test_notices_and_the_footer_show_as_text_in_the_bundle() -> None:
     [footer_html] = html  # nbstream's own line, the model's name in it as text
     assert footer_html.startswith('<div class="nbstream-footer"') and XSS not in footer_html
     assert "&lt;img src=x onerror=alert(1)&gt; · 10 → 20 tokens" in footer_html
+
+
+def test_transcripts_name_each_speaker_and_how_an_unfinished_reply_ended() -> None:
+    stopped = result(text="par", status=Status.INTERRUPTED, model="m2")
+    thread = Thread(
+        "t", "Be *brief*", [Exchange("Hi", result(text="Hello")), Exchange("More", stopped)]
+    )
+    assert transcript_text(thread) == (
+        "System: Be *brief*\n\nYou: Hi\n\nm: Hello\n\n"
+        "You: More\n\nm2 (interrupted after 20 tokens): par"
+    )
+    assert transcript_markdown(thread) == (
+        "**System:**\n\nBe *brief*\n\n---\n\n**You:**\n\nHi\n\n---\n\n**m:**\n\nHello"
+        "\n\n---\n\n**You:**\n\nMore\n\n---\n\n**m2:** *(interrupted after 20 tokens)*\n\npar"
+    )
 
 
 def result(**changes) -> ChatResult:
