@@ -1,0 +1,50 @@
+"""Structured replies: a schema request's way down to json_object and instructions, and the
+JSON re-laid as it streams."""
+
+from __future__ import annotations
+
+import json
+
+from nbstream.engine.request import ChatRequest
+from nbstream.engine.structured import JsonIndenter, SchemaFallback, rejects_format, wants_schema
+
+SCHEMA = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}
+HELLO = [{"role": "user", "content": "Hi"}]
+
+
+def test_a_refused_schema_falls_back_one_level_at_a_time_and_is_remembered() -> None:
+    request = ChatRequest(HELLO, "m", {"response_format": SCHEMA, "temperature": 0})
+    key = ("http://test-structured/v1", "m")
+    fallback = SchemaFallback(request, key)
+    assert wants_schema(request) and fallback.request() is request
+    said = fallback.falls_back(400, "Invalid response_format: json_schema is not supported")
+    assert said == "the server refused json_schema: using json_object"
+    second = fallback.request()
+    assert second.params == {"temperature": 0, "response_format": {"type": "json_object"}}
+    assert (
+        second.messages[0]["role"] == "system"
+        and '{"type": "object"}' in second.messages[0]["content"]
+    )
+    assert fallback.falls_back(422, "structured output unsupported") == (
+        "the server refused json_object: using instructions"
+    )
+    assert "response_format" not in fallback.request().params
+    assert fallback.falls_back(400, "response_format") is None  # nowhere left to go
+    assert SchemaFallback(request, key).level == 2  # the next request starts there
+
+
+def test_other_errors_and_requests_without_a_schema_do_not_fall_back() -> None:
+    assert not rejects_format(500, "response_format") and not rejects_format(400, "bad model")
+    plain = SchemaFallback(ChatRequest(HELLO, "m"), ("http://test-structured-2/v1", "m"))
+    assert plain.falls_back(400, "response_format") is None and plain.level == 0
+
+
+def test_json_is_relaid_as_json_dumps_would_at_any_split() -> None:
+    value = {"a": [1, {"b": "x, y: {z}"}], "c": {}, "d": "\\"}
+    text = json.dumps(value, separators=(",", ":")) + " trailing"
+    for cut in range(len(text) + 1):
+        indenter = JsonIndenter()
+        laid = indenter.feed(text[:cut]) + indenter.feed(text[cut:])
+        assert laid == json.dumps(value, indent=2) + " trailing", cut
+    prose = JsonIndenter()
+    assert prose.feed("  Sure: {not json}") == "  Sure: {not json}"
