@@ -49,8 +49,10 @@ def test_the_totals_count_requests_tokens_and_mean_speed() -> None:
     timed = Timings(first_token=0.0, last_token=1.0, total=1.0)
     results = [ChatResult(usage=Usage(5, 11, 16), timings=timed),
                ChatResult(usage=Usage(1, 3, 4, estimated=True), timings=timed)]  # fmt: skip
-    assert totals_line(results, streaming=True) == (
-        "2 requests · ≈20 tokens · mean 6.0 tok/s · streaming"
+    assert totals_line(results) == "2 requests · ≈20 tokens · mean 6.0 tok/s"
+    live = ChatResult(usage=Usage(0, 7, 7, estimated=True))
+    assert totals_line(results, streaming=True, live=live) == (
+        "3 requests · ≈27 tokens · mean 6.0 tok/s · streaming"
     )
 
 

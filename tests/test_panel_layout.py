@@ -8,6 +8,7 @@ from ipywidgets import Combobox
 
 from nbstream.session import Session
 from nbstream.settings import NbStream
+from nbstream.show.panel_input import SEND, STOP
 from nbstream.show.panel_layout import PanelWidgets, default_model, fill_models
 from nbstream.store.threads import ConversationStore
 
@@ -18,20 +19,21 @@ def panel(sent: list[str]) -> PanelWidgets:
     return PanelWidgets(
         model="m",
         model_placeholder="model",
-        on_send=lambda: sent.append("send"),
+        on_send=lambda text: sent.append(f"send {text}"),
         on_stop=lambda: sent.append("stop"),
         on_new=lambda: sent.append("new"),
     )
 
 
-def test_enter_and_the_buttons_call_their_actions() -> None:
+def test_the_input_and_new_chat_call_their_actions() -> None:
     sent: list[str] = []
     widgets = panel(sent)
+    widgets.input.value = "Hi"
     widgets.input.submit()
-    widgets.send.click()
     widgets.new.click()
-    widgets.stop.click()
-    assert sent == ["send", "send", "new", "stop"]
+    widgets.set_streaming(True)
+    widgets.input.press()
+    assert sent == ["send Hi", "new", "stop"]
 
 
 def test_the_temperature_is_sent_only_once_the_user_moved_it() -> None:
@@ -41,14 +43,13 @@ def test_the_temperature_is_sent_only_once_the_user_moved_it() -> None:
     assert widgets.chosen_params() == {"temperature": 0.3}
 
 
-def test_while_streaming_only_stop_works() -> None:
+def test_while_streaming_the_button_stops_and_new_chat_waits() -> None:
     widgets = panel([])
-    assert widgets.stop.disabled and not widgets.send.disabled
+    assert widgets.input.action == SEND and not widgets.new.disabled
     widgets.set_streaming(True)
-    assert (widgets.send.disabled, widgets.new.disabled, widgets.input.busy) == (True,) * 3
-    assert not widgets.stop.disabled
+    assert widgets.input.action == STOP and widgets.new.disabled
     widgets.set_streaming(False)
-    assert widgets.stop.disabled and not widgets.input.busy
+    assert widgets.input.action == SEND and not widgets.new.disabled
 
 
 def test_the_picker_offers_the_servers_models(server, monkeypatch, tmp_path) -> None:

@@ -9,7 +9,7 @@ from nbstream.show.panel_view import MessageList, ReplyView, close_tree
 
 def view(messages: MessageList, retried: list) -> ReplyView:
     turn = ReplyView(messages, "Hi <b>", footer_of=lambda r: f"{r.status.value} · 3 tokens",
-                     on_retry=retried.append)  # fmt: skip
+                     on_retry=retried.append, on_progress=lambda snapshot: None)  # fmt: skip
     messages.append(*turn.rows)
     return turn
 
