@@ -15,7 +15,6 @@ import nbstream
 from nbstream.engine.result import Status
 from nbstream.errors import ConfigError, NbStreamError
 from nbstream.offline.server import OfflineServer
-from nbstream.scale.batch_lines import request_line, split
 from nbstream.session import Session
 from nbstream.settings import NbStream
 
@@ -145,17 +144,3 @@ def test_a_server_without_a_batch_api_is_a_one_line_error_suggesting_live_mode(
 def test_batch_mode_refuses_tools(session) -> None:
     with pytest.raises(ConfigError, match="batch mode does not run tools"):
         run(session, ["a"], mode="batch", tools=[{"type": "function"}])
-
-
-def test_request_lines_carry_the_custom_id_and_never_ask_to_stream() -> None:
-    line = request_line("k1", "m", [{"role": "user", "content": "hi"}],
-                        {"stream": True, "stream_options": {}, "temperature": 0})  # fmt: skip
-    assert line.endswith(b"\n") and b'"custom_id": "k1"' in line
-    assert b"stream" not in line and b'"temperature": 0' in line
-
-
-def test_files_are_split_at_the_line_and_byte_limits_in_order() -> None:
-    lines = [f"{i:03d}\n".encode() for i in range(10)]
-    assert [len(f) for f in split(lines, max_lines=4)] == [4, 4, 2]
-    assert [len(f) for f in split(lines, max_bytes=12)] == [3, 3, 3, 1]
-    assert b"".join(b"".join(f) for f in split(lines, max_lines=3)) == b"".join(lines)

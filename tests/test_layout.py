@@ -163,8 +163,7 @@ OVER = {"nbstream.settings", "nbstream.offline.compose.build_reply (line 15)"}
 OWED = {
     "nbstream.batching", "nbstream.mapping", "nbstream.engine.toolrounds",
     "nbstream.offline.batches", "nbstream.offline.pacing", "nbstream.offline.tooldemo",
-    "nbstream.scale.batch_lines", "nbstream.scale.estimate", "nbstream.scale.frame",
-    "nbstream.scale.jobs", "nbstream.scale.pacer", "nbstream.scale.progress",
+    "nbstream.scale.estimate", "nbstream.scale.frame", "nbstream.scale.jobs",
     "nbstream.scale.scheduler", "nbstream.show.progress", "nbstream.show.tooluse",
     "nbstream.store.runs", "nbstream.tools.approval", "nbstream.tools.mainthread",
     "nbstream.tools.results",
