@@ -79,3 +79,13 @@ def test_export_writes_the_thread_and_refuses_to_overwrite_without_force(chat, t
     with pytest.raises(UsageError, match="exists"):
         chat.run(f"export {target}")
     chat.run(f"export {target} --force")
+
+
+def test_config_lists_each_setting_as_a_reader_would_type_it(chat, capsys) -> None:
+    chat.run("config")
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    bundle = ast.literal_eval(line)
+    plain = bundle["text/plain"].splitlines()
+    assert "connect_timeout: 10.0" in plain  # no Markdown escapes in what a terminal prints
+    assert "cache: off" in plain and "replay_pace: instant" in plain  # values, not enum names
+    assert "- `cache`: off" in bundle["text/markdown"].splitlines()

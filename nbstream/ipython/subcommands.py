@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from enum import Enum
 from pathlib import Path
 
 from IPython.core.error import UsageError
@@ -88,8 +89,12 @@ class Subcommands:
         listed = self.session.settings(TurnOptions()).shown()
         listed["state_file"] = shown(self.session.store)
         listed["cache_file"] = str(self.session.cache.path)
-        lines = [f"- `{k}`: {literal(str(v))}" for k, v in listed.items() if v is not None]
-        show_markdown("\n".join(lines))
+        values = {k: str(v.value if isinstance(v, Enum) else v) for k, v in listed.items()}
+        kept = {k: v for k, v in values.items() if listed[k] is not None}
+        show_markdown(
+            "\n".join(f"- `{k}`: {literal(v)}" for k, v in kept.items()),
+            plain="\n".join(f"{k}: {v}" for k, v in kept.items()),
+        )
 
     def _cmd_models(self, thread: str, rest: list[str]) -> None:
         models = run(self.session.models(TurnOptions()))

@@ -14,10 +14,13 @@ from .markdown import literal
 from .rendering import transcript_markdown, transcript_text
 
 
-def show_markdown(markdown: str) -> None:
-    """Show nbstream's own Markdown (never model text: that goes through the safe renderer)."""
+def show_markdown(markdown: str, plain: str | None = None) -> None:
+    """Show nbstream's own Markdown (never model text: that goes through the safe renderer).
+
+    `plain` is what a terminal or a headless run prints, when the Markdown's escapes would show.
+    """
     text = markdown or "Nothing here yet."
-    display({"text/markdown": text, "text/plain": text}, raw=True)
+    display({"text/markdown": text, "text/plain": plain or text}, raw=True)
 
 
 def show_transcript(thread: Thread) -> None:

@@ -40,9 +40,12 @@ def calls_fact(result: ChatResult) -> str | None:
     return f"{calls} {noun} in {rounds} round{'s' if rounds != 1 else ''}"
 
 
+def _running(run: ToolRun, live: bool) -> bool:
+    return live and run.outcome is Outcome.INTERRUPTED
+
+
 def _summary(run: ToolRun, live: bool) -> str:
-    running = live and run.outcome is Outcome.INTERRUPTED
-    mark = RUNNING if running else _MARK[run.outcome]
+    mark = RUNNING if _running(run, live) else _MARK[run.outcome]
     time = f" · {run.seconds:.2f} s" if run.seconds else ""
     return literal(f"🔧 {run.name}  {mark}{time}")
 
@@ -67,11 +70,13 @@ def rounds_markdown(result: ChatResult) -> str:
 
 def rounds_text(result: ChatResult) -> str:
     """The tool rounds as plain text lines."""
+    live = result.status is Status.INCOMPLETE
     lines = []
     for one in result.tool_rounds:
         for run in one.runs:
             output = run.output if len(run.output) <= 200 else run.output[:199] + "…"
-            lines.append(f"[tool {run.name}({run.arguments}) {run.outcome.value}] {output}")
+            said = "running" if _running(run, live) else run.outcome.value
+            lines.append(f"[tool {run.name}({run.arguments}) {said}] {output}".rstrip())
     if result.replayed and lines:
         lines.append(f"[{REPLAYED}]")
     return "\n".join(lines)
