@@ -165,8 +165,7 @@ OWED = {
     "nbstream.offline.batches", "nbstream.offline.pacing", "nbstream.offline.tooldemo",
     "nbstream.scale.estimate", "nbstream.scale.frame", "nbstream.scale.jobs",
     "nbstream.scale.scheduler", "nbstream.show.progress", "nbstream.show.tooluse",
-    "nbstream.store.runs", "nbstream.tools.approval", "nbstream.tools.mainthread",
-    "nbstream.tools.results",
+    "nbstream.store.runs",
 }  # fmt: skip
 
 
