@@ -9,108 +9,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Dict, Float, Int, Unicode
-from traitlets.config import Configurable
-
+from .choices import CACHE_MODES, REPLAY_PACES, Api, CacheMode, ReplayPace, choice
 from .colab import HOST_ENV as COLAB_HOST_ENV
 from .colab import proxy as colab_proxy
+from .config import NbStream
 from .errors import ConfigError
+
+__all__ = [
+    "CACHE_MODES", "DEFAULT_MODEL", "OFFLINE_MODEL", "OPENAI_URL", "REPLAY_PACES", "Api",
+    "CacheMode", "NbStream", "ReplayPace", "Settings", "cache_mode", "mask", "resolve",
+]  # fmt: skip
 
 DEFAULT_MODEL = "gpt-4o-mini"
 OFFLINE_MODEL = "nbstream-demo"
 OPENAI_URL = "https://api.openai.com/v1"
-
-
-class CacheMode(str, Enum):
-    """What the response cache does for a turn (see nbstream.store.cache)."""
-
-    OFF = "off"  # always ask the model; store nothing
-    RECORD = "record"  # ask the model; store every complete reply
-    REPLAY = "replay"  # answer from the store; a miss asks the model and is stored
-    STRICT = "strict"  # answer from the store only; a miss fails the cell (for CI)
-
-
-class ReplayPace(str, Enum):
-    """How a replayed reply appears."""
-
-    INSTANT = "instant"  # all at once
-    RECORDED = "recorded"  # spread over the recorded time to first token and duration
-
-
-CACHE_MODES = tuple(mode.value for mode in CacheMode)
-REPLAY_PACES = tuple(pace.value for pace in ReplayPace)
-
-
-class Api(str, Enum):
-    """Which endpoint carries a turn."""
-
-    CHAT = "chat"  # /chat/completions, which every OpenAI-compatible server speaks
-    RESPONSES = "responses"  # OpenAI's /responses
-    AUTO = "auto"  # chat, but responses for a model the server serves only there (remembered)
-
-
-class NbStream(Configurable):
-    """nbstream's configuration; every trait can be set with `%config NbStream.<name> = ...`."""
-
-    model = Unicode(None, allow_none=True, help="Model name (else $NBSTREAM_MODEL).").tag(
-        config=True
-    )
-    base_url = Unicode(
-        None, allow_none=True, help="OpenAI-compatible base URL (else $NBSTREAM_BASE_URL)."
-    ).tag(config=True)
-    connect_timeout = Float(10.0, help="Seconds to open the connection.").tag(config=True)
-    first_token_timeout = Float(120.0, help="Seconds to wait for the first token.").tag(config=True)
-    idle_timeout = Float(60.0, help="Seconds without any data (keep-alives count).").tag(
-        config=True
-    )
-    max_retries = Int(2, help="Retries before the first token (429, 408, 409, 5xx).").tag(
-        config=True
-    )
-    max_retry_wait = Float(60.0, help="Longest Retry-After nbstream will honour, seconds.").tag(
-        config=True
-    )
-    offline_fallback = Bool(
-        True, help="With no key and no base URL, use the built-in offline demo server."
-    ).tag(config=True)
-    persist = Bool(True, help="Save conversations in .nbstream/ beside the notebook.").tag(
-        config=True
-    )
-    history_limit = Int(
-        None, allow_none=True, help="Send at most this many past exchanges (None: all)."
-    ).tag(config=True)
-    prices = Dict(help="Extra prices, {model: [input $/1M tokens, output $/1M tokens]}.").tag(
-        config=True
-    )
-    cache = Unicode(
-        None,
-        allow_none=True,
-        help="Response cache: off, record, replay, strict (else $NBSTREAM_CACHE).",
-    ).tag(config=True)
-    replay_pace = Unicode(
-        "instant", help="Replayed replies appear at once (instant) or at the recorded pace."
-    ).tag(config=True)
-    api = Unicode("auto", help="Endpoint: chat, responses, or auto (chat unless a model needs "
-                  "responses).").tag(config=True)  # fmt: skip
-    hide_reasoning = Bool(False, help="Show only the count of reasoning tokens.").tag(config=True)
-    allow_incomplete = Bool(
-        False, help="A %%chat cell whose reply is incomplete (no finish reason) does not fail."
-    ).tag(config=True)
-    think_tags = Bool(True, help="Show <think>…</think> in a reply as reasoning.").tag(config=True)
-    context_tokens = Int(
-        4000, help="Most tokens one {value} or attached file adds to a prompt (tables, text)."
-    ).tag(config=True)
-    image_max_side = Int(1024, help="Attached images are resized to at most this many pixels "
-                         "on their longest side.").tag(config=True)  # fmt: skip
-    approve = Unicode("ask", help="Tool calls: ask before running a function not marked safe, "
-                      "or auto.").tag(config=True)  # fmt: skip
-    max_tool_rounds = Int(8, help="Tool rounds before the loop stops.").tag(config=True)
-    tool_result_chars = Int(
-        20_000, help="A tool result longer than this is cut, with a note, before it is sent."
-    ).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -207,7 +122,7 @@ def resolve(
     pace_example = "%config NbStream.replay_pace = 'recorded'"
     tunables["cache"] = cache_mode(given.get("cache"), config, env)
     tunables["replay_pace"] = ReplayPace(
-        _choice("NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example)
+        choice("NbStream.replay_pace", config.replay_pace, REPLAY_PACES, pace_example)
     )
     tunables.update(_reasoning_settings(given, config))
     model = given.get("model") or config.model or env.get("NBSTREAM_MODEL")
@@ -270,7 +185,7 @@ def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:
 def _reasoning_settings(given: dict[str, Any], config: NbStream) -> dict[str, Any]:
     api = given.get("api", config.api)
     names = tuple(a.value for a in Api)
-    _choice("api", api.value if isinstance(api, Api) else api, names, "api='responses'")
+    choice("api", api.value if isinstance(api, Api) else api, names, "api='responses'")
     return {
         "api": Api(api),
         "hide_reasoning": bool(given.get("hide_reasoning", config.hide_reasoning)),
@@ -290,14 +205,8 @@ def _check_tunables(values: dict[str, Any]) -> None:
 def cache_mode(explicit: str | None, config: NbStream, environ: Mapping[str, str]) -> CacheMode:
     """The response cache mode: explicit > `NbStream.cache` > $NBSTREAM_CACHE > off."""
     if explicit is not None:
-        return CacheMode(_choice("cache", explicit, CACHE_MODES, "cache='replay'"))
+        return CacheMode(choice("cache", explicit, CACHE_MODES, "cache='replay'"))
     if config.cache is not None:
-        return CacheMode(_choice("NbStream.cache", config.cache, CACHE_MODES, "%chat cache replay"))
+        return CacheMode(choice("NbStream.cache", config.cache, CACHE_MODES, "%chat cache replay"))
     value = environ.get("NBSTREAM_CACHE") or "off"
-    return CacheMode(_choice("NBSTREAM_CACHE", value, CACHE_MODES, "export NBSTREAM_CACHE=replay"))
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...], example: str) -> str:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}", example)
-    return value
+    return CacheMode(choice("NBSTREAM_CACHE", value, CACHE_MODES, "export NBSTREAM_CACHE=replay"))
