@@ -40,19 +40,7 @@ def build_reply(
         deltas = [*thinking, *calls[1:]] if dialect != "hidden" else calls
         return Reply(body["model"], [deltas], ["tool_calls"], reasoning=reasoning, hidden=hidden,
                      **common)  # fmt: skip
-    answer = answer_tokens(body)
-    if answer is not None:
-        tokens = answer
-    elif opts.get("echo"):  # the last message back, byte for byte (tests of what is shown)
-        tokens = tokenize(message_text(body["messages"][-1].get("content")))
-    elif "text" in opts:
-        tokens = tokenize(opts["text"])
-    elif "tokens" in opts or fault.filler is not None:
-        tokens = filler(opts.get("tokens", fault.filler))
-    elif (schema := schema_in(body)) is not None:  # a valid instance, as a model would write
-        tokens = tokenize(json.dumps(instance(schema), ensure_ascii=False))
-    else:
-        tokens = tokenize(described(body) + demo_text(body, rate, delay))
+    tokens = _answer(body, fault, opts, rate, delay)
     thoughts = tokenize(reasoning_text(body)) if fault.dialect else []
     limit = body.get("max_tokens") or body.get("max_completion_tokens")
     finish = fault.finish
@@ -63,6 +51,25 @@ def build_reply(
     deltas, reasoning = _deltas(fault.dialect, thoughts, tokens)
     hidden = len(thoughts) if fault.dialect == "hidden" else 0
     return Reply(body["model"], [deltas], [finish], reasoning=reasoning, hidden=hidden, **common)
+
+
+def _answer(
+    body: Mapping[str, Any], fault: Fault, opts: Mapping[str, Any], rate: float, delay: float
+) -> list[str]:
+    """The answer's tokens: a tool result's answer, the echo, the asked text or length, a schema
+    instance, or the demo text, the first that applies."""
+    answer = answer_tokens(body)
+    if answer is not None:
+        return answer
+    if opts.get("echo"):  # the last message back, byte for byte (tests of what is shown)
+        return tokenize(message_text(body["messages"][-1].get("content")))
+    if "text" in opts:
+        return tokenize(opts["text"])
+    if "tokens" in opts or fault.filler is not None:
+        return filler(opts.get("tokens", fault.filler))
+    if (schema := schema_in(body)) is not None:  # a valid instance, as a model would write
+        return tokenize(json.dumps(instance(schema), ensure_ascii=False))
+    return tokenize(described(body) + demo_text(body, rate, delay))
 
 
 def _deltas(
