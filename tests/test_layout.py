@@ -167,9 +167,8 @@ OVER: set[str] = set()
 OWED = {
     "nbstream.batching", "nbstream.mapping", "nbstream.engine.toolrounds",
     "nbstream.offline.batches", "nbstream.offline.pacing", "nbstream.offline.tooldemo",
-    "nbstream.scale.estimate", "nbstream.scale.frame", "nbstream.scale.jobs",
-    "nbstream.scale.scheduler", "nbstream.show.progress", "nbstream.show.tooluse",
-    "nbstream.store.runs",
+    "nbstream.scale.estimate", "nbstream.scale.scheduler", "nbstream.show.progress",
+    "nbstream.show.tooluse", "nbstream.store.runs",
 }  # fmt: skip
 
 
