@@ -167,7 +167,7 @@ OVER: set[str] = set()
 OWED = {
     "nbstream.batching", "nbstream.mapping",
     "nbstream.offline.batches", "nbstream.offline.pacing", "nbstream.offline.tooldemo",
-    "nbstream.scale.estimate", "nbstream.scale.scheduler",
+    "nbstream.scale.scheduler",
 }  # fmt: skip
 
 
