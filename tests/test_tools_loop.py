@@ -16,7 +16,6 @@ import pytest
 import nbstream
 from nbstream.engine.result import Status
 from nbstream.engine.toolrounds import Outcome
-from nbstream.offline.tooldemo import example
 from nbstream.session import Session
 from nbstream.settings import Api, NbStream
 from nbstream.show.rendering import bundle
@@ -204,24 +203,6 @@ def test_history_after_a_tool_turn_passes_the_servers_check(session, log, weathe
                                                  "assistant", "tool", "assistant"]  # fmt: skip
 
 
-def test_the_server_refuses_a_tool_message_that_does_not_follow_its_call(server) -> None:
-    import openai
-
-    client = openai.OpenAI(base_url=server.url, api_key="none", max_retries=0)
-    bad = [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "x", "content": "1"}]
-    with pytest.raises(openai.BadRequestError) as refused:
-        client.chat.completions.create(model="nbstream-demo", messages=bad)  # type: ignore[arg-type]
-    assert "must be a response to a preceeding message with 'tool_calls'" in str(refused.value)
-    unanswered = [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
-          "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "user", "content": "well?"},
-    ]  # fmt: skip
-    with pytest.raises(openai.BadRequestError, match="Missing: c1"):
-        client.chat.completions.create(model="nbstream-demo", messages=unanswered)  # type: ignore[arg-type]
-
-
 def test_the_responses_api_sends_calls_and_outputs_as_items(session, log, rec, weather) -> None:
     chat = nbstream.Chat(session=session, tools=[weather], api=Api.RESPONSES)
     first = chat.send("Weather?")
@@ -265,18 +246,6 @@ def test_a_key_returned_by_a_tool_is_masked_before_it_is_sent(session, log) -> N
     result = nbstream.chat("Key?", session=session, tools=[env])
     assert SECRET_KEY not in json.dumps(log.records[-1].body)
     assert SECRET_KEY not in result.tool_rounds[0].runs[0].output
-
-
-def test_the_demo_builds_arguments_from_the_schema() -> None:
-    schema = {
-        "type": "object",
-        "properties": {
-            "unit": {"type": "string", "enum": ["c", "f"]},
-            "days": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
-            "tags": {"type": "array", "items": {"type": "string"}},
-        },
-    }
-    assert example(schema) == {"unit": "c", "days": 2, "tags": ["Paris"]}
 
 
 def test_the_round_is_stored_and_survives_a_reload(session, log, weather, tmp_path: Path) -> None:
