@@ -131,16 +131,6 @@ def test_cancel_stops_a_batch_and_its_unprocessed_items_come_back_failed(session
     assert next(r.error for r in results if r.status is Status.FAILED).startswith("no result")
 
 
-def test_a_server_without_a_batch_api_is_a_one_line_error_suggesting_live_mode(
-    monkeypatch, tmp_path
-) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    with OfflineServer(rate=0, batches=False) as bare, pytest.raises(ConfigError) as caught:
-        run(new_session(bare, tmp_path), ["a"], mode="batch")
-    assert "has no Batch API" in caught.value.message and "mode='live'" in caught.value.hint
-    assert "\n" not in caught.value.message
-
-
 def test_batch_mode_refuses_tools(session) -> None:
     with pytest.raises(ConfigError, match="batch mode does not run tools"):
         run(session, ["a"], mode="batch", tools=[{"type": "function"}])
