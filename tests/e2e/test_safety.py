@@ -1,6 +1,7 @@
 """The whole adversarial corpus of test_markdown_safety.py in a real browser, on every surface.
 
-For each surface (`%%chat` outputs, a gather grid, the chat panel with its saved transcript)
+For each surface (`%%chat` outputs, a gather grid of at most `GRID_MOST` prompts, the progress
+view a larger gather shows with its last few replies, the chat panel with its saved transcript)
 and each front end (JupyterLab 4, Notebook 7): one notebook whose one cell shows every
 payload, checked live and again after save, kernel shutdown and reopening (the front end
 then trusts the saved outputs). Every payload sets `window.__nbstream_pwned` or fetches from
@@ -11,8 +12,12 @@ elements must show none of it. A control cell at the end proves that the wire wo
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+
+from nbstream.gather import GRID_MOST
+from nbstream.scale.progress import LAST
 
 from ..test_markdown_safety import CORPUS, IMG
 from .conftest import JupyterServer, Notebook
@@ -21,14 +26,24 @@ from .conftest import JupyterServer, Notebook
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 _OPTIONS = {"rate": 5000.0, "first_token_delay": 0.0}
-#: JupyterLab shows the first 50 outputs of a cell (then a "show more" button).
 _KEYS = list(CORPUS)
-CHUNKS = [dict((k, CORPUS[k]) for k in _KEYS[i : i + 45]) for i in range(0, len(_KEYS), 45)]
+
+
+def chunks(surface: str) -> list[dict[str, str]]:
+    """The corpus in cells: a grid holds at most GRID_MOST prompts (more get the progress view);
+    JupyterLab shows the first 50 outputs of a cell (then a "show more" button)."""
+    size = GRID_MOST if surface == "grid" else 45
+    return [{k: CORPUS[k] for k in _KEYS[i : i + size]} for i in range(0, len(_KEYS), size)]
 
 
 def _cell(surface: str, chunk: dict[str, str]) -> str:
     payloads = f"CORPUS = __import__('json').loads({json.dumps(json.dumps(chunk))})"
     return SURFACES[surface].replace("#PAYLOADS", payloads)
+
+
+def _in_progress_views(chunk: dict[str, str]) -> int:
+    """Replies the progress views of a chunk's cell list: LAST for each gather of its payloads."""
+    return math.ceil(len(chunk) / LAST) * LAST
 
 
 #: Per surface, a cell that shows every payload of a chunk (put in for `#PAYLOADS`).
@@ -46,6 +61,17 @@ SURFACES = {
         "#PAYLOADS\n"
         "nbstream.gather(list(CORPUS.values()),\n"
         f"                params={{'nbstream': {{'echo': True, **{_OPTIONS!r}}}}});"
+    ),
+    # Past GRID_MOST prompts, gather shows the progress view with the LAST replies: one at a
+    # time, the last few prompts of each gather are payloads, so every payload ends up listed.
+    "progress": (
+        "import nbstream\n"
+        "#PAYLOADS\n"
+        "texts = list(CORPUS.values())\n"
+        f"for i in range(0, len(texts), {LAST}):\n"
+        f"    group = texts[i : i + {LAST}]\n"
+        f"    nbstream.gather(['ok'] * ({GRID_MOST} + 1 - len(group)) + group, concurrency=1,\n"
+        f"                    params={{'nbstream': {{'echo': True, **{_OPTIONS!r}}}}});"
     ),
     "panel": (
         "import nbstream\n"
@@ -79,6 +105,8 @@ _INSPECT = """(cell) => {
     shown: {
       chat: count('.jp-OutputArea-output[data-mime-type="text/markdown"]'),
       grid: count('.nbstream-item'),
+      views: count('.nbstream-progress'),
+      progress: count('.nbstream-progress > ul > li'),
       panel: count('.nbstream-assistant'),
       transcript: count('.jp-OutputArea-output details'),
     },
@@ -86,12 +114,14 @@ _INSPECT = """(cell) => {
 }"""
 
 
-def _check(nb: Notebook, requests: list[str], alarms: list[str], state: str) -> dict[str, int]:
+def _check(
+    nb: Notebook, cells: int, requests: list[str], alarms: list[str], state: str
+) -> dict[str, int]:
     """Nothing ran, loaded or stayed active in any payload cell; how much each one shows."""
     assert alarms == [], f"{state}: a payload ran: {alarms}"
     assert [url for url in requests if ".invalid" in url] == [], f"{state}: a payload loaded"
     shown: dict[str, int] = {}
-    for index in range(1, len(CHUNKS) + 1):
+    for index in range(1, cells + 1):
         seen = nb.cell(index).evaluate(_INSPECT)
         assert seen["active"] == [] and seen["handlers"] == [], f"{state}: {seen}"
         assert seen["links"] == [], f"{state}: links outside the allow-list: {seen['links']}"
@@ -108,29 +138,36 @@ def test_no_payload_runs_or_loads_live_or_after_reopening(
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     name = f"safety-{surface}-{ui}.ipynb"
-    cells = [_cell(surface, chunk) for chunk in CHUNKS]
+    parts = chunks(surface)
+    cells = [_cell(surface, chunk) for chunk in parts]
     jupyter.write_notebook(name, "%load_ext nbstream", *cells, CONTROL)
     total = len(cells) + 2
     nb = Notebook(page, jupyter, name, ui=ui).open(cells=total)
     for index in range(total - 1):
         nb.run_and_wait(index, timeout=240)
     page.wait_for_timeout(1_000)  # MathJax typesets after the outputs render
-    live = _check(nb, requests, alarms, f"{surface} in {ui}, live")
+    live = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, live")
     # Every payload is on show; each cell's panel follows the thread, so each holds it whole.
-    expected = len(CORPUS) * (len(CHUNKS) if surface == "panel" else 1)
+    expected = {
+        "panel": len(CORPUS) * len(parts),
+        "progress": sum(_in_progress_views(chunk) for chunk in parts),
+    }.get(surface, len(CORPUS))
     assert live[surface] == expected, live
+    # A grid's gathers stay cards; a progress cell's gathers each get one view.
+    views = sum(math.ceil(len(chunk) / LAST) for chunk in parts) if surface == "progress" else 0
+    assert live["views"] == views, live
 
     nb.save()
     jupyter.api("DELETE", f"/api/kernels/{nb.kernel_id()}")
     page.reload()
     nb.wait_loaded(cells=total)
     page.wait_for_timeout(1_000)
-    reopened = _check(nb, requests, alarms, f"{surface} in {ui}, reopened")
+    reopened = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, reopened")
     # Widgets are not saved: the panel comes back as its transcripts, Markdown outputs.
     if surface == "panel":
-        assert reopened["transcript"] == len(CHUNKS), reopened
+        assert reopened["transcript"] == len(parts), reopened
     else:
-        assert reopened[surface] == len(CORPUS), reopened
+        assert reopened[surface] == expected, reopened
 
     # The control: the same tag as a raw HTML output does run, so the tripwire works here.
     nb.run_and_wait(total - 1)
