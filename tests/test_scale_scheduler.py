@@ -132,3 +132,15 @@ def test_max_cost_fails_the_items_it_would_cross_without_sending_them(session, l
     assert results[2].error == "not sent: stopped before crossing max_cost $2.5"
     assert len(log.records) == 1 and progress.stopped.endswith("max_cost $2.5")
     assert [index for index, _ in watch.ended] == [0, 1, 2]
+
+
+def test_max_cost_counts_the_items_started_together(session, log) -> None:
+    # Four may run at once, but only two fit under the budget: the other two are never sent.
+    session.config.prices = {"nbstream-demo": [0.0, 0.0]}
+    jobs = jobs_for(["a", "b", "c", "d"], "Echo {item}")
+    plan = Plan(cost_each=1.0, max_cost=2.5)
+    progress, watch = Progress(4), Ends()
+    scheduler = Scheduler(session, ONE_OFF, Pacer(4), progress, plan, watch)
+    results = on_loop(scheduler.run(jobs, {}))
+    assert [r.status for r in results] == [Status.COMPLETE] * 2 + [Status.FAILED] * 2
+    assert len(log.records) == 2

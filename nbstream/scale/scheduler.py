@@ -97,7 +97,7 @@ class Scheduler:
     ) -> float | None:
         """Start what the pacer allows; the seconds until another may start (None: on news)."""
         while pending and len(active) < self.pacer.allowed:
-            if self._would_cross():
+            if self._would_cross(started=len(active)):
                 self._stop(pending, results)
                 return None
             delay = self.pacer.delay(self.plan.tokens_each)
@@ -127,11 +127,13 @@ class Scheduler:
             else:
                 results[job.position] = result
 
-    def _would_cross(self) -> bool:
+    def _would_cross(self, started: int) -> bool:
+        # `started` counts the items begun and not yet ended, including those started in this
+        # very pass, which have not run a step yet (so `progress.in_flight` does not see them).
         plan, progress = self.plan, self.progress
         if plan.max_cost is None or plan.cost_each is None:
             return False
-        committed = (progress.cost or 0.0) + (progress.in_flight + 1) * plan.cost_each
+        committed = (progress.cost or 0.0) + (started + 1) * plan.cost_each
         return committed > plan.max_cost
 
     def _stop(self, pending: deque[Job], results: dict[int, ChatResult]) -> None:
