@@ -15,9 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import docstring_parser
-import pydantic
-
 from ..errors import ToolError
 from .schema import Schema, closed_object, is_strict, json_schema_for, with_default
 
@@ -80,6 +77,8 @@ def describe(function: Callable[..., Any]) -> Tool:
     name = options.name or getattr(function, "__name__", "")
     if not name or not set(name) <= _NAME_OK or len(name) > 64:
         raise ToolError(f"{name!r} cannot be a tool name", "use letters, digits, _ or -")
+    import docstring_parser  # on first use: `%load_ext` imports nbstream.tools, rarely used
+
     doc = docstring_parser.parse(inspect.getdoc(function) or "")
     notes = {p.arg_name: p.description for p in doc.params if p.description}
     properties = {
@@ -138,6 +137,8 @@ def _parameter(
 
 def _converted(function: Callable[..., Any], arguments: dict[str, Any]) -> dict[str, Any]:
     """The arguments as the hinted types (an Enum member, a dataclass), where pydantic can."""
+    import pydantic  # on first use: `%load_ext` must stay free of it (the warm-up imports it)
+
     hints = typing.get_type_hints(function, include_extras=True)
     converted = dict(arguments)
     for key, value in arguments.items():
