@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from nbstream.offline.server import FAULTS_ENV, OfflineServer
-from nbstream.settings import Settings, resolve
+from nbstream.session import Session
+from nbstream.settings import NbStream, Settings, resolve
 from nbstream.store.db import STRICT_THREADS
+from nbstream.store.threads import ConversationStore
 
 #: A key that looks real, so a leak would be visible in any output.
 SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
@@ -62,3 +65,24 @@ def settings(server: OfflineServer, log) -> Settings:
 def fault_key() -> str:
     """A fresh key for the server's per-key failure counters."""
     return f"k{next(_keys)}"
+
+
+def demo_session(
+    server: OfflineServer,
+    monkeypatch: pytest.MonkeyPatch,
+    on_disk: Path | None = None,
+    retries: int = 0,
+) -> Session:
+    """A session on the offline server with the test key; store and cache in `on_disk` if given."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
+    config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=retries)
+    if on_disk is None:
+        return Session(config)
+    store = ConversationStore.open(on_disk / "conversations.sqlite", notebook="nb.ipynb")
+    return Session(config, store, cache=on_disk / "cache.sqlite")
+
+
+def text(value: str) -> dict[str, dict[str, str]]:
+    """Request params asking the offline server to answer exactly `value`."""
+    return {"nbstream": {"text": value}}

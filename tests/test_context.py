@@ -20,14 +20,12 @@ from nbstream.context.images import image_tokens
 from nbstream.engine.result import estimate_tokens
 from nbstream.errors import BadInputError
 from nbstream.session import Session
-from nbstream.settings import NbStream
 from nbstream.show.live import driver
 from nbstream.show.rendering import footer
 from nbstream.show.surfaces import NullSurface
-from nbstream.store.threads import ConversationStore
 from nbstream.turn import TurnOptions
 
-from .conftest import SECRET_KEY
+from .conftest import demo_session
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -221,11 +219,7 @@ def test_an_image_url_is_sent_as_a_url_and_other_urls_are_refused() -> None:
 
 @pytest.fixture
 def session(server, log, monkeypatch, tmp_path) -> Session:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
-    config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=0)
-    store = ConversationStore.open(tmp_path / "conversations.sqlite", notebook="nb.ipynb")
-    return Session(config, store, cache=tmp_path / "cache.sqlite")
+    return demo_session(server, monkeypatch, on_disk=tmp_path)
 
 
 def test_a_figure_reaches_the_server_as_an_image_part_and_the_store_keeps_a_placeholder(

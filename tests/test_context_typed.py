@@ -24,10 +24,9 @@ from nbstream.engine.structured import JsonIndenter
 from nbstream.errors import RequestError, SchemaError
 from nbstream.offline.context import dimensions, instance
 from nbstream.session import Session
-from nbstream.settings import Api, NbStream
-from nbstream.store.threads import ConversationStore
+from nbstream.settings import Api
 
-from .conftest import SECRET_KEY
+from .conftest import demo_session
 
 
 class Item(BaseModel):
@@ -54,11 +53,7 @@ THING = {"title": "Thing", "type": "object", "properties": {"n": {"type": "integ
 
 @pytest.fixture
 def session(server, log, monkeypatch, tmp_path) -> Session:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
-    config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=0)
-    store = ConversationStore.open(tmp_path / "conversations.sqlite", notebook="nb.ipynb")
-    return Session(config, store, cache=tmp_path / "cache.sqlite")
+    return demo_session(server, monkeypatch, on_disk=tmp_path)
 
 
 def formats(log) -> list[Any]:

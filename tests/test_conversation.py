@@ -8,19 +8,13 @@ import pytest
 
 import nbstream
 from nbstream.session import Session
-from nbstream.settings import NbStream
 
-from .conftest import SECRET_KEY
+from .conftest import demo_session, text
 
 
 @pytest.fixture
 def session(server, log, monkeypatch) -> Session:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    return Session(NbStream(base_url=server.url, model="nbstream-demo", max_retries=2))
-
-
-def text(value: str) -> dict:
-    return {"nbstream": {"text": value}}
+    return demo_session(server, monkeypatch, retries=2)
 
 
 def test_chat_class_keeps_history_and_reset_keeps_the_system(session, log) -> None:

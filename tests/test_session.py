@@ -32,18 +32,14 @@ from nbstream.show.surfaces import NullSurface
 from nbstream.store.threads import ConversationStore
 from nbstream.turn import Turn, TurnOptions
 
-from .conftest import HANG, SECRET_KEY
+from .conftest import HANG, demo_session
 from .kernels import clean_env
 from .test_live import InterruptOnText
 
 
 @pytest.fixture
 def session(server, log, monkeypatch, tmp_path) -> Session:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    monkeypatch.delenv("NBSTREAM_CACHE", raising=False)
-    config = NbStream(base_url=server.url, model="nbstream-demo", max_retries=0)
-    store = ConversationStore.open(tmp_path / "conversations.sqlite", notebook="nb.ipynb")
-    return Session(config, store, cache=tmp_path / "cache.sqlite")
+    return demo_session(server, monkeypatch, on_disk=tmp_path)
 
 
 def says(text: str, **options: Any) -> dict[str, Any]:

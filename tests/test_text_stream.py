@@ -10,19 +10,13 @@ import nbstream
 from nbstream.engine.result import Status
 from nbstream.errors import NbStreamError
 from nbstream.session import Session
-from nbstream.settings import NbStream
 
-from .conftest import HANG, SECRET_KEY
+from .conftest import HANG, demo_session, text
 
 
 @pytest.fixture
 def session(server, log, monkeypatch) -> Session:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
-    return Session(NbStream(base_url=server.url, model="nbstream-demo", max_retries=2))
-
-
-def text(value: str) -> dict:
-    return {"nbstream": {"text": value}}
+    return demo_session(server, monkeypatch, retries=2)
 
 
 def test_stream_yields_deltas_then_holds_the_result(session) -> None:
