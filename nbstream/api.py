@@ -129,6 +129,18 @@ async def achat(
     return typed(_allowed(result, allow_incomplete), shape)
 
 
+def _gathering(
+    name: str, prompts: Sequence[str], options: dict[str, Any]
+) -> tuple[Shape | None, TurnOptions]:
+    """Check a gather's prompts and options; its answers' shape and its turns' options."""
+    refuse_tools(options, name)
+    for prompt in prompts:
+        check_prompt(prompt)
+    options.setdefault("no_history", True)
+    shape = _shaped(options)
+    return shape, turn_options(options)
+
+
 def gather(
     prompts: Sequence[str],
     *,
@@ -143,14 +155,8 @@ def gather(
     back in prompt order, each with its status; a failed item has `status` FAILED and the
     message in `error`, and no item raises.
     """
-    refuse_tools(options, "gather")
-    for prompt in prompts:
-        check_prompt(prompt)
-    options.setdefault("no_history", True)
-    shape = _shaped(options)
-    results = gather_turns(
-        session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
-    )
+    shape, turn = _gathering("gather", prompts, options)
+    results = gather_turns(session or current(), prompts, turn, concurrency=concurrency, show=show)
     return [typed(result, shape, raising=False) for result in results]
 
 
@@ -164,13 +170,9 @@ async def agather(
 ) -> list[ChatResult]:
     """`await nbstream.agather(...)`: like `gather`, without blocking the caller's event loop,
     so other cells run meanwhile (`asyncio.ensure_future(nbstream.agather(...))`)."""
-    refuse_tools(options, "agather")
-    for prompt in prompts:
-        check_prompt(prompt)
-    options.setdefault("no_history", True)
-    shape = _shaped(options)
+    shape, turn = _gathering("agather", prompts, options)
     results = await agather_turns(
-        session or current(), prompts, turn_options(options), concurrency=concurrency, show=show
+        session or current(), prompts, turn, concurrency=concurrency, show=show
     )
     return [typed(result, shape, raising=False) for result in results]
 
