@@ -9,9 +9,8 @@ keyword is a request parameter sent as is (`response_format=...`, `reasoning_eff
 `schema=` (a pydantic model, dataclass, TypedDict or JSON-schema dict) asks for a typed answer:
 the reply streams as pretty-printed JSON and `result.parsed` holds the validated object.
 
-Functions are stateless: they send and record no history unless given `thread=` (`gather` and
-`agather` never do), so a loop over data costs the same for every row. `Chat` keeps a
-conversation.
+Functions are stateless: they send and record no history unless given `thread=`, so a loop
+over data costs the same for every row. `Chat` keeps a conversation.
 """
 
 from __future__ import annotations
@@ -136,7 +135,6 @@ def _gathering(
     refuse_tools(options, name)
     for prompt in prompts:
         check_prompt(prompt)
-    options.setdefault("no_history", True)
     shape = _shaped(options)
     return shape, turn_options(options)
 
@@ -151,9 +149,10 @@ def gather(
 ) -> list[ChatResult]:
     """Stream every prompt at once (at most `concurrency` at a time), live in one grid.
 
-    Prompts are one-offs (no thread history) unless `no_history=False` is given. Results come
-    back in prompt order, each with its status; a failed item has `status` FAILED and the
-    message in `error`, and no item raises.
+    Prompts are one-offs unless given `thread=`: then each is sent after the thread's history
+    and the exchanges are recorded in prompt order. Results come back in prompt order, each
+    with its status; a failed item has `status` FAILED and the message in `error`, and no item
+    raises.
     """
     shape, turn = _gathering("gather", prompts, options)
     results = gather_turns(session or current(), prompts, turn, concurrency=concurrency, show=show)

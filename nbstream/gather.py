@@ -9,9 +9,10 @@ the `Board`); more than `GRID_MOST` get the one progress view, whose size does n
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -65,17 +66,6 @@ class Board:
         self.wake.set()
 
 
-async def _on_board(
-    session: Session, board: Board, jobs: Sequence[Job], options: TurnOptions, concurrency: int
-) -> list[ChatResult]:
-    """Run `jobs` on the scheduler, each item drawn on `board`."""
-    scheduler = Scheduler(session, options, Pacer(concurrency), Progress(len(jobs)), watch=board)
-    try:
-        return await scheduler.run(jobs, {})
-    finally:
-        board.finished = time.monotonic()
-
-
 def gather_turns(
     session: Session,
     prompts: Sequence[str],
@@ -84,15 +74,22 @@ def gather_turns(
     concurrency: int = 8,
     show: bool | None = None,
 ) -> list[ChatResult]:
-    """Stream every prompt with `options`, at most `concurrency` at once, shown live."""
+    """Stream every prompt with `options`, at most `concurrency` at once, shown live.
+
+    On a thread (not `no_history`) every prompt is sent after the thread's history as it stood,
+    and the exchanges are recorded in prompt order once the run ends, an interrupted run's
+    finished ones included.
+    """
     if not prompts:
         return []
-    jobs = _jobs(prompts)
-    if len(jobs) > GRID_MOST:
-        progress, work = _progressing(session, jobs, options, concurrency)
-        return show_progress(progress, work, show=show)
-    board = Board([str(job.label) for job in jobs])
-    return show_board(board, _on_board(session, board, jobs, options, concurrency), show=show)
+    with session.holding(options):
+        scheduler, view, work = _gathering(session, prompts, options, concurrency)
+        try:
+            if isinstance(view, Board):
+                return show_board(view, work, show=show)
+            return show_progress(view, work, show=show)
+        finally:
+            session.record_all(options, _ended(prompts, scheduler))
 
 
 async def agather_turns(
@@ -106,25 +103,42 @@ async def agather_turns(
     """`gather_turns` for async callers."""
     if not prompts:
         return []
-    jobs = _jobs(prompts)
-    if len(jobs) > GRID_MOST:
-        progress, work = _progressing(session, jobs, options, concurrency)
-        return await ashow_progress(progress, work, show=show)
+    with session.holding(options):
+        scheduler, view, work = _gathering(session, prompts, options, concurrency)
+        try:
+            if isinstance(view, Board):
+                return await ashow_board(view, work, show=show)
+            return await ashow_progress(view, work, show=show)
+        finally:
+            # Shielded: a second cancel must not lose the record of what finished.
+            ended = _ended(prompts, scheduler)
+            await asyncio.shield(asyncio.to_thread(session.record_all, options, ended))
+
+
+def _gathering(
+    session: Session, prompts: Sequence[str], options: TurnOptions, concurrency: int
+) -> tuple[Scheduler, Board | Progress, Coroutine[Any, Any, list[ChatResult]]]:
+    """A gather's scheduler, what shows it (a card each, or one progress view) and its work."""
+    each = replace(options, recorded=False)  # the gather records its turns, in prompt order
+    jobs = [Job(i, _preview(prompt), prompt) for i, prompt in enumerate(prompts)]
+    if len(prompts) > GRID_MOST:
+        progress = Progress(len(prompts))
+        scheduler = Scheduler(session, each, Pacer(concurrency), progress)
+        return scheduler, progress, scheduler.run(jobs, {})
     board = Board([str(job.label) for job in jobs])
-    work = _on_board(session, board, jobs, options, concurrency)
-    return await ashow_board(board, work, show=show)
+    scheduler = Scheduler(session, each, Pacer(concurrency), Progress(len(jobs)), watch=board)
+    return scheduler, board, _timed(board, scheduler.run(jobs, {}))
 
 
-def _progressing(
-    session: Session, jobs: Sequence[Job], options: TurnOptions, concurrency: int
-) -> tuple[Progress, Coroutine[Any, Any, list[ChatResult]]]:
-    progress = Progress(len(jobs))
-    scheduler = Scheduler(session, options, Pacer(concurrency), progress)
-    return progress, scheduler.run(jobs, {})
+async def _timed(board: Board, work: Awaitable[list[ChatResult]]) -> list[ChatResult]:
+    try:
+        return await work
+    finally:
+        board.finished = time.monotonic()
 
 
-def _jobs(prompts: Sequence[str]) -> list[Job]:
-    return [Job(i, _preview(prompt), prompt) for i, prompt in enumerate(prompts)]
+def _ended(prompts: Sequence[str], scheduler: Scheduler) -> list[tuple[str, ChatResult]]:
+    return [(prompts[i], result) for i, result in sorted(scheduler.ended.items())]
 
 
 def compare_turns(
@@ -147,7 +161,8 @@ def compare_turns(
             session.store.fork(options.thread, branch)
         jobs.append(Job(i, model, prompt, replace(options, model=model, thread=branch)))
     board = Board(list(models))
-    work = _on_board(session, board, jobs, options, concurrency=len(models))
+    scheduler = Scheduler(session, options, Pacer(len(models)), Progress(len(jobs)), watch=board)
+    work = _timed(board, scheduler.run(jobs, {}))
     results = show_board(board, work, show=show, columns=len(models))
     show_table(comparison_table(models, results, session.cost), show)
     return results

@@ -12,7 +12,7 @@ import asyncio
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
@@ -58,11 +58,11 @@ class Session:
         # executor thread (panel, gather); this lock orders them.
         self._lock = threading.Lock()
         self._offline_notice: str | None = None  # said by the first turn after the server started
-        self._watchers: list[Callable[[Turn], None]] = []  # told of each turn a thread records
+        self._watchers: list[Callable[[str], None]] = []  # told of each thread that records
 
-    def watch(self, callback: Callable[[Turn], None]) -> Callable[[], None]:
-        """Call `callback(turn)` after each turn a thread records, on the thread that recorded
-        it (the main thread or a worker, never the loop's); returns the call that stops it."""
+    def watch(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(thread)` after a thread records turns, on the thread that recorded
+        them (the main thread or a worker, never the loop's); returns the call that stops it."""
         self._watchers.append(callback)
         return lambda: self._watchers.remove(callback)
 
@@ -107,7 +107,7 @@ class Session:
         incomplete, failed) is recorded with its status before the error propagates.
         """
         turn = self._prepare(prompt, options, cell_id)
-        with self._guard(options):
+        with self.holding(options):
             try:
                 result = drive(turn)
             except (KeyboardInterrupt, StreamError):
@@ -143,7 +143,7 @@ class Session:
             turn.stream.sink = sink
         if on_start is not None:
             on_start(turn)
-        with self._guard(options):
+        with self.holding(options):
             ticker = asyncio.ensure_future(_tick(turn.stream, on_update, interval))
             try:
                 result = await turn.stream.run()
@@ -164,9 +164,38 @@ class Session:
             return None
         return f"not saved: {problem}; kept in memory, written at the next successful save"
 
-    def _guard(self, options: TurnOptions) -> AbstractContextManager[None]:
-        # A one-off turn reads and writes no history, so it may run beside the thread's turn.
-        return nullcontext() if options.no_history else self.store.turn(options.thread)
+    def holding(self, options: TurnOptions) -> AbstractContextManager[None]:
+        """Hold the turn's thread for its run (ThreadBusyError if a turn already holds it).
+
+        A one-off reads and writes no history, so it holds nothing; nor does a turn run with
+        `recorded=False`, whose caller holds the thread for all its turns.
+        """
+        if options.no_history or not options.recorded:
+            return nullcontext()
+        return self.store.turn(options.thread)
+
+    def record_all(self, options: TurnOptions, turns: Sequence[tuple[str, ChatResult]]) -> None:
+        """Record turns run with `recorded=False` on `options.thread`, in the order given.
+
+        A turn that produced no output is left out, as `chat` leaves out a failed turn.
+        """
+        if options.no_history:
+            return
+        kept = [(p, r) for p, r in turns if r.status is Status.COMPLETE or r.text]
+        self._record_options(options)
+        for prompt, result in kept:
+            self.store.record(options.thread, prompt, result)
+        self._tell(options.thread)
+
+    def _record_options(self, options: TurnOptions) -> None:
+        if options.new:
+            self.store.reset(options.thread)
+        if options.system is not None:
+            self.store.set_system(options.thread, options.system)
+
+    def _tell(self, thread: str) -> None:
+        for watcher in tuple(self._watchers):
+            watcher(thread)
 
     def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> Turn:
         settings = with_backend(self.settings(options), self._said_offline)
@@ -218,17 +247,13 @@ class Session:
             self.last = result
             self.totals.add(result, self.cost(result))
         options = turn.options
-        if options.no_history:
+        if options.no_history or not options.recorded:
             return
-        if options.new:
-            self.store.reset(options.thread)
-        if options.system is not None:
-            self.store.set_system(options.thread, options.system)
+        self._record_options(options)
         self.store.record(
             options.thread, turn.prompt, result, cell_id=turn.cell_id, turn_id=turn.turn_id
         )
-        for watcher in tuple(self._watchers):
-            watcher(turn)
+        self._tell(options.thread)
 
     def _keep_partial(self, turn: Turn) -> None:
         if turn.stream.has_output and turn.stream.result is not None:

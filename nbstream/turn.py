@@ -21,6 +21,7 @@ class TurnOptions:
     system: str | None = None
     new: bool = False
     no_history: bool = False
+    recorded: bool = True  # False: the thread's history is sent; the caller records the turn
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     retries: int | None = None

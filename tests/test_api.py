@@ -118,6 +118,17 @@ def test_gather_returns_results_in_prompt_order(session, log) -> None:
     assert session.store.threads() == []  # one-offs: nothing recorded
 
 
+def test_gather_with_a_thread_records_it_unless_no_history_says_otherwise(session, log) -> None:
+    nbstream.gather(["a", "b"], session=session, thread="g", params=text("ok"))
+    assert [e.user for e in session.store.thread("g").exchanges] == ["a", "b"]
+    nbstream.run(nbstream.agather(["c"], session=session, thread="g", params=text("ok")))
+    assert [e.user for e in session.store.thread("g").exchanges] == ["a", "b", "c"]
+    assert len(log.records[-1].body["messages"]) == 5  # the two exchanges before it, then "c"
+    nbstream.gather(["d"], session=session, thread="g", no_history=True, params=text("ok"))
+    assert len(log.records[-1].body["messages"]) == 1
+    assert [e.user for e in session.store.thread("g").exchanges] == ["a", "b", "c"]
+
+
 def test_gather_runs_at_most_concurrency_streams_at_once(session, log) -> None:
     nbstream.gather([f"p{i}" for i in range(6)], session=session, concurrency=2,
                     params={"nbstream": {"tokens": 10, "rate": 50}})  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from nbstream.engine.result import ChatResult, Status
+from nbstream.errors import ThreadBusyError
 from nbstream.gather import Board, agather_turns, compare_turns, gather_turns
 from nbstream.session import Session
 from nbstream.settings import NbStream
@@ -120,6 +121,42 @@ def test_an_interrupt_cancels_every_stream_and_closes_every_connection(session, 
     with pytest.raises(KeyboardInterrupt):
         gather_turns(session, ["a", "b", "c"], one_offs(tokens=2000, rate=20), show=False)
     assert log.wait_for(lambda records: [r.outcome for r in records] == ["disconnected"] * 3, HANG)
+
+
+def test_gather_on_a_thread_sends_its_history_and_records_in_prompt_order(session, log) -> None:
+    before = TurnOptions(thread="t", params={"nbstream": {"text": "earlier"}})
+    session.chat("Before", before, driver(NullSurface()))
+    # The long prompt's reply ends last, the short one's first (see the test above).
+    prompts = ["L" + " long" * 39, "M" + " mid" * 20, "S"]
+    options = TurnOptions(thread="t", params={"nbstream": {"rate": 50}})
+    results = gather_turns(session, prompts, options, show=False)
+    for record in log.records[1:]:
+        assert [m["content"] for m in record.body["messages"]][:2] == ["Before", "earlier"]
+        assert len(record.body["messages"]) == 3  # the history as it stood, not each other
+    exchanges = session.store.thread("t").exchanges
+    assert [e.user for e in exchanges] == ["Before", *prompts]
+    assert [e.result for e in exchanges[1:]] == results
+
+
+def test_gather_on_a_thread_holds_it_and_an_interrupt_keeps_what_finished(session, log) -> None:
+    def interrupt_once_the_short_one_ended() -> None:
+        if log.wait_for(lambda records: any(r.outcome == "complete" for r in records), HANG):
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_the_short_one_ended, daemon=True).start()
+    options = TurnOptions(thread="t", params={"nbstream": {"rate": 20}})
+    with pytest.raises(KeyboardInterrupt):
+        gather_turns(session, ["L" + " long" * 300, "S"], options, show=False)
+    assert [e.user for e in session.store.thread("t").exchanges] == ["S"]
+    with session.holding(options):
+        with pytest.raises(ThreadBusyError):
+            gather_turns(session, ["a"], options, show=False)
+
+
+def test_agather_on_a_thread_records_its_exchanges(session) -> None:
+    options = TurnOptions(thread="a", params={"nbstream": {"rate": 0}})
+    asyncio.run(agather_turns(session, ["one", "two"], options, show=False))
+    assert [e.user for e in session.store.thread("a").exchanges] == ["one", "two"]
 
 
 def test_compare_continues_the_thread_in_one_branch_per_model(session, log, capsys) -> None:

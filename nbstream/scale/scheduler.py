@@ -69,10 +69,11 @@ class Scheduler:
         self.session, self.options, self.pacer = session, options, pacer
         self.progress, self.plan, self.watch = progress, plan, watch
         self._rounds: dict[int, int] = {}
+        self.ended: dict[int, ChatResult] = {}  # by position: what ended, even if the run did not
 
     async def run(self, jobs: Sequence[Job], earlier: Mapping[int, ChatResult]) -> list[ChatResult]:
         """Every job's result in input order; `earlier` results (from the record) are kept."""
-        results: dict[int, ChatResult] = {}
+        results = self.ended
         for job in jobs:
             if job.position in earlier:
                 results[job.position] = earlier[job.position]

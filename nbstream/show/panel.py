@@ -280,11 +280,11 @@ class ChatPanel:
         if self.state is PanelState.IDLE:
             self.new_chat()
 
-    def _turn_recorded(self, turn: Turn) -> None:
+    def _turn_recorded(self, thread: str) -> None:
         # A turn recorded while this panel streams is its own (the store runs one turn at a
         # time on a thread); any other (a cell, another panel) shows the thread again.
         with self._lock:  # not while a Send (on a subshell thread) starts a turn
-            if turn.thread != self.thread or self.state is not PanelState.IDLE:
+            if thread != self.thread or self.state is not PanelState.IDLE:
                 return
             self._load_history(None)
         self._update_transcript()
