@@ -148,9 +148,8 @@ def test_gather_on_a_thread_holds_it_and_an_interrupt_keeps_what_finished(sessio
     with pytest.raises(KeyboardInterrupt):
         gather_turns(session, ["L" + " long" * 300, "S"], options, show=False)
     assert [e.user for e in session.store.thread("t").exchanges] == ["S"]
-    with session.holding(options):
-        with pytest.raises(ThreadBusyError):
-            gather_turns(session, ["a"], options, show=False)
+    with session.holding(options), pytest.raises(ThreadBusyError):
+        gather_turns(session, ["a"], options, show=False)
 
 
 def test_agather_on_a_thread_records_its_exchanges(session) -> None:

@@ -16,6 +16,17 @@ NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 pytestmark = pytest.mark.kernel
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_the_saved_notebooks_hold_no_widget_state_and_no_widget_views(path: Path) -> None:
+    # Widget state is a snapshot of a kernel that is gone: reopened, it shows a stale panel or
+    # "model not found". What a notebook keeps is the display outputs, the panel's transcript.
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+
+
 def test_the_quickstart_runs_offline_and_saves_replies_with_footers(
     tmp_path: Path, monkeypatch
 ) -> None:

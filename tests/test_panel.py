@@ -441,6 +441,28 @@ def test_the_header_holds_the_title_the_model_picker_and_new_chat(make_panel) ->
     assert sum(isinstance(p, CodeCopy) for p in parts) == 1  # adds the code blocks' Copy buttons
 
 
+def test_code_blocks_in_replies_are_where_the_copy_buttons_look_for_them(make_panel) -> None:
+    panel = make_panel(params=opts(text="Run:\n\n```python\nprint('hi')\n```\n", rate=0))
+    panel.send("code please")
+    panel.wait(HANG)
+    [listing] = find(panel.widget, "nbstream-list")  # the ESM decorates `.nbstream-list pre`
+    [block] = [w for w in find(listing, "nbstream-assistant") if "<pre" in w.value]
+    assert "<pre><code class=\"language-python\">print('hi')\n</code></pre>" in block.value
+    [copier] = [w for w in panel.widget.children if isinstance(w, CodeCopy)]
+    assert copier.layout.display == "none"  # it only adds buttons; it shows nothing itself
+
+
+def test_the_copy_buttons_are_built_without_parsing_html_and_only_copy_text() -> None:
+    esm = CodeCopy._esm
+    assert isinstance(esm, str)
+    for parsing in ("innerHTML", "outerHTML", "insertAdjacentHTML", "DOMParser", "eval(",
+                    "Function(", "document.write"):  # fmt: skip
+        assert parsing not in esm
+    assert 'createElement("button")' in esm and ".textContent" in esm
+    assert "clipboard.writeText(text)" in esm and "nbstream-copy" in esm
+    assert ".nbstream-panel" in esm and ".nbstream-list pre" in esm
+
+
 def test_new_chat_waits_while_a_reply_streams(make_panel) -> None:
     panel = make_panel(params=opts(tokens=400, rate=40))
     [new] = find(panel.widget, "nbstream-new")
