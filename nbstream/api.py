@@ -22,7 +22,7 @@ from typing import Any
 from .engine import loop
 from .engine.result import ChatResult, Status, with_status
 from .errors import NbStreamError, StreamError, incomplete_error
-from .gather import agather_turns, compare_turns, gather_turns
+from .gather import Gathering, compare_turns
 from .session import Session, current
 from .show.live import LiveView, driver
 from .show.rendering import metadata
@@ -155,7 +155,7 @@ def gather(
     raises.
     """
     shape, turn = _gathering("gather", prompts, options)
-    results = gather_turns(session or current(), prompts, turn, concurrency=concurrency, show=show)
+    results = Gathering(session or current(), prompts, turn, concurrency).run(show)
     return [typed(result, shape, raising=False) for result in results]
 
 
@@ -170,9 +170,7 @@ async def agather(
     """`await nbstream.agather(...)`: like `gather`, without blocking the caller's event loop,
     so other cells run meanwhile (`asyncio.ensure_future(nbstream.agather(...))`)."""
     shape, turn = _gathering("agather", prompts, options)
-    results = await agather_turns(
-        session or current(), prompts, turn, concurrency=concurrency, show=show
-    )
+    results = await Gathering(session or current(), prompts, turn, concurrency).arun(show)
     return [typed(result, shape, raising=False) for result in results]
 
 

@@ -66,68 +66,59 @@ class Board:
         self.wake.set()
 
 
-def gather_turns(
-    session: Session,
-    prompts: Sequence[str],
-    options: TurnOptions,
-    *,
-    concurrency: int = 8,
-    show: bool | None = None,
-) -> list[ChatResult]:
-    """Stream every prompt with `options`, at most `concurrency` at once, shown live.
+class Gathering:
+    """One gather: every prompt streamed with `options`, at most `concurrency` at once, live.
 
     On a thread (not `no_history`) every prompt is sent after the thread's history as it stood,
     and the exchanges are recorded in prompt order once the run ends, an interrupted run's
-    finished ones included.
+    finished ones included. `run()` waits for it, `await arun()` lets the caller's loop go on.
     """
-    if not prompts:
-        return []
-    with session.holding(options):
-        scheduler, view, work = _gathering(session, prompts, options, concurrency)
-        try:
-            if isinstance(view, Board):
-                return show_board(view, work, show=show)
-            return show_progress(view, work, show=show)
-        finally:
-            session.record_all(options, _ended(prompts, scheduler))
 
+    def __init__(
+        self, session: Session, prompts: Sequence[str], options: TurnOptions, concurrency: int = 8
+    ) -> None:
+        self.session, self.prompts, self.options = session, list(prompts), options
+        self.concurrency = concurrency
 
-async def agather_turns(
-    session: Session,
-    prompts: Sequence[str],
-    options: TurnOptions,
-    *,
-    concurrency: int = 8,
-    show: bool | None = None,
-) -> list[ChatResult]:
-    """`gather_turns` for async callers."""
-    if not prompts:
-        return []
-    with session.holding(options):
-        scheduler, view, work = _gathering(session, prompts, options, concurrency)
-        try:
-            if isinstance(view, Board):
-                return await ashow_board(view, work, show=show)
-            return await ashow_progress(view, work, show=show)
-        finally:
-            # Shielded: a second cancel must not lose the record of what finished.
-            ended = _ended(prompts, scheduler)
-            await asyncio.shield(asyncio.to_thread(session.record_all, options, ended))
+    def run(self, show: bool | None = None) -> list[ChatResult]:
+        """Every prompt's result, in prompt order."""
+        with self.session.holding(self.options):
+            view, work = self._planned()
+            try:
+                if isinstance(view, Board):
+                    return show_board(view, work, show=show)
+                return show_progress(view, work, show=show)
+            finally:
+                self._record()
 
+    async def arun(self, show: bool | None = None) -> list[ChatResult]:
+        """`run` for async callers."""
+        with self.session.holding(self.options):
+            view, work = self._planned()
+            try:
+                if isinstance(view, Board):
+                    return await ashow_board(view, work, show=show)
+                return await ashow_progress(view, work, show=show)
+            finally:
+                # Off the caller's loop, which may be nbstream's, and safe from a second cancel.
+                await asyncio.shield(asyncio.to_thread(self._record))
 
-def _gathering(
-    session: Session, prompts: Sequence[str], options: TurnOptions, concurrency: int
-) -> tuple[Scheduler, Board | Progress, Coroutine[Any, Any, list[ChatResult]]]:
-    """A gather's scheduler, what shows it (a card each, or one progress view) and its work."""
-    each = replace(options, recorded=False)  # the gather records its turns, in prompt order
-    jobs = [Job(i, _preview(prompt), prompt) for i, prompt in enumerate(prompts)]
-    if len(prompts) > GRID_MOST:
-        progress = Progress(len(prompts))
-        scheduler = Scheduler(session, each, Pacer(concurrency), progress)
-        return scheduler, progress, scheduler.run(jobs, {})
-    board = Board([str(job.label) for job in jobs])
-    scheduler = Scheduler(session, each, Pacer(concurrency), Progress(len(jobs)), watch=board)
-    return scheduler, board, _timed(board, scheduler.run(jobs, {}))
+    def _planned(self) -> tuple[Board | Progress, Coroutine[Any, Any, list[ChatResult]]]:
+        """What shows the run (a card each, or one progress view) and its work."""
+        each = replace(self.options, recorded=False)  # `_record` records them in prompt order
+        jobs = [Job(i, _preview(prompt), prompt) for i, prompt in enumerate(self.prompts)]
+        pacer = Pacer(self.concurrency)
+        if len(jobs) > GRID_MOST:
+            progress = Progress(len(jobs))
+            self._scheduler = Scheduler(self.session, each, pacer, progress)
+            return progress, self._scheduler.run(jobs, {})
+        board = Board([str(job.label) for job in jobs])
+        self._scheduler = Scheduler(self.session, each, pacer, Progress(len(jobs)), watch=board)
+        return board, _timed(board, self._scheduler.run(jobs, {}))
+
+    def _record(self) -> None:
+        ended = sorted(self._scheduler.ended.items())
+        self.session.record_all(self.options, [(self.prompts[i], r) for i, r in ended])
 
 
 async def _timed(board: Board, work: Awaitable[list[ChatResult]]) -> list[ChatResult]:
@@ -135,10 +126,6 @@ async def _timed(board: Board, work: Awaitable[list[ChatResult]]) -> list[ChatRe
         return await work
     finally:
         board.finished = time.monotonic()
-
-
-def _ended(prompts: Sequence[str], scheduler: Scheduler) -> list[tuple[str, ChatResult]]:
-    return [(prompts[i], result) for i, result in sorted(scheduler.ended.items())]
 
 
 def compare_turns(

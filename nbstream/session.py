@@ -177,11 +177,12 @@ class Session:
     def record_all(self, options: TurnOptions, turns: Sequence[tuple[str, ChatResult]]) -> None:
         """Record turns run with `recorded=False` on `options.thread`, in the order given.
 
-        A turn that produced no output is left out, as `chat` leaves out a failed turn.
+        A turn that produced no output is left out, as `chat` leaves out a failed turn; with
+        none left, the thread is not touched (not even by `new`).
         """
-        if options.no_history:
-            return
         kept = [(p, r) for p, r in turns if r.status is Status.COMPLETE or r.text]
+        if options.no_history or not kept:
+            return
         self._record_options(options)
         for prompt, result in kept:
             self.store.record(options.thread, prompt, result)

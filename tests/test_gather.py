@@ -12,7 +12,7 @@ import pytest
 
 from nbstream.engine.result import ChatResult, Status
 from nbstream.errors import ThreadBusyError
-from nbstream.gather import Board, agather_turns, compare_turns, gather_turns
+from nbstream.gather import Board, Gathering, compare_turns
 from nbstream.session import Session
 from nbstream.settings import NbStream
 from nbstream.show.grid import live_html, render
@@ -61,7 +61,7 @@ def test_gather_returns_results_in_prompt_order_whatever_order_they_finish_in(se
     # The demo reply quotes the prompt: the long prompt's reply is the longest, so it ends last.
     # About 20 words apart at 50 tokens a second: 0.4 s between endings, even on a busy machine.
     prompts = ["L" + " long" * 39, "M" + " mid" * 20, "S"]
-    results = gather_turns(session, prompts, one_offs(rate=50), show=False)
+    results = Gathering(session, prompts, one_offs(rate=50)).run(False)
     finishing = sorted(log.records, key=lambda record: record.ended or 0)
     assert [r.body["messages"][-1]["content"] for r in finishing] == prompts[::-1]
     assert [result.status for result in results] == [Status.COMPLETE] * 3
@@ -72,7 +72,7 @@ def test_gather_returns_results_in_prompt_order_whatever_order_they_finish_in(se
 def test_a_failure_stays_on_its_item(session, log, fault_key, capsys) -> None:
     # One at a time, so the failing first request is the first prompt's.
     options = one_offs(text="fine", fail_status=400, key=fault_key)
-    results = gather_turns(session, ["a", "b", "c"], options, concurrency=1, show=True)
+    results = Gathering(session, ["a", "b", "c"], options, 1).run(True)
     assert [result.status for result in results] == [
         Status.FAILED,
         Status.COMPLETE,
@@ -89,7 +89,7 @@ def test_a_rate_limited_stream_waits_and_retries_and_every_item_completes(
     session, log, fault_key
 ) -> None:
     options = one_offs(text="ok", fail_status=429, retry_after="0", key=fault_key)
-    results = gather_turns(session, ["a", "b", "c"], options, show=False)
+    results = Gathering(session, ["a", "b", "c"], options).run(False)
     assert [result.text for result in results] == ["ok"] * 3
     assert sorted(record.status for record in log.records) == [200, 200, 200, 429]
 
@@ -98,14 +98,14 @@ def test_agather_returns_results_in_prompt_order(session) -> None:
     prompts = [f"prompt {i}" for i in range(4)]
 
     async def main() -> list[ChatResult]:
-        return await agather_turns(session, prompts, one_offs(rate=0), show=False)
+        return await Gathering(session, prompts, one_offs(rate=0)).arun(False)
 
     results = asyncio.run(main())
     assert [f"> prompt {i}\n" in result.text for i, result in enumerate(results)] == [True] * 4
 
 
 def test_gathering_nothing_sends_nothing(session, log, capsys) -> None:
-    assert gather_turns(session, [], one_offs(), show=True) == []
+    assert Gathering(session, [], one_offs()).run(True) == []
     assert log.records == [] and capsys.readouterr().out == ""
 
 
@@ -119,7 +119,7 @@ def test_an_interrupt_cancels_every_stream_and_closes_every_connection(session, 
 
     threading.Thread(target=interrupt_once_all_stream, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
-        gather_turns(session, ["a", "b", "c"], one_offs(tokens=2000, rate=20), show=False)
+        Gathering(session, ["a", "b", "c"], one_offs(tokens=2000, rate=20)).run(False)
     assert log.wait_for(lambda records: [r.outcome for r in records] == ["disconnected"] * 3, HANG)
 
 
@@ -129,7 +129,7 @@ def test_gather_on_a_thread_sends_its_history_and_records_in_prompt_order(sessio
     # The long prompt's reply ends last, the short one's first (see the test above).
     prompts = ["L" + " long" * 39, "M" + " mid" * 20, "S"]
     options = TurnOptions(thread="t", params={"nbstream": {"rate": 50}})
-    results = gather_turns(session, prompts, options, show=False)
+    results = Gathering(session, prompts, options).run(False)
     for record in log.records[1:]:
         assert [m["content"] for m in record.body["messages"]][:2] == ["Before", "earlier"]
         assert len(record.body["messages"]) == 3  # the history as it stood, not each other
@@ -146,15 +146,15 @@ def test_gather_on_a_thread_holds_it_and_an_interrupt_keeps_what_finished(sessio
     threading.Thread(target=interrupt_once_the_short_one_ended, daemon=True).start()
     options = TurnOptions(thread="t", params={"nbstream": {"rate": 20}})
     with pytest.raises(KeyboardInterrupt):
-        gather_turns(session, ["L" + " long" * 300, "S"], options, show=False)
+        Gathering(session, ["L" + " long" * 300, "S"], options).run(False)
     assert [e.user for e in session.store.thread("t").exchanges] == ["S"]
     with session.holding(options), pytest.raises(ThreadBusyError):
-        gather_turns(session, ["a"], options, show=False)
+        Gathering(session, ["a"], options).run(False)
 
 
 def test_agather_on_a_thread_records_its_exchanges(session) -> None:
     options = TurnOptions(thread="a", params={"nbstream": {"rate": 0}})
-    asyncio.run(agather_turns(session, ["one", "two"], options, show=False))
+    asyncio.run(Gathering(session, ["one", "two"], options).arun(False))
     assert [e.user for e in session.store.thread("a").exchanges] == ["one", "two"]
 
 

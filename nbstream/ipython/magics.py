@@ -18,7 +18,7 @@ from ..context.cell_errors import CellErrors, fix_prompt
 from ..context.kernel import names
 from ..engine.result import ChatResult
 from ..errors import incomplete_error
-from ..gather import compare_turns, gather_turns
+from ..gather import Gathering, compare_turns
 from ..session import Session
 from ..settings import CACHE_MODES
 from ..show.live import driver
@@ -139,7 +139,7 @@ class ChatMagics(Magics):
         if args.each:
             prompts = self._each_prompts(args, prompt)
             one_offs = replace(options, no_history=True)
-            found = gather_turns(self.session, prompts, one_offs, concurrency=args.concurrency)
+            found = Gathering(self.session, prompts, one_offs, args.concurrency).run()
             return [typed(result, shape, raising=False) for result in found]
         prompt = self._context(prompt, args, None if args.no_interpolate else namespace)
         if args.compare:

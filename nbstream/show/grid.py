@@ -97,7 +97,7 @@ class _BoardView:
 
     def __init__(self, board: Board, show: bool | None, columns: int | None) -> None:
         self.board, self.columns = board, columns
-        self.output = _GridOutput(show)
+        self.output = _GridOutput(show if board.items else False)  # nothing to show
         self.throttle = Throttle()
         self.shown = -1  # the board version on screen
 
