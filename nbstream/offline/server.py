@@ -60,7 +60,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -122,16 +122,7 @@ def create_app(
         rate, first_token_delay, log if log is not None else RequestLog(), faults=faults
     )
     app = Starlette(
-        routes=[
-            Route("/v1/models", backend.models, methods=["GET"]),
-            Route("/v1/chat/completions", backend.chat, methods=["POST"]),
-            Route("/v1/responses", backend.responses, methods=["POST"]),
-            *(_batch_routes(backend) if batches else []),
-            # Colab's model proxy layout (google/colab/ai.py), so that backend can be tested.
-            Route("/models", backend.models, methods=["GET"]),
-            Route("/models/openapi/models", backend.models, methods=["GET"]),
-            Route("/models/openapi/chat/completions", backend.chat, methods=["POST"]),
-        ],
+        routes=_routes(backend, batches),
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(PacingMiddleware, pacing=pacing, log=backend.log)] if pacing else [],
     )
@@ -139,18 +130,32 @@ def create_app(
     return app
 
 
-def _batch_routes(backend: Backend) -> list[Route]:
-    """`/v1/files` and `/v1/batches` (offline.files, offline.batches)."""
+def _routes(backend: Backend, batches: bool) -> list[Route]:
+    """Every endpoint, `METHOD path`; the Batch API's (offline.files, offline.batches) only
+    with `batches`."""
     files = Files()
     jobs = Batches(backend, files)
-    return [
-        Route("/v1/files", files.upload, methods=["POST"]),
-        Route("/v1/files/{file_id}", files.get, methods=["GET"]),
-        Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),
-        Route("/v1/batches", jobs.create, methods=["POST"]),
-        Route("/v1/batches/{batch_id}", jobs.get, methods=["GET"]),
-        Route("/v1/batches/{batch_id}/cancel", jobs.cancel, methods=["POST"]),
-    ]
+    endpoints: dict[str, Callable[[Request], Awaitable[Response]]] = {
+        "GET /v1/models": backend.models,
+        "POST /v1/chat/completions": backend.chat,
+        "POST /v1/responses": backend.responses,
+        "POST /v1/files": files.upload,
+        "GET /v1/files/{file_id}": files.get,
+        "GET /v1/files/{file_id}/content": files.content,
+        "POST /v1/batches": jobs.create,
+        "GET /v1/batches/{batch_id}": jobs.get,
+        "POST /v1/batches/{batch_id}/cancel": jobs.cancel,
+        # Colab's model proxy layout (google/colab/ai.py), so that backend can be tested.
+        "GET /models": backend.models,
+        "GET /models/openapi/models": backend.models,
+        "POST /models/openapi/chat/completions": backend.chat,
+    }
+    routes = []
+    for endpoint, handler in endpoints.items():
+        method, path = endpoint.split()
+        if batches or not path.startswith(("/v1/files", "/v1/batches")):
+            routes.append(Route(path, handler, methods=[method]))
+    return routes
 
 
 class _Uvicorn(uvicorn.Server):
