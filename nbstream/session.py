@@ -69,7 +69,7 @@ class Session:
     def settings(self, options: TurnOptions) -> Settings:
         """Resolve the settings for a turn with these options."""
         timeout = options.timeout
-        settings = resolve(
+        return resolve(
             self.config,
             model=options.model,
             first_token_timeout=timeout,
@@ -79,7 +79,6 @@ class Session:
             api=options.api,
             hide_reasoning=options.hide_reasoning,
         )
-        return settings
 
     async def models(self, options: TurnOptions) -> list[str]:
         """The model ids the backend for these options offers ([] when it does not say)."""
@@ -160,9 +159,8 @@ class Session:
     def not_saved(self) -> str | None:
         """'not saved: <why>' while the store holds changes it could not write, else None."""
         problem = self.store.unsaved_problem()
-        if problem is None:
-            return None
-        return f"not saved: {problem}; kept in memory, written at the next successful save"
+        kept = "kept in memory, written at the next successful save"
+        return f"not saved: {problem}; {kept}" if problem is not None else None
 
     def holding(self, options: TurnOptions) -> AbstractContextManager[None]:
         """Hold the turn's thread for its run (ThreadBusyError if a turn already holds it).
@@ -195,7 +193,7 @@ class Session:
             self.store.set_system(options.thread, options.system)
 
     def _tell(self, thread: str) -> None:
-        for watcher in tuple(self._watchers):
+        for watcher in tuple(self._watchers):  # a watcher may stop watching as it is told
             watcher(thread)
 
     def _prepare(self, prompt: str, options: TurnOptions, cell_id: str | None) -> Turn:
@@ -251,9 +249,8 @@ class Session:
         if options.no_history or not options.recorded:
             return
         self._record_options(options)
-        self.store.record(
-            options.thread, turn.prompt, result, cell_id=turn.cell_id, turn_id=turn.turn_id
-        )
+        ids = {"cell_id": turn.cell_id, "turn_id": turn.turn_id}
+        self.store.record(options.thread, turn.prompt, result, **ids)
         self._tell(options.thread)
 
     def _keep_partial(self, turn: Turn) -> None:

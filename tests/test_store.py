@@ -348,56 +348,6 @@ def test_a_store_without_a_path_never_touches_the_disk(
     assert os.listdir(tmp_path) == []
 
 
-# -- export ----------------------------------------------------------------------------------
-
-
-def exported_store() -> ConversationStore:
-    store = ConversationStore(clock=lambda: NOW)
-    store.set_system("default", "be brief")
-    store.record("default", "what is 2+2?", reply("4", usage=Usage(10, 2, 12)))
-    store.record(
-        "default",
-        "and 3+3?",
-        reply("6 or", Status.INTERRUPTED, usage=Usage(20, 2, 22, estimated=True)),
-    )
-    return store
-
-
-def test_markdown_export_reads_as_a_transcript() -> None:
-    text = exported_store().export_markdown("default")
-    assert "2 turns, 1 interrupted" in text
-    assert text.index("### System") < text.index("be brief") < text.index("### You")
-    assert "### Assistant (interrupted)" in text
-    assert "*m · 10 prompt + 2 completion tokens*" in text
-    assert "*m · 20 prompt + 2 completion tokens (estimated)*" in text
-    assert text.index("what is 2+2?") < text.index("and 3+3?") < text.index("6 or")
-
-
-def test_json_export_holds_the_whole_thread() -> None:
-    record = json.loads(exported_store().export_json("default"))
-    assert record["thread"] == "default" and record["system"] == "be brief"
-    assert [ex["user"] for ex in record["exchanges"]] == ["what is 2+2?", "and 3+3?"]
-    assert ChatResult.from_dict(record["exchanges"][1]["result"]).status is Status.INTERRUPTED
-
-
-@pytest.mark.parametrize("name", ["chat.md", "chat.MARKDOWN", "chat.json"])
-def test_export_picks_the_format_from_the_suffix(tmp_path: Path, name: str) -> None:
-    store = exported_store()
-    written = store.export(tmp_path / name, "default")
-    text = written.read_text(encoding="utf-8")
-    if name.endswith(".json"):
-        assert json.loads(text)["thread"] == "default"
-    else:
-        assert text == store.export_markdown("default")
-    assert os.listdir(tmp_path) == [name]
-
-
-def test_export_to_an_unknown_suffix_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"^cannot export to 'chat.txt': use a \.md or \.json"):
-        exported_store().export(tmp_path / "chat.txt", "default")
-    assert os.listdir(tmp_path) == []
-
-
 # -- notebook paths --------------------------------------------------------------------------
 
 

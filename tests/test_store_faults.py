@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult
+from nbstream.show.export import transcript_document
 from nbstream.show.rendering import transcript_markdown, transcript_text
 from nbstream.store.db import filesystem_type, journal_mode_for, problem
 from nbstream.store.threads import ConversationStore
@@ -290,7 +291,9 @@ def test_a_row_that_does_not_validate_is_skipped_with_a_warning_naming_it(
     [warning] = store.warnings
     assert warning.startswith("exchange 2 of thread 'default' skipped: ") and named in warning
     assert [m["content"] for m in store.messages("default", "next")] == ["good", "fine", "next"]
-    assert "fine" in transcript_text(store.thread()) and "fine" in store.export_markdown()
+    assert "fine" in transcript_text(store.thread()) and "fine" in transcript_document(
+        store.thread()
+    )
 
 
 json_values = st.recursive(

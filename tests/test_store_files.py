@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nbstream.engine.result import ChatResult
+from nbstream.show.export import export
 from nbstream.store.threads import ConversationStore, shown
 
 from .conftest import HANG
@@ -44,7 +45,7 @@ def test_every_file_is_private_even_under_an_open_umask(
         state, notebook="nb.ipynb", mounts=nfs(tmp_path) if on_nfs else ""
     )
     store.record("default", "q", ChatResult(text="a"))
-    exported = store.export(tmp_path / ".nbstream" / "chat.md")
+    exported = export(store.thread(), tmp_path / ".nbstream" / "chat.md")
     files = modes(state.parent)
     expected = {"conversations.sqlite", "chat.md"}
     expected |= set() if on_nfs else {"conversations.sqlite-wal", "conversations.sqlite-shm"}
@@ -61,7 +62,7 @@ def test_an_exported_transcript_is_private_where_it_replaces_a_public_file(
     target.chmod(0o644)
     store = ConversationStore()
     store.record("default", "secret question", ChatResult(text="a"))
-    store.export(target)
+    export(store.thread(), target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "secret question" in target.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["chat.json"]  # no temp file left

@@ -75,7 +75,7 @@ def test_mistakes_are_one_line_usage_errors(chat, line, message) -> None:
 def test_export_writes_the_thread_and_refuses_to_overwrite_without_force(chat, tmp_path) -> None:
     target = tmp_path / "chat.md"
     chat.run(f"export {target}")
-    assert "### You\n\none" in target.read_text()
+    assert "**You:**\n\none" in target.read_text()
     with pytest.raises(UsageError, match="exists"):
         chat.run(f"export {target}")
     chat.run(f"export {target} --force")

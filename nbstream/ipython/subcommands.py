@@ -12,6 +12,7 @@ from IPython.core.error import UsageError
 from ..engine.loop import run
 from ..session import Session
 from ..settings import CACHE_MODES, cache_mode
+from ..show.export import export
 from ..show.markdown import literal
 from ..show.outputs import cache_table, show_markdown, show_transcript, show_widget
 from ..store.cache import parse_age
@@ -111,7 +112,7 @@ class Subcommands:
         if problem:
             raise UsageError(f"%chat export: {problem}")
         try:
-            self.session.store.export(path, thread)
+            export(self.session.store.thread(thread), path)
         except ValueError as err:
             raise UsageError(f"%chat export: {err}") from None
         except OSError as err:

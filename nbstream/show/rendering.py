@@ -192,7 +192,7 @@ class _Form:
     between: str  # what separates the messages
 
 
-_MARKDOWN = _Form(
+MARKDOWN_FORM = _Form(
     label=lambda who, why: (
         f"**{literal(who)}:**" + (f" *({literal(why)})*" if why else "") + "\n\n"
     ),
@@ -208,7 +208,8 @@ _TEXT = _Form(
 )
 
 
-def _transcript(thread: Thread, form: _Form) -> str:
+def transcript(thread: Thread, form: _Form) -> str:
+    """A thread's messages written in one form (Markdown, plain text, a document)."""
     parts = [form.label("System", "") + form.user(thread.system)] if thread.system else []
     for exchange in thread.exchanges:
         result = exchange.result
@@ -220,12 +221,12 @@ def _transcript(thread: Thread, form: _Form) -> str:
 
 def transcript_markdown(thread: Thread) -> str:
     """A thread as a readable chat, model output made safe."""
-    return _transcript(thread, _MARKDOWN)
+    return transcript(thread, MARKDOWN_FORM)
 
 
 def transcript_text(thread: Thread) -> str:
     """A thread as plain text."""
-    return _transcript(thread, _TEXT)
+    return transcript(thread, _TEXT)
 
 
 @dataclass

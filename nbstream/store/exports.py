@@ -1,4 +1,4 @@
-"""A thread written to a file as Markdown or JSON, replaced in one step."""
+"""Private files replaced in one step: an export is written whole or not at all."""
 
 from __future__ import annotations
 
@@ -6,21 +6,6 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-
-from .records import Thread, as_json, markdown
-
-
-def export(thread: Thread, path: Path) -> Path:
-    """Write `thread` to `path` as Markdown (.md, .markdown) or JSON (.json)."""
-    suffix = path.suffix.lower()
-    if suffix in (".md", ".markdown"):
-        text = markdown(thread)
-    elif suffix == ".json":
-        text = as_json(thread)
-    else:
-        raise ValueError(f"cannot export to {path.name!r}: use a .md or .json file name")
-    write_atomic(path, text)
-    return path
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -131,32 +131,6 @@ def summary(exchanges: list[Exchange]) -> str:
     return ", ".join(parts)
 
 
-def markdown(thread: Thread) -> str:
-    """A readable transcript of the thread."""
-    parts = [f"# Conversation `{thread.name}`", f"*{summary(thread.exchanges)}*"]
-    if thread.system:
-        parts += ["### System", thread.system]
-    for exchange in thread.exchanges:
-        parts += ["### You", exchange.user, *_markdown_reply(exchange.result)]
-    return "\n\n".join(parts) + "\n"
-
-
-def _markdown_reply(result: ChatResult) -> list[str]:
-    heading = "### Assistant"
-    if result.status is not Status.COMPLETE:
-        heading += f" ({result.status.value}{': ' + result.error if result.error else ''})"
-    body = [result.text] if result.text else []
-    if result.refusal:
-        body.append(f"> refused: {result.refusal}")
-    body += [f"- tool call `{call.name}({call.arguments})`" for call in result.tool_calls]
-    usage = result.usage
-    footer = (
-        f"*{result.model or 'unknown model'} · {usage.prompt_tokens} prompt + "
-        f"{usage.completion_tokens} completion tokens{' (estimated)' if usage.estimated else ''}*"
-    )
-    return [heading, *(body or ["*(no reply)*"]), footer]
-
-
 def as_json(thread: Thread) -> str:
     """The thread as JSON, results in `ChatResult.to_dict()` form."""
     exchanges = [

@@ -20,10 +20,10 @@ from typing import Any
 from ..engine.result import ChatResult
 from ..errors import StateFileError
 from . import db as sql
-from . import exports, memory, rows
+from . import memory, rows
 from .database import Database
 from .migrate import import_legacy
-from .records import DEFAULT, Exchange, Thread, as_json, markdown, summary
+from .records import DEFAULT, Exchange, Thread, as_json, summary
 from .rows import Op
 from .turns import Turns
 
@@ -208,17 +208,9 @@ class ConversationStore:
         """Guard one in-flight turn per thread; a second one raises ThreadBusyError at once."""
         return self._turns.guard(name)
 
-    def export_markdown(self, name: str = DEFAULT) -> str:
-        """A readable transcript of the thread."""
-        return markdown(self.thread(name))
-
     def export_json(self, name: str = DEFAULT) -> str:
         """The thread as JSON, results in `ChatResult.to_dict()` form."""
         return as_json(self.thread(name))
-
-    def export(self, path: Path | str, name: str = DEFAULT) -> Path:
-        """Write the thread to `path` as Markdown (.md, .markdown) or JSON (.json)."""
-        return exports.export(self.thread(name), Path(path))
 
     # ---- memory and database, under the lock
 
