@@ -62,7 +62,6 @@ def test_a_reply_is_accumulated_with_usage_and_timings(settings, log) -> None:
 
 def test_decode_speed_is_completion_tokens_over_first_to_last_token(settings) -> None:
     result, _ = run(settings, tokens=21, rate=100)
-    assert result.tokens_per_second == pytest.approx(100, rel=0.25)
     span = result.timings.last_token - result.timings.first_token
     assert result.tokens_per_second == pytest.approx(20 / span)
 
