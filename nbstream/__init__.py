@@ -14,6 +14,7 @@ from .engine.loop import run
 from .engine.result import ChatResult, Status, Timings, Usage
 from .errors import IncompleteError, NbStreamError
 from .mapping import map_items as map  # noqa: F401 — not in __all__: `import *` keeps the builtin
+from .scale.frame import frame
 from .settings import Api, NbStream
 from .text_stream import AsyncTextStream, TextStream, astream, stream
 from .tools.function import tool
@@ -41,6 +42,7 @@ __all__ = [
     "chat",
     "collect",
     "compare",
+    "frame",
     "gather",
     "load_ipython_extension",
     "run",

@@ -7,7 +7,10 @@ keyword is a request parameter sent as is (`response_format=...`, `reasoning_eff
 `verbosity="low"`, `reasoning_summary="auto"`).
 
 `schema=` (a pydantic model, dataclass, TypedDict or JSON-schema dict) asks for a typed answer:
-the reply streams as pretty-printed JSON and `result.parsed` holds the validated object.
+the reply streams as pretty-printed JSON and `result.parsed` holds the validated object, an
+instance of the schema's own class. `nbstream.frame(results)` makes a DataFrame with a column
+per field; `pd.DataFrame(r.parsed for r in results)` does too, except for pydantic models,
+which pandas iterates as (name, value) pairs.
 
 Functions are stateless: they send and record no history unless given `thread=`, so a loop
 over data costs the same for every row. `Chat` keeps a conversation.

@@ -146,6 +146,24 @@ def test_gather_with_a_schema_returns_objects_that_make_a_dataframe(session: Ses
     assert list(frame.columns) == ["city", "people"] and len(frame) == 3
 
 
+def test_frame_makes_a_column_per_field_of_pydantic_answers_which_stay_the_users_class(
+    session: Session,
+) -> None:
+    results = nbstream.gather(["pen", "ink"], schema=Item, session=session, show=False)
+    assert all(isinstance(r.parsed, Item) for r in results)
+    assert results[0].parsed == Item(name="example", price=1.5, tags=["example"])
+    table = nbstream.frame(results)
+    assert list(table.columns) == ["name", "price", "tags"] and len(table) == 2
+    assert table.loc[1, "name"] == "example" and table.loc[1, "price"] == 1.5
+
+
+def test_frame_gives_a_missing_answer_a_row_of_missing_values() -> None:
+    answered = nbstream.ChatResult(text="{}", parsed=Point(x=3, y=4))
+    table = nbstream.frame([answered, nbstream.ChatResult(error="does not match")])
+    assert list(table.columns) == ["x", "y", "label"]
+    assert table["x"].isna().tolist() == [False, True]
+
+
 def test_the_responses_api_gets_the_schema_as_text_format(session: Session, log) -> None:
     result = nbstream.chat("x", schema=Item, api=Api.RESPONSES, session=session, show=False)
     assert log.records[-1].endpoint == "responses"

@@ -11,7 +11,7 @@ def test_the_public_api_is_pinned() -> None:
     assert sorted(nbstream.__all__) == [
         "Api", "AsyncTextStream", "BatchHandle", "Chat", "ChatPanel", "ChatResult",
         "IncompleteError", "NbStream", "NbStreamError", "Status", "TextStream", "Timings", "Usage",
-        "achat", "agather", "astream", "cancel", "chat", "collect", "compare", "gather",
+        "achat", "agather", "astream", "cancel", "chat", "collect", "compare", "frame", "gather",
         "load_ipython_extension", "run", "stream", "tool", "unload_ipython_extension",
     ]  # fmt: skip
 

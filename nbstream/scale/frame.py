@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..engine.result import ChatResult
@@ -41,8 +41,23 @@ def shaped(
     return pd.DataFrame(columns, index=items.index)
 
 
+def frame(results: Iterable[ChatResult]) -> Any:
+    """A pandas DataFrame of typed answers: a row per result, a column per field of its `parsed`
+    (a result without one gives a row of missing values).
+
+    `pd.DataFrame(r.parsed for r in results)` does this for dataclasses and TypedDicts, but
+    pandas iterates a pydantic model as (name, value) tuples and makes a column of tuples.
+    """
+    import pandas as pd
+
+    return pd.DataFrame([_fields(r.parsed) for r in results])
+
+
 def _fields(parsed: Any) -> dict[str, Any]:
-    """A parsed answer's fields: a pydantic model's, a dataclass's, a dict's; else `parsed`."""
+    """A parsed answer's fields: a pydantic model's, a dataclass's, a dict's; none for a
+    missing answer; else `parsed` itself."""
+    if parsed is None:
+        return {}
     if hasattr(parsed, "model_dump"):
         return dict(parsed.model_dump())
     if dataclasses.is_dataclass(parsed) and not isinstance(parsed, type):
