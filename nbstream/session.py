@@ -30,7 +30,7 @@ from .errors import StreamError
 from .pricing import UsageTotals, cost
 from .redact import KEY_FILTER, check_request, configured_keys, guard_logs
 from .settings import OPENAI_URL, NbStream, Settings, resolve
-from .store.apis import ResponsesOnlyModels
+from .store.apis import ServerMemory
 from .store.cache import ResponseCache, cache_path
 from .store.cache_policy import stream_for
 from .store.threads import ConversationStore
@@ -51,7 +51,7 @@ class Session:
         self.config = config or NbStream()
         self.store = store or ConversationStore()
         self.cache = ResponseCache(cache or cache_path(None))
-        self.apis = ResponsesOnlyModels(self.cache.path.with_name("apis.sqlite"))
+        self.apis = ServerMemory(self.cache.path.with_name("apis.sqlite"))
         self.totals = UsageTotals()
         self.last: ChatResult | None = None
         # `last` and `totals` change when a turn ends: on the main thread (cells) or on an

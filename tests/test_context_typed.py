@@ -120,6 +120,20 @@ def test_a_server_that_refuses_json_schema_gets_json_object_and_is_remembered(
     assert formats(log) == ["json_object"]  # straight to what works
 
 
+def test_a_later_session_on_the_same_folder_starts_at_the_remembered_level(
+    server, monkeypatch, log, tmp_path: Path
+) -> None:
+    first = demo_session(server, monkeypatch, on_disk=tmp_path)
+    nbstream.chat("x", schema=Item, model="fault-no-json-schema", session=first, show=False)
+    assert formats(log) == ["json_schema", "json_object"]
+    log.clear()
+    later = demo_session(server, monkeypatch, on_disk=tmp_path)  # as after a kernel restart
+    result = nbstream.chat("x", schema=Item, model="fault-no-json-schema", session=later)
+    assert formats(log) == ["json_object"]  # no refused first try
+    assert result.parsed == Item(name="example", price=1.5, tags=["example"])
+    assert not any("refused" in notice for notice in result.notices)
+
+
 def test_a_server_that_refuses_any_format_gets_the_schema_as_instructions(
     session: Session, log
 ) -> None:

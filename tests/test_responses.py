@@ -16,7 +16,7 @@ from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import ConfigError, RequestError, StreamError
 from nbstream.session import Session
 from nbstream.settings import Api, NbStream, Settings
-from nbstream.store.apis import ResponsesOnlyModels
+from nbstream.store.apis import ServerMemory
 from nbstream.turn import TurnOptions
 
 from .conftest import SECRET_KEY
@@ -100,13 +100,13 @@ def test_reasoning_items_are_not_sent_over_chat_completions(settings: Settings, 
 def test_auto_switches_to_responses_for_a_responses_only_model_and_remembers(
     settings: Settings, log, tmp_path: Path
 ) -> None:
-    memory = ResponsesOnlyModels(tmp_path / "apis.sqlite")
+    memory = ServerMemory(tmp_path / "apis.sqlite")
     result, events = run(settings, "fault-responses-only", apis=memory)
     assert result.status is Status.COMPLETE and result.text
     assert [r.endpoint for r in log.records] == ["chat", "responses"]
     assert Notice("fault-responses-only is served on /v1/responses: using it") in events
     log.clear()
-    reopened = ResponsesOnlyModels(tmp_path / "apis.sqlite")  # as after a kernel restart
+    reopened = ServerMemory(tmp_path / "apis.sqlite")  # as after a kernel restart
     run(settings, "fault-responses-only", apis=reopened)
     assert [r.endpoint for r in log.records] == ["responses"]
 

@@ -22,13 +22,20 @@ SDK_PARAMS = {
 
 
 class ApiMemory(Protocol):
-    """Which models a server serves on /v1/responses only; blocking, so called off the loop."""
+    """What a server was found to need, per base URL and model: /v1/responses only, a
+    structured-output fallback. Blocking, so called off the loop."""
 
     def responses_only(self, base_url: str, model: str) -> bool:
         """True if the server said so before."""
 
     def remember(self, base_url: str, model: str) -> None:
         """Note that the server serves `model` on /v1/responses only."""
+
+    def schema_level(self, base_url: str, model: str) -> int:
+        """How far structured output had to fall back before (see structured.LEVELS)."""
+
+    def remember_schema_level(self, base_url: str, model: str, level: int) -> None:
+        """Note that `model` needs structured-output fallback `level`."""
 
 
 @dataclass(frozen=True)

@@ -83,14 +83,12 @@ class ChatStream:
         apis: ApiMemory | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.request = request
-        self.settings = settings
+        self.request, self.settings = request, settings
         self._notice = notice  # said first, once the turn runs (the offline server's notice)
         self._apis = apis
         self.sink: Sink = sink or (lambda event: None)
         self.on_headers: Callable[[Mapping[str, str]], None] = lambda headers: None  # for pacing
-        self._schema = SchemaFallback(request, memory_key(settings, request.model))
-        self.request = self._schema.request()
+        self._schema = SchemaFallback(request, memory_key(settings, request.model), apis)
         self._acc = Accumulator(clock=clock, hide_reasoning=settings.hide_reasoning,
                                 pretty_json=wants_schema(request))  # fmt: skip
         self._prompt_estimate = prompt_estimate(request.messages, request.image_tokens)
@@ -114,6 +112,7 @@ class ChatStream:
         try:
             if self._notice:
                 self._emit(self._acc.notice(self._notice))
+            self.request = await self._schema.start()  # at the level remembered for the server
             api = await self._choose_api()
             return await self._attempts(await client_for(self.settings), api)
         except asyncio.CancelledError:
@@ -151,7 +150,8 @@ class ChatStream:
                     include_usage = False
                     self._emit(self._acc.notice("server rejected stream_options; usage estimated"))
                     continue
-                notice = self._schema.falls_back(err.status_code, f"{err.body} {err.message}")
+                said = f"{err.body} {err.message}"
+                notice = await self._schema.falls_back(err.status_code, said)
                 if notice is not None:
                     self.request = self._schema.request()
                     self._emit(self._acc.notice(notice))

@@ -3,25 +3,24 @@
 A request asking for `response_format: json_schema` falls back when the server rejects it: to
 `json_object` with the schema in a system message, then to that message alone (the caller
 validates the reply either way). How far a server had to fall back is remembered per base URL
-and model for the life of the process, so later requests go straight to what works.
+and model in the `ApiMemory` the caller hands in (the session's lasts across kernel restarts),
+so later requests go straight to what works.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..settings import OPENAI_URL, Settings
 
 if TYPE_CHECKING:
-    from .request import ChatRequest
+    from .request import ApiMemory, ChatRequest
 
 #: The response formats tried in turn; the last is none at all (the instructions alone).
 LEVELS = ("json_schema", "json_object", "instructions")
-_remembered: dict[tuple[str, str], int] = {}  # (base URL, model) -> level; under _lock
-_lock = threading.Lock()
 
 
 def memory_key(settings: Settings, model: str) -> tuple[str, str]:
@@ -41,12 +40,6 @@ def rejects_format(status: int, body: str) -> bool:
     return status in (400, 422) and any(word in body.lower() for word in words)
 
 
-def remembered(key: tuple[str, str]) -> int:
-    """How far this server and model had to fall back before (0: not at all)."""
-    with _lock:
-        return _remembered.get(key, 0)
-
-
 def fall_back(request: ChatRequest, original: dict[str, Any], level: int) -> ChatRequest:
     """`request` at fallback `level` (see LEVELS) for the json_schema `original` it asked for."""
     if level == 0:
@@ -61,12 +54,6 @@ def fall_back(request: ChatRequest, original: dict[str, Any], level: int) -> Cha
         params["response_format"] = {"type": "json_object"}
     messages = [{"role": "system", "content": note}, *request.messages]
     return replace(request, params=params, messages=messages)
-
-
-def remember(key: tuple[str, str], level: int) -> None:
-    """Note that this server and model needs fallback `level`."""
-    with _lock:
-        _remembered[key] = max(level, _remembered.get(key, 0))
 
 
 class JsonIndenter:
@@ -129,13 +116,21 @@ class JsonIndenter:
 
 
 class SchemaFallback:
-    """One request's way down LEVELS, starting where its server and model were left."""
+    """One request's way down LEVELS, starting where `memory` left its server and model."""
 
-    def __init__(self, request: ChatRequest, key: tuple[str, str]) -> None:
-        self._original, self._key = request, key
+    def __init__(
+        self, request: ChatRequest, key: tuple[str, str], memory: ApiMemory | None = None
+    ) -> None:
+        self._original, self._key, self._memory = request, key, memory
         shape = request.params.get("response_format")
         self._format = shape if wants_schema(request) else None
-        self.level = remembered(key) if self._format is not None else 0
+        self.level = 0
+
+    async def start(self) -> ChatRequest:
+        """The request at the level remembered for its server and model (read off the loop)."""
+        if self._format is not None and self._memory is not None:
+            self.level = await asyncio.to_thread(self._memory.schema_level, *self._key)
+        return self.request()
 
     def request(self) -> ChatRequest:
         """The request at the current level."""
@@ -143,12 +138,15 @@ class SchemaFallback:
             return self._original
         return fall_back(self._original, self._format, self.level)
 
-    def falls_back(self, status: int, body: str) -> str | None:
-        """After a refusal: the notice of the next level taken, or None when there is none."""
+    async def falls_back(self, status: int, body: str) -> str | None:
+        """After a refusal: the notice of the next level taken (remembered), or None when
+        there is none."""
         if self._format is None or self.level + 1 >= len(LEVELS):
             return None
         if not rejects_format(status, body):
             return None
         self.level += 1
-        remember(self._key, self.level)
+        if self._memory is not None:
+            remember = self._memory.remember_schema_level
+            await asyncio.to_thread(remember, *self._key, self.level)
         return f"the server refused {LEVELS[self.level - 1]}: using {LEVELS[self.level]}"
