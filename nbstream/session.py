@@ -250,7 +250,7 @@ class Session:
             return
         self._record_options(options)
         ids = {"cell_id": turn.cell_id, "turn_id": turn.turn_id}
-        self.store.record(options.thread, turn.prompt, result, **ids)
+        self.store.record(options.thread, turn.prompt, result, images=turn.images, **ids)
         self._tell(options.thread)
 
     def _keep_partial(self, turn: Turn) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context.prompt import Prompt
 from .engine.result import ChatResult
 from .engine.stream import TurnStream
 from .settings import Api
@@ -49,6 +50,11 @@ class Turn:
     def thread(self) -> str:
         """The conversation thread the turn belongs to."""
         return self.options.thread
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        """The image parts the prompt attaches, which the thread keeps with the exchange."""
+        return self.prompt.image_parts() if isinstance(self.prompt, Prompt) else []
 
     @property
     def kept(self) -> ChatResult | None:

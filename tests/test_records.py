@@ -28,7 +28,7 @@ def exchange(text: str = "Hi!", **result: object) -> Exchange:
 
 def test_parts_round_trip_the_user_message_and_the_whole_result() -> None:
     original = exchange(tool_calls=(ToolCall(0, "id", "f", "{}"),), status=Status.INTERRUPTED)
-    assert decode_parts(encode_parts(original)) == ("héllo", original.result)
+    assert decode_parts(encode_parts(original)) == ("héllo", original.result, ())
     again = exchange_from_row(encode_parts(original), "c1", "t1", 10)
     assert again == original
 

@@ -92,7 +92,7 @@ store.record("default", "before", ChatResult(text="a"))
 size = Path(sys.argv[1]).stat().st_size + Path(sys.argv[1] + "-wal").stat().st_size
 resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
 for n in range(5):
-    store.record("default", f"q{n}", ChatResult(text="x" * 20000))
+    store.record("default", f"q{n}", ChatResult(text="x" * 100_000))
     print(store.unsaved, store.problem is not None)
 print(store.problem)
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))

@@ -3,10 +3,22 @@ it read and what it has not written yet (nbstream/store/memory.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from nbstream.engine.result import ChatResult
 from nbstream.store.memory import Memory, messages
 from nbstream.store.records import Exchange, Thread
 from nbstream.store.rows import Delta, Op
+
+
+def no_images(names: Sequence[str]) -> list[dict[str, Any]]:
+    raise AssertionError(f"no exchange here attaches images, yet {names} were asked for")
+
+
+def parts_named(names: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"type": "image_url", "image_url": {"url": name}} for name in names]
+
 
 REASONING = ({"type": "reasoning", "id": "rs_1", "summary": []},)
 
@@ -17,7 +29,7 @@ def exchange(user: str, cell: str | None = None, **result: object) -> Exchange:
 
 def test_an_answer_carries_its_reasoning_items_only_when_it_has_some() -> None:
     thread = Thread("t", None, [exchange("q1", reasoning_items=REASONING), exchange("q2")])
-    sent = messages(thread, "next", None, None)
+    sent = messages(thread, "next", None, None, no_images)
     assert sent[1] == {"role": "assistant", "content": "re q1", "reasoning_items": list(REASONING)}
     assert sent[3] == {"role": "assistant", "content": "re q2"}
     assert sent[-1] == {"role": "user", "content": "next"}
@@ -25,19 +37,23 @@ def test_an_answer_carries_its_reasoning_items_only_when_it_has_some() -> None:
 
 def test_a_limit_of_zero_sends_the_system_prompt_and_the_question_only() -> None:
     thread = Thread("t", "be brief", [exchange("q1"), exchange("q2")])
-    assert messages(thread, "next", 0, None) == [
+    assert messages(thread, "next", 0, None, no_images) == [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "next"},
     ]
-    assert [m["content"] for m in messages(thread, "next", 1, None)] == [
+    assert [m["content"] for m in messages(thread, "next", 1, None, no_images)] == [
         "be brief", "q2", "re q2", "next"
     ]  # fmt: skip
 
 
 def test_a_rerun_cell_is_sent_only_what_came_before_it() -> None:
     thread = Thread("t", None, [exchange("q1", "a"), exchange("q2", "b"), exchange("q3", "c")])
-    assert [m["content"] for m in messages(thread, "again", None, "b")] == ["q1", "re q1", "again"]
-    assert len(messages(thread, "new", None, "unknown cell")) == 7
+    assert [m["content"] for m in messages(thread, "again", None, "b", no_images)] == [
+        "q1",
+        "re q1",
+        "again",
+    ]
+    assert len(messages(thread, "new", None, "unknown cell", no_images)) == 7
 
 
 def test_unsaved_changes_are_applied_in_order_over_what_was_read() -> None:
@@ -91,3 +107,17 @@ def test_merging_keeps_rows_by_id_drops_invalid_ones_and_forgets_a_deleted_threa
     assert memory.merge("t", None) == () and memory.count() == 1
     memory.merge("t", Delta(exists=False))
     assert "t" not in memory.known and memory.count() == 0
+
+
+def test_a_user_message_that_attached_images_gets_them_back_as_parts_after_its_text() -> None:
+    asked = Exchange("see [image 1] [image 2]", ChatResult(text="a cat"),
+                     images=("sha256:ab", "https://x.test/a.png"))  # fmt: skip
+    sent = messages(Thread("t", None, [asked]), "more", None, None, parts_named)
+    assert sent[0]["content"] == [
+        {"type": "text", "text": "see [image 1] [image 2]"},
+        *parts_named(["sha256:ab", "https://x.test/a.png"]),
+    ]
+    assert sent[1:] == [
+        {"role": "assistant", "content": "a cat"},
+        {"role": "user", "content": "more"},
+    ]

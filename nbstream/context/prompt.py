@@ -29,8 +29,12 @@ class Prompt(str):
 
     def content(self) -> str | list[dict[str, Any]]:
         """The user message's content: the text, then each image as its own part."""
-        images = [p.part for p in self.pieces if p.part is not None]
+        images = self.image_parts()
         return [{"type": "text", "text": str(self)}, *images] if images else str(self)
+
+    def image_parts(self) -> list[dict[str, Any]]:
+        """The image parts, in the order the images appear in the text."""
+        return [p.part for p in self.pieces if p.part is not None]
 
     @property
     def image_tokens(self) -> int:

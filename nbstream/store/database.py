@@ -6,11 +6,15 @@ Owned by the ConversationStore and used only under its lock.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from . import attachments, rows
 from . import db as sql
-from . import rows
+from .attachments import Blob
 from .paths import short_path
 from .rows import Delta, Known, Op
 
@@ -78,6 +82,19 @@ class Database:
             deltas = {n: rows.fetch(db, notebook, n, known.get(n), mine) for n in names}
         self._looked.update(dict.fromkeys(names, version))
         return deltas
+
+    def image_parts(
+        self, names: Sequence[str], pending: Mapping[str, Blob]
+    ) -> list[dict[str, Any]]:
+        """The image parts `names` name, from `pending` bytes or the file's; an image that
+        cannot be read is left out (its placeholder stays in the message's text)."""
+        blobs = dict(pending)
+        wanted = [digest for digest in attachments.hashed(names) if digest not in blobs]
+        if wanted:
+            reading = sql.transaction(self.connection(), write=False)
+            with contextlib.suppress(OSError, sqlite3.Error), reading as db:
+                blobs |= attachments.load(db, wanted)
+        return attachments.parts(names, blobs)
 
     def adopt(self, notebook: str, old: str) -> tuple[list[str], list[str]]:
         """Move `old`'s threads to `notebook` (see rows.adopt) in one transaction."""

@@ -7,9 +7,11 @@ without waiting for a disk write on another thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..engine.toolrounds import round_messages
+from .attachments import Blob
 from .records import Exchange, Thread, reply_content
 from .rows import Delta, Known, Op
 
@@ -59,6 +61,10 @@ class Memory:
                 known.rows[rowid] = exchange
         return delta.invalid
 
+    def blobs(self) -> dict[str, Blob]:
+        """The bytes of the images attached by unsaved exchanges, by digest."""
+        return {blob.digest: blob for op in self.unsaved for blob in op.blobs}
+
     def count(self) -> int:
         """How many exchanges this kernel has read, in all threads."""
         return sum(len(known.rows) for known in self.known.values())
@@ -92,9 +98,14 @@ def index_of(exchanges: list[Exchange], cell_id: str | None) -> int | None:
 
 
 def messages(
-    thread: Thread, user: str, limit: int | None, cell_id: str | None
+    thread: Thread,
+    user: str,
+    limit: int | None,
+    cell_id: str | None,
+    images: Callable[[Sequence[str]], list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
-    """System prompt, past exchanges (before `cell_id`'s, the last `limit`), then `user`."""
+    """System prompt, past exchanges (before `cell_id`'s, the last `limit`), then `user`;
+    `images` rebuilds the image parts an exchange names."""
     history = thread.exchanges
     index = index_of(history, cell_id)
     if index is not None:  # a re-run cell gets the context it first saw
@@ -110,6 +121,7 @@ def messages(
         if ex.result.reasoning_items:  # kept for the APIs that want them back
             answer["reasoning_items"] = list(ex.result.reasoning_items)
         rounds = round_messages(ex.result.tool_rounds)  # tool messages follow their calls
-        sent += [{"role": "user", "content": ex.user}, *rounds, answer]
+        asked = [{"type": "text", "text": ex.user}, *images(ex.images)] if ex.images else ex.user
+        sent += [{"role": "user", "content": asked}, *rounds, answer]
     sent.append({"role": "user", "content": user})
     return sent

@@ -1,6 +1,7 @@
 """Threads and exchanges, and how an exchange's parts are kept in one versioned JSON column.
 
-A row's `parts` is `{"v": 1, "user": ..., "result": ChatResult.to_dict(), ...}`; later
+A row's `parts` is `{"v": 1, "user": ..., "result": ChatResult.to_dict(), "images": [...]}`
+(images: what the user message attached, see attachments.py; left out when none); later
 features add parts under a new `v` without a table migration. Rows are validated strictly
 (types, enums, nesting, size) before anything reads them: a row that does not validate is
 skipped and named in a warning, so it can never reach a model or crash a transcript.
@@ -35,6 +36,7 @@ class Exchange:
     cell_id: str | None = None
     turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
+    images: tuple[str, ...] = ()  # the user message's images by name (see attachments.py)
 
     @property
     def status(self) -> Status:
@@ -67,6 +69,7 @@ def _adapters() -> tuple[TypeAdapter[Any], TypeAdapter[ChatResult]]:
         v: Literal[1]
         user: str
         result: ChatResult
+        images: tuple[str, ...] = ()
 
     return TypeAdapter(_PartsV1), TypeAdapter(ChatResult)
 
@@ -81,11 +84,12 @@ def encode_parts(exchange: Exchange) -> str:
     # pydantic's serializer: `to_dict()` then json.dumps was half the cost of a turn's write.
     result = _adapters()[1].dump_json(exchange.result).decode()
     user = json.dumps(exchange.user, ensure_ascii=False)
-    return f'{{"v":{PARTS_VERSION},"user":{user},"result":{result}}}'
+    images = f',"images":{json.dumps(exchange.images)}' if exchange.images else ""
+    return f'{{"v":{PARTS_VERSION},"user":{user},"result":{result}{images}}}'
 
 
-def decode_parts(text: object) -> tuple[str, ChatResult]:
-    """The user message and result kept in a `parts` column; raises InvalidRow."""
+def decode_parts(text: object) -> tuple[str, ChatResult, tuple[str, ...]]:
+    """The user message, result and image names kept in a `parts` column; raises InvalidRow."""
     if not isinstance(text, str):
         raise InvalidRow(f"parts is {type(text).__name__}, not JSON text")
     if len(text) > MAX_PARTS:
@@ -98,19 +102,19 @@ def decode_parts(text: object) -> tuple[str, ChatResult]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "row"
         raise InvalidRow(f"{where}: {first['msg']}") from None
-    return parts.user, parts.result
+    return parts.user, parts.result, parts.images
 
 
 def exchange_from_row(
     user_parts: object, cell_id: object, turn_id: object, created: object
 ) -> Exchange:
     """An Exchange from a row's columns; raises InvalidRow."""
-    user, result = decode_parts(user_parts)
+    user, result, images = decode_parts(user_parts)
     if not (cell_id is None or isinstance(cell_id, str)) or not isinstance(turn_id, str):
         raise InvalidRow("cell_id or turn_id is not text")
     if not isinstance(created, (int, float)):
         raise InvalidRow(f"created is {type(created).__name__}, not a number")
-    return Exchange(user, result, cell_id=cell_id, turn_id=turn_id, created=float(created))
+    return Exchange(user, result, cell_id, turn_id, float(created), images)
 
 
 def reply_content(result: ChatResult) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from . import attachments
+from .attachments import Blob
 from .records import Exchange, InvalidRow, Thread, encode_parts, exchange_from_row
 
 #: Migration N: the statements that bring a database to schema version N.
@@ -37,6 +39,7 @@ MIGRATIONS = (
         "CREATE INDEX exchanges_by_rev ON exchanges (thread, rev)",
         "CREATE INDEX exchanges_by_cell ON exchanges (thread, cell_id) WHERE cell_id IS NOT NULL",
     ),
+    attachments.MIGRATION,  # each image's bytes once, tied to the exchanges that attach it
 )
 
 
@@ -49,6 +52,7 @@ class Op:
     exchange: Exchange | None = None
     system: str | None = None
     source: Thread | None = None  # fork: the thread copied, as this kernel saw it
+    blobs: tuple[Blob, ...] = ()  # record: the bytes of the images the exchange attaches
 
 
 @dataclass
@@ -138,7 +142,7 @@ def apply(db: sqlite3.Connection, notebook: str, op: Op) -> None:
     tid, rev = bumped
     if op.kind == "record":
         assert op.exchange is not None
-        _record(db, tid, rev, op.exchange)
+        _record(db, tid, rev, op.exchange, op.blobs)
     elif op.kind == "system":
         db.execute("UPDATE threads SET system = ? WHERE id = ?", (op.system, tid))
     elif op.kind == "undo":
@@ -156,26 +160,34 @@ def apply(db: sqlite3.Connection, notebook: str, op: Op) -> None:
             _insert(db, tid, rev, exchange)
 
 
-def _record(db: sqlite3.Connection, tid: int, rev: int, exchange: Exchange) -> None:
+def _record(
+    db: sqlite3.Connection, tid: int, rev: int, exchange: Exchange, blobs: tuple[Blob, ...]
+) -> None:
     # A re-run cell replaces its exchange where it stands, whichever kernel wrote it.
     if exchange.cell_id is not None:
         replaced = db.execute(
             "UPDATE exchanges SET rev = ?, turn_id = ?, created = ?, parts = ? "
-            "WHERE thread = ? AND cell_id = ?",
+            "WHERE thread = ? AND cell_id = ? RETURNING id",
             (rev, exchange.turn_id, exchange.created, encode_parts(exchange), tid,
              exchange.cell_id),
-        )  # fmt: skip
-        if replaced.rowcount:
+        ).fetchall()  # fmt: skip
+        for (rowid,) in replaced:
+            attachments.unlink(db, rowid)  # then tied again: the bytes come with the exchange
+            attachments.link(db, rowid, exchange.images, blobs)
+        if replaced:
             return
-    _insert(db, tid, rev, exchange)
+    _insert(db, tid, rev, exchange, blobs)
 
 
-def _insert(db: sqlite3.Connection, tid: int, rev: int, exchange: Exchange) -> None:
-    db.execute(
+def _insert(
+    db: sqlite3.Connection, tid: int, rev: int, exchange: Exchange, blobs: tuple[Blob, ...] = ()
+) -> None:
+    (rowid,) = db.execute(
         "INSERT INTO exchanges (thread, rev, cell_id, turn_id, created, parts) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (tid, rev, exchange.cell_id, exchange.turn_id, exchange.created, encode_parts(exchange)),
-    )
+    ).fetchone()
+    attachments.link(db, rowid, exchange.images, blobs)
 
 
 def adopt(db: sqlite3.Connection, notebook: str, old: str) -> tuple[list[str], list[str]]:

@@ -12,15 +12,16 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..engine.result import ChatResult
 from ..errors import StateFileError
+from . import attachments, memory, rows
 from . import db as sql
-from . import memory, rows
 from .database import Database
 from .migrate import import_legacy
 from .records import DEFAULT, Exchange, Thread, as_json, summary
@@ -111,12 +112,13 @@ class ConversationStore:
         self, name: str, user: str, *, limit: int | None = None, cell_id: str | None = None
     ) -> list[dict[str, Any]]:
         """System prompt, past exchanges (before `cell_id`'s, the last `limit`), then `user`.
-        An assistant message keeps its reasoning items for the APIs that want them back."""
+        Assistant messages keep their reasoning items, user messages their images."""
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be 0 or more, not {limit}")
         with self._locked():
             self._refresh(name)
-            return memory.messages(self._memory.latest(name), user, limit, cell_id)
+            parts = partial(self._file.image_parts, pending=self._memory.blobs())
+            return memory.messages(self._memory.latest(name), user, limit, cell_id, parts)
 
     def summary(self, name: str = DEFAULT) -> str:
         """One line such as '3 turns, 1 interrupted'."""
@@ -134,12 +136,13 @@ class ConversationStore:
         *,
         cell_id: str | None = None,
         turn_id: str | None = None,
+        images: Sequence[dict[str, Any]] = (),
     ) -> Exchange:
-        """Append an exchange; one with the same `cell_id` is replaced where it stands."""
-        exchange = Exchange(user, result, cell_id=cell_id, created=self._clock())
-        if turn_id:
-            exchange = replace(exchange, turn_id=turn_id)
-        self._change(Op("record", name, exchange=exchange))
+        """Append an exchange (its `images` parts kept by name); replace one of the same cell."""
+        names, blobs = attachments.kept(images)
+        exchange = Exchange(user, result, cell_id=cell_id, created=self._clock(), images=names)
+        exchange = replace(exchange, turn_id=turn_id) if turn_id else exchange
+        self._change(Op("record", name, exchange=exchange, blobs=blobs))
         return exchange
 
     def fork(self, name: str, new_name: str) -> None:
