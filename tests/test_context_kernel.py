@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +146,47 @@ def test_history_shows_an_attached_image_as_its_placeholder(kernel, tmp_path: Pa
     assert run.reply["status"] == "ok", run.text
     shown = kernel.execute("%chat history -t pictures").everything
     assert "[image 1: image 40\\u00d730 PNG" in shown and "base64" not in shown  # JSON-escaped ×
+
+
+def sent_colour(server) -> tuple[int, int, int]:
+    """The colour of the top-left pixel of the one image the last request sent."""
+    from PIL import Image
+
+    (part,) = server.log.records[-1].body["messages"][-1]["content"][1:]
+    data = base64.b64decode(part["image_url"]["url"].partition(",")[2])
+    return Image.open(io.BytesIO(data)).convert("RGB").getpixel((1, 1))
+
+
+RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 128, 0)
+
+
+def test_fig_without_a_variable_is_the_last_figure_shown(server, tmp_path: Path) -> None:
+    env = clean_env(OPENAI_BASE_URL=server.url, OPENAI_API_KEY=SECRET_KEY,
+                    NBSTREAM_MODEL="nbstream-demo", MPLBACKEND="agg")  # fmt: skip
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        assert kernel.execute("%load_ext nbstream").reply["status"] == "ok"
+        ask = "%%chat --no-history\nwhat is {fig}?"
+        # Agg shows nothing by itself: pyplot's open figure is the one.
+        kernel.execute("import matplotlib.pyplot as plt\nplt.figure(facecolor='red').add_subplot()")
+        assert kernel.execute(ask).reply["status"] == "ok"
+        assert sent_colour(server) == RED
+        # A figure displayed (here a cell's value) wins over one merely open.
+        kernel.execute("plt.figure(facecolor='blue')")
+        kernel.execute("plt.figure(facecolor='green').add_subplot();")
+        kernel.execute(ask)
+        assert sent_colour(server) == BLUE
+        # The inline backend closes its figures after the cell; the one it showed is sent.
+        kernel.execute("%matplotlib inline")
+        shown = kernel.execute("plt.figure(facecolor='green').add_subplot().plot([1, 2]);")
+        assert (
+            shown.of("display_data")
+            and kernel.execute("print(plt.get_fignums())").text.strip() == "[]"
+        )
+        kernel.execute(ask)
+        assert sent_colour(server) == GREEN
+        kernel.execute("fig = 'my own fig'")  # a variable of the user's wins
+        kernel.execute(ask)
+        assert server.log.records[-1].body["messages"][-1]["content"] == "what is my own fig?"
+    finally:
+        kernel.shutdown()

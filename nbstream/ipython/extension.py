@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from ..context.kernel import watch_errors
+from ..context.kernel import watch
 from ..engine import loop
 from ..engine.clients import POOL
 from ..errors import NbStreamError
@@ -77,10 +77,7 @@ def load(shell: Any) -> None:
         restored = store.restored
         print(f"nbstream: restored {restored} turn{'' if restored == 1 else 's'} from "
               f"{short_path(store.path)}")  # fmt: skip
-    errors, hook = watch_errors(shell)
-    magics = ChatMagics(shell, session, errors)
-    magics.error_hook = hook
-    shell.register_magics(magics)
+    shell.register_magics(ChatMagics(shell, session, watch(shell)))
     shell.set_custom_exc((NbStreamError, KeyboardInterrupt), _error_handler)
     set_current(session)
     loop.submit(warm(session))
@@ -89,9 +86,9 @@ def load(shell: Any) -> None:
 def unload(shell: Any) -> None:
     """Remove what `load` registered."""
     magics = shell.magics_manager.registry.pop("ChatMagics", None)
-    hook = getattr(magics, "error_hook", None)
-    if hook is not None:
-        shell.events.unregister("post_run_cell", hook)
+    watched = getattr(magics, "watched", None)
+    if watched is not None:
+        watched.stop()
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("chat", None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, NbStream)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +15,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..context import Prompt, build
 from ..context.cell_errors import CellErrors, fix_prompt
-from ..context.kernel import names
+from ..context.kernel import Watched, names
 from ..engine.result import ChatResult
 from ..errors import incomplete_error
 from ..gather import Gathering, compare_turns
@@ -49,11 +49,10 @@ def _key_value(text: str) -> tuple[str, Any]:
 class ChatMagics(Magics):
     """The `chat` line and cell magic."""
 
-    def __init__(self, shell: Any, session: Session, errors: CellErrors | None = None) -> None:
+    def __init__(self, shell: Any, session: Session, watched: Watched | None = None) -> None:
         super().__init__(shell)
         self.session = session
-        self.errors = errors  # each cell's error since %load_ext, for {Err[n]} and %chat fix
-        self.error_hook: Callable[[Any], None] | None = None  # what records them; unload removes it
+        self.watched = watched  # each cell's error and the last figure shown, since %load_ext
 
     @magic_arguments()
     @argument("-m", "--model", help="model name")
@@ -120,7 +119,7 @@ class ChatMagics(Magics):
         if args.tools and (args.each or args.compare):
             raise UsageError("%%chat: --tools runs one conversation; not with --each or --compare")
         try:
-            result = self._run(args, prompt, names(shell, self.errors))
+            result = self._run(args, prompt, names(shell, self.watched))
         except KeyboardInterrupt:
             # A bare interrupt: formatting nbstream's frames took IPython ~0.3 s the first time.
             raise KeyboardInterrupt from None
@@ -164,7 +163,7 @@ class ChatMagics(Magics):
         items = self.shell.user_ns.get(args.each) if self.shell else None
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise UsageError(f"%%chat --each: {args.each!r} is not a list in the notebook")
-        namespace = dict(names(self.shell, self.errors))
+        namespace = dict(names(self.shell, self.watched))
         prompts: list[str] = []
         for index, item in enumerate(items):
             namespace.update(item=item, index=index)
@@ -199,7 +198,7 @@ class ChatMagics(Magics):
         """`%chat fix [N]`: explain the last error (or cell N's) and fix it, in one turn."""
         if len(words) > 1 or (words and not words[0].isdigit()):
             raise UsageError("%chat fix [N]: N is the number of the cell that failed")
-        errors = self.errors or CellErrors(first=0)
+        errors = self.watched.errors if self.watched else CellErrors(first=0)
         count = int(words[0]) if words else errors.last
         if count is None:
             raise UsageError("%chat fix: no cell has failed since %load_ext nbstream")
