@@ -10,7 +10,8 @@ the artifacts directory (`NBSTREAM_E2E_ARTIFACTS`, else a directory under pytest
 Missing pieces (Chromium, Playwright, JupyterLab, Notebook) fail the tests with the install
 command: CI installs them, so a silent skip would hide a broken tier.
 
-Modules: test_lab.py (issue 7 §1-4 and the theme pictures), test_notebook7.py; the chat panel
+Modules: test_lab.py (issue 7 §1-4 and the theme pictures), test_notebook7.py,
+test_insert_lab.py (`--insert`'s new cell); the chat panel
 (§5) gets test_panel.py, on the same `jupyter`, `offline`, `page` and `alarms` fixtures, with
 `Notebook` for the cell that sleeps while the panel streams.
 """
