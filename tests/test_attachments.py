@@ -14,6 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 from nbstream.context import build
+from nbstream.engine.result import ChatResult
 from nbstream.session import Session
 from nbstream.show.live import driver
 from nbstream.show.surfaces import NullSurface
@@ -136,6 +137,37 @@ def test_an_image_url_is_sent_again_as_the_url(session: Session, log, tmp_path: 
     ask(session, "again")
     assert image_urls(log.records[-1].body["messages"][0]) == ["https://x.test/a.png"]
     assert counts(tmp_path / "conversations.sqlite") == (0, 0)
+
+
+def test_a_fork_keeps_its_images_when_the_original_is_reset(
+    session: Session, log, tmp_path: Path
+) -> None:
+    ask(session, "{a}", a=png("blue"))
+    session.store.fork("default", "copy")
+    session.store.reset("default")
+    assert counts(tmp_path / "conversations.sqlite") == (1, 1)
+    prompt = build("more", None, budget=100, max_side=64)
+    options = TurnOptions(thread="copy", params=text_params("ok"))
+    session.chat(prompt, options, driver(NullSurface()))
+    assert len(image_urls(log.records[-1].body["messages"][0])) == 1
+
+
+def test_an_unsaved_exchange_sends_its_image_from_memory_until_it_is_written(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "conversations.sqlite"
+    store = ConversationStore.open(state, notebook="nb.ipynb", timeout=0.05)
+    store.record("default", "first", ChatResult(text="ok"))
+    other = sqlite3.connect(state, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another kernel holds the write lock too long
+    part = image(png_bytes(png("red")))
+    store.record("default", "see [image 1]", ChatResult(text="a dot"), images=[part])
+    assert store.unsaved == 1
+    assert store.messages("default", "more")[2]["content"][1] == part
+    other.execute("COMMIT")
+    assert store.save() and counts(state) == (1, 1)
+    again = ConversationStore.open(state, notebook="nb.ipynb")
+    assert again.messages("default", "more")[2]["content"][1] == part
 
 
 def test_a_database_from_before_images_is_migrated_and_keeps_its_threads(tmp_path: Path) -> None:
