@@ -30,6 +30,7 @@ from .session import Session, current
 from .show.live import LiveView, driver
 from .show.rendering import metadata
 from .show.surfaces import surface_for
+from .tools.mainthread import INBOX
 from .tools.turn import check_main_thread, refuse_tools
 from .turn import TurnOptions
 from .typed import Shape, shape_of, typed
@@ -76,6 +77,7 @@ def chat(
     `allow_incomplete=False` raises IncompleteError for a reply that ended without a finish.
     """
     check_prompt(prompt)
+    check_main_thread(options)
     session = session or current()
     shape = _shaped(options)
     drive = driver(surface_for(show, plain=shape is not None), cost=session.cost)
@@ -117,7 +119,8 @@ async def achat(
         session.achat(prompt, turn, on_update=on_update, interval=0.05, sink=view.progress)
     )
     try:
-        result = await loop.wait_async(job, tick=view.tick)
+        with INBOX.waiting_in_cell():
+            result = await loop.wait_async(job, tick=view.tick)
     except (KeyboardInterrupt, asyncio.CancelledError):
         view.end(with_status(latest, Status.INTERRUPTED))
         raise

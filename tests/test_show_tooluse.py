@@ -16,6 +16,13 @@ def test_a_call_running_in_a_live_snapshot_says_running() -> None:
     assert "running" in rounds_markdown(live) and "interrupted" not in rounds_markdown(live)
 
 
+def test_a_call_the_kernel_has_not_taken_yet_says_it_waits_for_the_kernel() -> None:
+    waiting = ToolRun(id="c1", name="stats", arguments="{}", outcome=Outcome.WAITING)
+    live = ChatResult(status=Status.INCOMPLETE, tool_rounds=(ToolRound(runs=(waiting,)),))
+    assert rounds_text(live) == "[tool stats({}) waiting for the kernel]"
+    assert "🔧 stats  ⏳ waiting for the kernel</summary>" in rounds_markdown(live)
+
+
 def test_a_call_stopped_by_an_interrupt_says_interrupted() -> None:
     ended = ChatResult(status=Status.INTERRUPTED, tool_rounds=(ToolRound(runs=(CALL,)),))
     assert rounds_text(ended) == '[tool stats({"column":"a"}) interrupted]'

@@ -19,7 +19,7 @@ from .kernels import Kernel, clean_env
 pytestmark = pytest.mark.kernel
 
 TOOLS = '''
-import nbstream, pathlib, time
+import json, nbstream, pathlib, time
 calls = []
 
 @nbstream.tool(safe=True)
@@ -144,3 +144,61 @@ def test_interrupt_mid_loop_keeps_the_round_flagged(kernel, log) -> None:
     )
     assert kept == [["interrupted", ["interrupted"]]]
     assert len(log.records) == 1  # nothing was sent after the interrupt
+
+
+def until(kernel: Kernel, expression: str, wanted: object) -> None:
+    """Run short cells until `expression` is `wanted`: between them, no cell runs."""
+    deadline = time.monotonic() + HANG
+    while value(kernel, expression) != wanted:
+        assert time.monotonic() < deadline, f"{expression} never became {wanted!r}"
+        time.sleep(0.1)
+
+
+def test_a_panel_turn_runs_its_tool_when_no_cell_runs(kernel, log) -> None:
+    kernel.execute("calls.clear(); panel = nbstream.ChatPanel('between', tools=[weather])")
+    kernel.execute("panel.send('Weather in Paris?')")  # returns at once: the turn goes on
+    until(kernel, "panel.state.value", "idle")
+    assert value(kernel, "calls") == ["Paris"]
+    assert "sunny in Paris" in value(kernel, "panel.last.text")
+    tools = [m for m in log.records[-1].body["messages"] if m["role"] == "tool"]
+    assert [t["content"] for t in tools] == ["sunny in Paris"]
+
+
+BUSY = """
+panel = nbstream.ChatPanel('busy', tools=[weather])
+calls.clear()
+panel.send('Weather in Paris?')
+for _ in range(400):  # the cell keeps the kernel busy until the call shows it waits
+    if 'waiting for the kernel' in panel._view.body.value:
+        break
+    time.sleep(0.05)
+print(json.dumps([calls, 'waiting for the kernel' in panel._view.body.value]))
+"""
+
+
+def test_a_panel_tool_call_waits_for_a_busy_cell_then_runs(kernel, log) -> None:
+    run = kernel.execute(BUSY)
+    assert json.loads(run.text) == [[], True]  # shown waiting, not run, while the cell ran
+    until(kernel, "panel.state.value", "idle")
+    assert value(kernel, "calls") == ["Paris"]
+    assert "🔧 weather  ✓" in value(kernel, "panel._parts.messages.list.children[-2].value")
+
+
+OFF_MAIN = """
+import asyncio, threading
+
+@nbstream.tool(safe=True)
+def where(city: str) -> str:
+    \"\"\"The thread the tool runs on.\"\"\"
+    return threading.current_thread().name
+
+answers = []
+turn = lambda: asyncio.run(nbstream.achat('Where?', tools=[where], show=False))
+threading.Thread(target=lambda: answers.append(turn().text)).start()
+"""
+
+
+def test_achat_awaited_on_another_thread_runs_its_tool_on_the_main_thread(kernel, log) -> None:
+    kernel.execute(OFF_MAIN)
+    until(kernel, "len(answers)", 1)
+    assert "MainThread" in value(kernel, "answers[0]")

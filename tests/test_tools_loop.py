@@ -6,6 +6,7 @@ log shows what went back to the model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from nbstream.engine.toolrounds import Outcome
 from nbstream.session import Session
 from nbstream.settings import Api, NbStream
 from nbstream.show.rendering import bundle
+from nbstream.tools.mainthread import INBOX
 
 from .conftest import SECRET_KEY
 
@@ -266,10 +268,23 @@ def test_many_turns_at_once_refuse_tools_in_one_line(session, log, weather) -> N
     assert log.records == []
 
 
-def test_achat_awaited_off_the_main_thread_refuses_tools(session, log, weather) -> None:
-    with pytest.raises(nbstream.NbStreamError, match="tools run on the kernel's main thread"):
+def test_off_the_main_thread_of_a_plain_script_tools_are_refused(session, log, weather) -> None:
+    with pytest.raises(nbstream.NbStreamError, match="it runs no event loop to take their calls"):
         nbstream.run(nbstream.achat("Weather?", session=session, tools=[weather]))
     assert log.records == []
+
+
+def test_off_the_main_thread_calls_run_on_the_main_threads_event_loop(
+    session, rec, weather
+) -> None:
+    async def main() -> str:
+        INBOX.capture()  # as loading the extension does in a kernel
+        turn = nbstream.achat("Weather in Paris?", session=session, tools=[weather], show=False)
+        result = await asyncio.to_thread(nbstream.run, turn)  # no cell waits on the main thread
+        return result.text
+
+    assert "sunny in Paris" in asyncio.run(main())
+    assert rec.calls == [("weather", {"city": "Paris"}, True)]
 
 
 def test_reasoning_goes_back_inside_the_loop_only_where_the_api_wants_it(

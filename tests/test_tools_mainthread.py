@@ -103,3 +103,43 @@ def test_a_call_whose_turn_was_cancelled_is_skipped(loop) -> None:
     asyncio.run_coroutine_threadsafe(settle(), loop).result(30)
     inbox.drain()
     assert ran == [] and not inbox.waiting()
+
+
+def test_with_no_cell_waiting_calls_run_on_the_main_threads_event_loop(loop) -> None:
+    inbox = Inbox()
+
+    async def main() -> str:
+        assert inbox.capture()
+        asked = asyncio.run_coroutine_threadsafe(
+            inbox.run(lambda: threading.current_thread().name, lambda: None), loop
+        )
+        return await asyncio.wrap_future(asked)  # nothing drains but the loop's own callback
+
+    assert asyncio.run(main()) == "MainThread"
+
+
+def test_a_cell_waiting_for_its_turn_takes_the_calls_not_the_event_loop(loop) -> None:
+    inbox = Inbox()
+
+    async def main() -> tuple[bool, str]:
+        inbox.capture()
+        with inbox.waiting_in_cell():
+            asked = ask(inbox, loop, lambda: "ran")
+            for _ in range(10):
+                await asyncio.sleep(0)  # the event loop runs its callbacks: none was scheduled
+            left = inbox.waiting()
+            inbox.drain()
+        return left, asked.result(30)
+
+    assert asyncio.run(main()) == (True, "ran")
+
+
+def test_a_plain_script_has_no_event_loop_to_schedule_calls_onto() -> None:
+    inbox = Inbox()
+    assert not inbox.capture()  # no loop runs on the main thread
+
+    async def main() -> bool:
+        return inbox.capture()
+
+    assert asyncio.run(main())
+    assert not inbox.capture()  # the loop captured then is closed now

@@ -21,6 +21,7 @@ class Outcome(str, Enum):
     DENIED = "denied"  # the user (or a headless run, which cannot ask) said no
     UNKNOWN = "unknown"  # the model named a tool it was not offered
     INTERRUPTED = "interrupted"  # stopped before or while it ran
+    WAITING = "waiting"  # live snapshots only: the kernel's main thread has not taken it yet
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..settings import NbStream
 from ..store.cache import cache_path
 from ..store.paths import legacy_path, notebook_path, short_path, state_path
 from ..store.threads import ConversationStore
+from ..tools.mainthread import INBOX
 from .magics import ChatMagics
 from .warm import warm
 
@@ -80,6 +81,7 @@ def load(shell: Any) -> None:
     shell.register_magics(ChatMagics(shell, session, watch(shell)))
     shell.set_custom_exc((NbStreamError, KeyboardInterrupt), _error_handler)
     set_current(session)
+    INBOX.capture()  # the kernel's main-thread loop, for tool calls made when no cell runs
     loop.submit(warm(session))
 
 

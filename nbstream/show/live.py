@@ -162,7 +162,8 @@ def stream_to(
     stream.sink = view.progress
     job = loop.submit(stream.run(), view.progress.wake)
     try:
-        result = loop.wait(job, tick=view.tick)
+        with INBOX.waiting_in_cell():
+            result = loop.wait(job, tick=view.tick)
     except KeyboardInterrupt:
         view.end(stream.interrupted())
         raise

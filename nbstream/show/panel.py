@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from enum import Enum
 from typing import Any
 
@@ -23,9 +22,11 @@ from ..engine.result import ChatResult
 from ..errors import NbStreamError, StreamError, ThreadBusyError
 from ..session import Session, current
 from ..store.threads import DEFAULT
+from ..tools.mainthread import INBOX
 from ..turn import Turn, TurnOptions
 from . import panel_html as h
 from .panel_layout import PanelWidgets, TranscriptOutput, default_model, fill_models
+from .panel_tools import PanelTools, settle_turn
 from .panel_view import UPDATE_INTERVAL, ReplyView, close_tree
 from .rendering import footer
 
@@ -39,7 +40,8 @@ class PanelState(str, Enum):
 
 
 class ChatPanel:
-    """A chat panel on one conversation thread of a session (the kernel's by default)."""
+    """A chat panel on one conversation thread of a session (the kernel's by default);
+    `tools`, `approve` and `max_tool_rounds` as for `chat()`."""
 
     def __init__(
         self,
@@ -48,8 +50,13 @@ class ChatPanel:
         system: str | None = None,
         session: Session | None = None,
         params: dict[str, Any] | None = None,
+        tools: list[Any] | tuple[Any, ...] = (),
+        approve: str | None = None,
+        max_tool_rounds: int | None = None,
     ) -> None:
         self.session = session or current()
+        INBOX.capture()  # the kernel's main-thread loop, where the turns' tool calls run
+        self.tools = PanelTools(tuple(tools), approve, max_tool_rounds)
         self.thread = thread
         self.params: dict[str, Any] = dict(params or {})  # extra request parameters
         self.state = PanelState.IDLE
@@ -105,17 +112,8 @@ class ChatPanel:
         job = self._job
         if job is None:
             return self.last
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def tick() -> float | None:
-            if deadline is None:
-                return None
-            if (left := deadline - time.monotonic()) <= 0 and not job.future.done():
-                raise TimeoutError(f"the reply is still streaming after {timeout:g} s")
-            return left
-
         try:
-            loop.settle(job, tick=tick)
+            settle_turn(job, timeout)
         except KeyboardInterrupt:
             self.stop()
             raise
@@ -210,6 +208,7 @@ class ChatPanel:
             model=self._parts.model.value.strip() or None,
             system=self._parts.system_prompt.for_turn(),
             params={**self.params, **self._parts.chosen_params()},
+            **self.tools.options(),
         )
 
     def _start(self, prompt: str) -> None:

@@ -39,7 +39,7 @@ def reply_html(result: ChatResult) -> str:
 
 
 def _has_body(result: ChatResult) -> bool:
-    return bool(result.text or result.refusal or result.tool_calls)
+    return bool(result.text or result.refusal or result.tool_calls or result.tool_rounds)
 
 
 def stats_html(result: ChatResult, line: str, *, live: bool = False) -> str:

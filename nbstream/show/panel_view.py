@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..engine.result import ChatResult
+from ..engine.toolrounds import ToolRound
 from ..errors import NbStreamError
 from ..store.records import Exchange
 from . import panel_html as h
@@ -107,14 +108,15 @@ class ReplyView:
         self._throttle = Throttle(max_rate=1.2 / UPDATE_INTERVAL)
         self._t0 = time.monotonic()
         self._stats_at = 0.0
-        self._notices: tuple[str, ...] = ()
+        self._notices: tuple[tuple[str, ...], tuple[ToolRound, ...]] = ((), ())
 
     def update(self, snapshot: ChatResult) -> None:
         """Show a streaming snapshot, as often as the throttle allows."""
         now = time.monotonic()
         if snapshot.timings.first_token is None:
-            if snapshot.notices != self._notices:
-                self._notices = snapshot.notices
+            # Before any text: redrawn when a notice or a tool call (running, waiting) changes.
+            if (snapshot.notices, snapshot.tool_rounds) != self._notices:
+                self._notices = (snapshot.notices, snapshot.tool_rounds)
                 self.body.value = h.reply_html(snapshot)
             if now - self._stats_at >= WAITING_REFRESH:
                 self._stats_at = now

@@ -18,7 +18,9 @@ _MARK = {
     Outcome.DENIED: "⊘ denied",
     Outcome.UNKNOWN: "✖ unknown tool",
     Outcome.INTERRUPTED: "■ interrupted",
+    Outcome.WAITING: "⏳ waiting for the kernel",
 }
+_SAID = {Outcome.WAITING: "waiting for the kernel"}
 #: Said under the rounds of a reply replayed from the cache.
 REPLAYED = "tool calls replayed from the cache: no function ran"
 #: A live snapshot (status incomplete) holds the call that runs now as INTERRUPTED, no output.
@@ -75,7 +77,7 @@ def rounds_text(result: ChatResult) -> str:
     for one in result.tool_rounds:
         for run in one.runs:
             output = run.output if len(run.output) <= 200 else run.output[:199] + "…"
-            said = "running" if _running(run, live) else run.outcome.value
+            said = "running" if _running(run, live) else _SAID.get(run.outcome, run.outcome.value)
             lines.append(f"[tool {run.name}({run.arguments}) {said}] {output}".rstrip())
     if result.replayed and lines:
         lines.append(f"[{REPLAYED}]")

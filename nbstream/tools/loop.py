@@ -56,6 +56,9 @@ class ToolLoop:
         self._stream: Any = None
         self._offset = 0.0  # when the current round's request was sent
         self._running: list[ToolRun] = []  # runs of the round whose calls are running
+        # False while the current call waits for the kernel's main thread (set there, read by
+        # snapshots on any thread: one bool, written whole).
+        self._taken = True
 
     @property
     def has_output(self) -> bool:
@@ -134,6 +137,7 @@ class ToolLoop:
             return replace(run, output=text, outcome=Outcome.ERROR)
         # Shown as running until it ends; an interrupt leaves it in the round, flagged.
         self._running.append(replace(run, outcome=Outcome.INTERRUPTED))
+        self._taken = self._inbox.cell_waits()  # a waiting cell takes the call at once
         outcome, output, seconds = await self._inbox.run(
             lambda: self._on_main(tool, arguments, call.arguments), self._wake
         )
@@ -147,6 +151,7 @@ class ToolLoop:
         self, tool: Tool, arguments: dict[str, Any], text: str
     ) -> tuple[Outcome, str, float]:
         """Runs on the kernel's main thread: approval, the call, its result as text."""
+        self._taken = True
         if not approved(tool, text, self._approve):
             return Outcome.DENIED, "denied: the user did not allow this call", 0.0
         started = self._clock()
@@ -169,7 +174,10 @@ class ToolLoop:
         """`last` with every round before it: rounds, usage summed, timings joined."""
         rounds = [*self._rounds]
         if self._running:
-            rounds.append(ToolRound(tuple(self._running)))
+            running = list(self._running)
+            if status is Status.INCOMPLETE and not self._taken:
+                running[-1] = replace(running[-1], outcome=Outcome.WAITING)
+            rounds.append(ToolRound(tuple(running)))
         parts = [*self._answers, (self._offset, last)]
         if self._answers and self._answers[-1][1] is last:
             # Stopped while its calls ran: they are in the rounds, its usage is counted once.

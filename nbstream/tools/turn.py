@@ -16,6 +16,7 @@ from ..errors import ToolError
 from .approval import Approve, approve_mode
 from .function import Tool, toolbox
 from .loop import ToolLoop
+from .mainthread import INBOX
 
 if TYPE_CHECKING:
     from ..engine.stream import ChatStream
@@ -88,9 +89,11 @@ def refuse_tools(options: dict[str, Any], where: str) -> None:
 
 
 def check_main_thread(options: dict[str, Any]) -> None:
-    """Tools run on the main thread, which must be the one awaiting the turn (a cell)."""
-    if options.get("tools") and threading.current_thread() is not threading.main_thread():
+    """Tools run on the main thread: in the cell that waits for the turn, or scheduled onto
+    the main thread's event loop (a kernel's); a plain script's other threads have neither."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if options.get("tools") and not INBOX.capture() and not on_main:
         raise ToolError(
-            "tools run on the kernel's main thread, and this turn is awaited on another",
-            "await achat(...) in a cell, or call chat(...)",
+            "tools run on the main thread, and it runs no event loop to take their calls",
+            "run the turn on the main thread, or in a notebook",
         )
