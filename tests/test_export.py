@@ -69,3 +69,10 @@ def test_model_output_in_an_exported_document_is_made_safe() -> None:
     store.record("default", "hi", reply('<img src=x onerror="alert(1)"> [x](javascript:alert(1))'))
     text = transcript_document(store.thread("default"))
     assert "<img" not in text and "javascript:" not in text
+
+
+def test_a_failed_reply_says_why_in_the_document() -> None:
+    store = ConversationStore()
+    store.record("default", "hi", reply("", Status.FAILED, error="401 from api: bad key"))
+    text = transcript_document(store.thread("default"))
+    assert "**m:** *(failed" in text and "*401 from api: bad key*" in text

@@ -15,7 +15,6 @@ from nbstream.store.records import (
     decode_parts,
     encode_parts,
     exchange_from_row,
-    markdown,
     reply_content,
     summary,
 )
@@ -69,12 +68,8 @@ def test_the_summary_counts_turns_and_names_the_unfinished() -> None:
     assert summary(turns[:1]) == "1 turn"
 
 
-def test_markdown_and_json_files_hold_the_whole_thread() -> None:
+def test_the_json_file_holds_the_whole_thread() -> None:
     thread = Thread("t", "Be brief.", [exchange(), exchange("", status=Status.FAILED, error="x")])
-    text = markdown(thread)
-    assert text.startswith("# Conversation `t`\n\n*2 turns, 1 failed*\n\n### System\n\nBe brief.")
-    assert "### Assistant (failed: x)\n\n*(no reply)*" in text
-    assert "*m · 3 prompt + 2 completion tokens*" in text
     record = json.loads(as_json(thread))
     assert record["system"] == "Be brief." and record["exchanges"][0]["user"] == "héllo"
     assert record["exchanges"][0]["result"]["text"] == "Hi!"

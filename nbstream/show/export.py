@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..engine.result import ChatResult
 from ..store.exports import write_atomic
 from ..store.records import Thread, as_json, summary
 from .markdown import literal
 from .rendering import MARKDOWN_FORM, footer, reply_markdown, transcript
 
-_DOCUMENT = replace(
-    MARKDOWN_FORM, reply=lambda result: f"{reply_markdown(result)}\n\n*{literal(footer(result))}*"
-)
+
+def _document_reply(result: ChatResult) -> str:
+    """A reply as the document shows it: its text, its error if it failed, its footer."""
+    parts = [reply_markdown(result).strip(), f"*{literal(result.error)}*" if result.error else ""]
+    return "\n\n".join([*filter(None, parts), f"*{literal(footer(result))}*"])
+
+
+_DOCUMENT = replace(MARKDOWN_FORM, reply=_document_reply)
 
 
 def transcript_document(thread: Thread) -> str:
