@@ -305,3 +305,18 @@ def test_reasoning_goes_back_inside_the_loop_only_where_the_api_wants_it(
     assistant = log.records[-1].body["messages"][1]
     assert set(assistant) == {"role", "content", "tool_calls"}
     assert "reasoning" not in json.dumps(log.records[-1].body["messages"])
+
+
+def test_every_rounds_reasoning_is_kept_and_shown_before_its_calls(session, weather) -> None:
+    result = nbstream.chat(
+        "Weather?", session=session, tools=[weather], model="nbstream-reasoning-content"
+    )
+    [first] = result.tool_rounds
+    assert first.reasoning.startswith("The request has 1 message;")  # before the call
+    assert result.reasoning.startswith("The request has 3 messages;")  # before the answer
+    shown = bundle(result, "")
+    markdown, plain = shown["text/markdown"], shown["text/plain"]
+    at = [markdown.index(part) for part in ("has 1 message;", "🔧 weather", "has 3 messages;")]
+    assert at == sorted(at) and at[-1] < markdown.rindex("sunny in Paris")  # then the answer
+    assert markdown.count("<details><summary>💭 Reasoning") == 2
+    assert plain.index("[reasoned:") < plain.index("[tool weather") < plain.rindex("[reasoned:")

@@ -43,6 +43,7 @@ class ToolRound:
     runs: tuple[ToolRun, ...] = ()
     text: str = ""  # content the model sent beside its calls
     reasoning_items: tuple[dict[str, Any], ...] = ()
+    reasoning: str = ""  # the reasoning the model showed before these calls (never sent back)
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> ToolRound:
@@ -52,7 +53,8 @@ class ToolRound:
             for run in record.get("runs") or ()
         )
         items = tuple(record.get("reasoning_items") or ())
-        return cls(runs=runs, text=record.get("text") or "", reasoning_items=items)
+        text, reasoning = record.get("text") or "", record.get("reasoning") or ""
+        return cls(runs=runs, text=text, reasoning_items=items, reasoning=reasoning)
 
 
 #: What a tool loop tells the display while it runs (a call started or ended): wake up.

@@ -53,8 +53,8 @@ def _tokens(count: int) -> str:
     return f"{count:,} token" + ("" if count == 1 else "s")
 
 
-def _quoted(result: ChatResult) -> str:
-    lines = safe_markdown(result.reasoning).split("\n")
+def _quoted(text: str) -> str:
+    lines = safe_markdown(text).split("\n")
     return "\n".join(f"> {line}" if line else ">" for line in lines)
 
 
@@ -71,8 +71,16 @@ def reasoning_markdown(result: ChatResult, seconds: str) -> str:
     if not result.reasoning:
         return f"*{summary}*"
     if not _folded(result):
-        return f"*{summary}*\n\n{_quoted(result)}"
-    return f"<details><summary>{summary}</summary>\n\n{_quoted(result)}\n\n</details>"
+        return f"*{summary}*\n\n{_quoted(result.reasoning)}"
+    return f"<details><summary>{summary}</summary>\n\n{_quoted(result.reasoning)}\n\n</details>"
+
+
+def round_reasoning_markdown(text: str) -> str:
+    """A tool round's reasoning, folded above its calls ('' when it showed none)."""
+    if not text:
+        return ""
+    summary = literal(f"💭 Reasoning · {_tokens(estimate_tokens(text))}")
+    return f"<details><summary>{summary}</summary>\n\n{_quoted(text)}\n\n</details>"
 
 
 def reasoning_html(result: ChatResult, seconds: str, render: Callable[[str], str]) -> str:
@@ -83,7 +91,7 @@ def reasoning_html(result: ChatResult, seconds: str, render: Callable[[str], str
     summary = html.escape(_summary(result, seconds))
     if not result.reasoning:
         return f'<div class="nbstream-notice">{summary}</div>'
-    body = render(_quoted(result))
+    body = render(_quoted(result.reasoning))
     if not _folded(result):
         return f'<div class="nbstream-reasoning" style="opacity:.7">{summary}{body}</div>'
     return f'<details class="nbstream-reasoning"><summary>{summary}</summary>{body}</details>'

@@ -140,7 +140,8 @@ def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
     """The reply body as safe Markdown: reasoning (unless `reasoning=False`), text, refusal,
     tool calls."""
     section = reasoning_markdown(result, reasoning_time(result)) if reasoning else ""
-    parts = [part for part in (section, rounds_markdown(result)) if part]
+    # In the order it came: each round's reasoning and calls, then the answer's reasoning.
+    parts = [part for part in (rounds_markdown(result), section) if part]
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:
@@ -154,7 +155,7 @@ def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
 
 def reply_text(result: ChatResult) -> str:
     """The reply body as plain text."""
-    parts = [part for part in (reasoning_plain(result), rounds_text(result)) if part]
+    parts = [part for part in (rounds_text(result), reasoning_plain(result)) if part]
     if result.text:
         parts.append(result.text)
     if result.refusal:

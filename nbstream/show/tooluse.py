@@ -1,4 +1,5 @@
-"""How a reply's tool rounds are shown: each call folded, with its arguments, result and time.
+"""How a reply's tool rounds are shown: each call folded, with its arguments, result and time,
+after the round's reasoning, folded too.
 
 Above the answer, one `<details>` per call (GitHub and nbconvert show them folded too), whose
 summary line names the tool, says how it ended and how long it took; inside, the arguments as
@@ -8,9 +9,10 @@ the model sent them and the text that went back. Names, arguments and results ar
 
 from __future__ import annotations
 
-from ..engine.result import ChatResult, Status
+from ..engine.result import ChatResult, Status, estimate_tokens
 from ..engine.toolrounds import Outcome, ToolRun
 from .markdown import code_block, literal
+from .reasoning import round_reasoning_markdown
 
 _MARK = {
     Outcome.OK: "✓",
@@ -57,6 +59,8 @@ def rounds_markdown(result: ChatResult) -> str:
     live = result.status is Status.INCOMPLETE
     sections: list[str] = []
     for one in result.tool_rounds:
+        if one.reasoning:
+            sections.append(round_reasoning_markdown(one.reasoning))
         for run in one.runs:
             body = [code_block(run.arguments or "{}", "json")]
             if run.output:
@@ -75,6 +79,8 @@ def rounds_text(result: ChatResult) -> str:
     live = result.status is Status.INCOMPLETE
     lines = []
     for one in result.tool_rounds:
+        if one.reasoning:
+            lines.append(f"[reasoned: {estimate_tokens(one.reasoning):,} tokens]")
         for run in one.runs:
             output = run.output if len(run.output) <= 200 else run.output[:199] + "…"
             said = "running" if _running(run, live) else _SAID.get(run.outcome, run.outcome.value)

@@ -118,7 +118,9 @@ class ToolLoop:
         self._running = []
         for index, call in enumerate(answer.tool_calls):
             self._running.append(await self._run(call, index))
-        done = ToolRound(tuple(self._running), answer.text, answer.reasoning_items)
+        done = ToolRound(
+            tuple(self._running), answer.text, answer.reasoning_items, answer.reasoning
+        )
         self._rounds.append(done)
         self._running = []
         return done
@@ -177,11 +179,12 @@ class ToolLoop:
             running = list(self._running)
             if status is Status.INCOMPLETE and not self._taken:
                 running[-1] = replace(running[-1], outcome=Outcome.WAITING)
-            rounds.append(ToolRound(tuple(running)))
+            rounds.append(ToolRound(tuple(running), reasoning=self._answers[-1][1].reasoning))
         parts = [*self._answers, (self._offset, last)]
         if self._answers and self._answers[-1][1] is last:
-            # Stopped while its calls ran: they are in the rounds, its usage is counted once.
-            parts, last = parts[:-1], replace(last, tool_calls=(), text="")
+            # Stopped while its calls ran: they and its reasoning are in the rounds, its usage
+            # is counted once.
+            parts, last = parts[:-1], replace(last, tool_calls=(), text="", reasoning="")
         answers = [answer for _, answer in parts]
         notices = tuple(dict.fromkeys(n for answer in answers for n in answer.notices))
         return replace(
