@@ -202,3 +202,32 @@ def test_achat_awaited_on_another_thread_runs_its_tool_on_the_main_thread(kernel
     kernel.execute(OFF_MAIN)
     until(kernel, "len(answers)", 1)
     assert "MainThread" in value(kernel, "answers[0]")
+
+
+SLOW_ANSWER = "%%chat -t later --tools weather -p nbstream='{\"rate\": 4}'\nWeather in Paris?"
+
+
+def test_interrupt_while_round_two_streams_keeps_round_one_and_the_partial_answer(
+    kernel, log
+) -> None:
+    msg_id = kernel.start(SLOW_ANSWER)  # the answer after the tool result streams slowly
+    assert log.wait_for(lambda r: len(r) == 2 and r[1].chunks_sent > 2, HANG)
+    kernel.manager.interrupt_kernel()
+    run = kernel.collect(msg_id, timeout=HANG)
+    assert run.error["ename"] == "KeyboardInterrupt"
+    assert run.final["metadata"]["nbstream"]["status"] == "interrupted"
+    kept = value(
+        kernel,
+        "[(e.result.status.value, e.result.text, [(r.outcome.value, r.output) for x in"
+        " e.result.tool_rounds for r in x.runs]) for e in"
+        " nbstream.session.current().store.thread('later').exchanges]",
+    )
+    [(status, partial, runs)] = kept
+    assert (status, runs) == ("interrupted", [["ok", "sunny in Paris"]])
+    assert partial and log.records[1].outcome == "disconnected"
+    after = kernel.execute("%%chat -t later\nAnd tomorrow?")
+    assert after.reply["status"] == "ok"
+    assert log.records[-1].outcome == "complete"  # the server's validation took the history
+    sent = log.records[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
+    assert sent[3]["content"] == partial  # round 2's partial answer, as kept
