@@ -51,20 +51,19 @@ TARGET = 0.90
 # name: (file mutated, the test files that specify it and any pytest option starting with "-",
 # mutant names counted; empty: all of the file)
 MODULES = {
-    "markdown": ("nbstream/show/markdown.py",
-                 ["tests/test_markdown_safety.py", "tests/test_rendering.py"], []),
-    "inline": ("nbstream/show/_inline.py",
-               ["tests/test_markdown_safety.py", "tests/test_rendering.py"], []),
+    "markdown": ("nbstream/show/markdown.py", ["tests/test_markdown.py",
+                 "tests/test_markdown_safety.py", "tests/test_rendering.py"], []),
+    "inline": ("nbstream/show/_inline.py", ["tests/test_inline.py",
+               "tests/test_markdown_safety.py", "tests/test_rendering.py"], []),
     "segments": ("nbstream/show/segments.py",
                  ["tests/test_segments.py", "tests/test_markdown_safety.py"], []),
-    "redact": ("nbstream/redact.py", ["tests/test_secrets.py", "tests/test_secret_search.py"], []),
+    "redact": ("nbstream/redact.py",
+               ["tests/test_redact.py", "tests/test_secrets.py", "tests/test_secret_search.py"], []),
     "failures": ("nbstream/engine/failures.py",
                  ["tests/test_failures.py", "tests/test_engine.py"], []),
     "interpolate": ("nbstream/interpolate.py", ["tests/test_interpolate.py"], []),
     "cache-key": ("nbstream/store/cache_key.py",
-                  ["tests/test_cache.py",  # less the two-process race: 10 s, and not about the key
-                   "--deselect=tests/test_cache.py::test_two_processes_writing_at_once_lose_nothing"],
-                  []),
+                  ["tests/test_cache_key.py", "tests/test_cache_policy.py"], []),
 }
 
 
