@@ -24,10 +24,10 @@
 #   show/_inline._url_char: markdown-it percent-encodes non-ASCII in every link target first,
 #     so the bytes joined are always one, and any separator between them changes nothing.
 #   show/markdown: none left. Marked instead: the text `warm` parses (any text builds the same
-#     parsers) and the parsers' construction (cached before a mutant is switched on). Branches
-#     no input reaches went (a table always has a header row, a cell one line, an indented
-#     block an empty info string). The sanitiser's allow-list is tested on raw HTML alone:
-#     the Markdown before it never lets through what it would remove.
+#     parsers); the cached parser builders are decorated, which mutmut skips. Branches no
+#     input reaches went (a table always has a header row, a cell one line, an indented block
+#     an empty info string). The sanitiser's allow-list is tested on raw HTML alone: the
+#     Markdown before it never lets through what it would remove.
 #
 # Eight deliberate bugs, each caught by the test named (break the code, watch it go red):
 #   `&` left unescaped in text (show/_inline.py)   test_text_shows_exactly_as_the_parser_read_it

@@ -34,19 +34,19 @@ _BARRIER = "\0"  # a line that must end up empty, even inside a quote (see the d
 
 
 # The parsers are built on first use, not at import: markdown-it's import is a third of
-# `%load_ext nbstream`, and `warm` builds them in the background after it. mutmut cannot
-# exercise their lines (a mutant is switched on after they are cached); the table tests pin
-# what they parse and render.
+# `%load_ext nbstream`, and `warm` builds them in the background after it. mutmut leaves
+# decorated functions alone, so these are not mutated; the table tests pin what they parse
+# and render.
 @functools.cache
 def _parser(blocks_only: bool = False) -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": True})  # pragma: no mutate
-    md.enable(["table", "strikethrough"])  # pragma: no mutate
-    md.disable("text_join")  # pragma: no mutate  # escapes stay apart: `\$` is no delimiter
-    md.validateLink = lambda url: True  # type: ignore[method-assign]  # pragma: no mutate
+    md = MarkdownIt("commonmark", {"html": True})
+    md.enable(["table", "strikethrough"])
+    md.disable("text_join")  # escapes stay apart: `\$` is no delimiter
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     if blocks_only:  # the same blocks, their text left unparsed
-        md.disable("inline")  # pragma: no mutate
+        md.disable("inline")
     return md
 
 
@@ -213,9 +213,9 @@ _RENDERERS: dict[str, Callable[[SyntaxTreeNode], list[str]]] = {
 def _html_renderer() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": False})  # pragma: no mutate
-    md.enable(["table", "strikethrough"])  # pragma: no mutate
-    md.disable("image")  # pragma: no mutate
+    md = MarkdownIt("commonmark", {"html": False})
+    md.enable(["table", "strikethrough"])
+    md.disable("image")
     return md
 
 
