@@ -21,6 +21,7 @@
 #   show/segments._in_line: the searches start past `least` and their result is checked
 #     against `least`, so moving either bound alone (`None`, `least - 1`, `>=`) changes nothing.
 #   show/_inline: `_math_body` removing `\{` `\}` for "XXXX" balances alike.
+#   store/cache_key.canonical: `allow_nan=None` for `allow_nan=False`; both are falsy.
 #   show/_inline._url_char: markdown-it percent-encodes non-ASCII in every link target first,
 #     so the bytes joined are always one, and any separator between them changes nothing.
 #   show/markdown: none left. Marked instead: the text `warm` parses (any text builds the same

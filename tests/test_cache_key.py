@@ -77,6 +77,8 @@ def test_the_key_covers_the_whole_history_not_only_the_last_message(earlier) -> 
         ({"OPENAI_BASE_URL": "http://[::1]:8000/v1"}, "[::1]:8000"),
         ({"AZURE_OPENAI_ENDPOINT": "https://me.openai.azure.com", "AZURE_OPENAI_API_KEY": "k"},
          "me.openai.azure.com"),
+        ({"OPENAI_BASE_URL": "LLM.internal:8443/v1"}, "llm.internal:8443"),  # no scheme
+        ({"OPENAI_BASE_URL": "http://llm.internal:99999/v1"}, "llm.internal"),  # no real port
         ({}, "offline-demo"),
     ],
 )  # fmt: skip
@@ -85,8 +87,9 @@ def test_the_host_in_the_key_is_the_servers_host_and_port_only(env, host) -> Non
 
 
 def test_parameters_that_are_not_json_cannot_be_cached() -> None:
-    with pytest.raises(CacheError, match="cannot cache this request"):
+    with pytest.raises(CacheError, match="cannot cache this request") as err:
         request(params={"response_format": object()}).canonical()
+    assert err.value.hint == "cached requests need JSON parameters (text, numbers, lists, dicts)"
     with pytest.raises(CacheError):
         request(params={"temperature": float("nan")}).canonical()
 
@@ -95,8 +98,10 @@ def test_the_preview_is_the_last_prompts_first_line_shortened() -> None:
     history = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"}]
     asked = request(messages=[*history, {"role": "user", "content": "\n  second line\nmore"}])
     assert asked.preview == "second line"
+    assert request("one\ntwo\nthree").preview == "one"
     long = request("x" * 80)
     assert long.preview == "x" * 59 + "…" and len(long.preview) == 60
+    assert request("y" * 60).preview == "y" * 60  # as long as it may be: whole
     assert request(messages=[{"role": "system", "content": "s"}]).preview == ""
 
 
@@ -115,6 +120,9 @@ def test_a_strict_miss_names_the_cell_the_prompt_and_the_store() -> None:
         "strict cache: no recorded reply for cell c-7, prompt 'Summarise this' in "
         ".nbstream/cache.sqlite; nothing was sent"
     )
-    assert "%chat cache record" in err.hint
+    assert err.hint == (
+        "record it first (%chat cache record, or NBSTREAM_CACHE=record); a changed prompt, "
+        "history, model, parameter or server is a new request"
+    )
     without_cell = miss_error(request("Hi"), None, "c.sqlite")
     assert str(without_cell).startswith("strict cache: no recorded reply for prompt 'Hi' in")

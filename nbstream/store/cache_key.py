@@ -99,5 +99,5 @@ def miss_error(request: CacheRequest, cell_id: str | None, where: str) -> CacheM
 
 
 def _first_line(text: str, width: int = 60) -> str:
-    line = text.strip().split("\n", 1)[0].strip()
+    line = text.strip().partition("\n")[0].strip()
     return line if len(line) <= width else line[: width - 1] + "…"
