@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import offline
+from .context.images import parts_tokens
 from .context.prompt import Prompt
 from .engine.clients import list_models
 from .engine.foreign import user_facing
@@ -68,12 +69,11 @@ class Session:
 
     def settings(self, options: TurnOptions) -> Settings:
         """Resolve the settings for a turn with these options."""
-        timeout = options.timeout
         return resolve(
             self.config,
             model=options.model,
-            first_token_timeout=timeout,
-            idle_timeout=timeout,
+            first_token_timeout=options.timeout,
+            idle_timeout=options.timeout,
             max_retries=options.retries,
             cache=options.cache,
             api=options.api,
@@ -206,13 +206,13 @@ class Session:
             history = self.store.messages(thread, prompt, limit=limit, cell_id=cell_id)
             messages = [m for m in history if m["role"] != "system"]
         system = options.system if options.system is not None else self.store.thread(thread).system
-        if system:
-            messages.insert(0, {"role": "system", "content": system})
+        messages[:0] = [{"role": "system", "content": system}] if system else []
         extras: dict[str, Any] = {}
         if isinstance(prompt, Prompt) and prompt.pieces:  # tables, images, files in the prompt
             messages[-1] = {"role": "user", "content": prompt.content()}
             openai = settings.host == urlsplit(OPENAI_URL).netloc
-            extras = {"attached": prompt.attached(openai), "image_tokens": prompt.image_tokens}
+            extras = {"attached": prompt.attached(openai)}
+        extras["image_tokens"] = parts_tokens(messages)  # the history's images go again too
         keys = configured_keys(settings.api_key)
         tools = ToolSet.of(
             options.tools, options.approve, options.max_tool_rounds, self.config, keys

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 from nbstream.context import build
+from nbstream.context.images import image_tokens
 from nbstream.engine.result import ChatResult
 from nbstream.session import Session
 from nbstream.show.live import driver
@@ -137,6 +138,18 @@ def test_an_image_url_is_sent_again_as_the_url(session: Session, log, tmp_path: 
     ask(session, "again")
     assert image_urls(log.records[-1].body["messages"][0]) == ["https://x.test/a.png"]
     assert counts(tmp_path / "conversations.sqlite") == (0, 0)
+
+
+def test_an_estimate_without_usage_counts_the_images_the_history_sends_again(
+    session: Session,
+) -> None:
+    options = TurnOptions(model="fault-no-usage", params=text_params("ok"))
+    picture = build("{a}", {"a": png("blue", (1024, 1024))}, budget=100, max_side=1024)
+    session.chat(picture, options, driver(NullSurface()))
+    later = session.chat(
+        build("again", None, budget=100, max_side=64), options, driver(NullSurface())
+    )
+    assert later.usage.estimated and later.usage.prompt_tokens > image_tokens(1024, 1024)
 
 
 def test_a_fork_keeps_its_images_when_the_original_is_reset(

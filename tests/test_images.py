@@ -8,7 +8,14 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from nbstream.context.images import from_bytes, image_of, image_tokens, is_image
+from nbstream.context.images import (
+    URL_TOKENS,
+    from_bytes,
+    image_of,
+    image_tokens,
+    is_image,
+    parts_tokens,
+)
 from nbstream.errors import BadInputError
 
 
@@ -44,3 +51,18 @@ def test_bytes_that_are_no_image_are_refused_naming_what() -> None:
     with pytest.raises(BadInputError, match=r"notes\.png is not an image Pillow can read"):
         from_bytes(b"hello", 512, "notes.png")
     assert not is_image(b"\x89PNG")
+
+
+def test_parts_tokens_counts_every_image_of_every_message_and_a_url_as_1024_square() -> None:
+    def part(url: str) -> dict:
+        return {"type": "image_url", "image_url": {"url": url}}
+
+    small, large = from_bytes(png(100, 100), 4096, "a"), from_bytes(png(2048, 4096), 4096, "b")
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "x"}, part(small.url)]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [part(large.url), part("https://x.test/a.png")]},
+    ]
+    assert parts_tokens(messages) == 255 + 1105 + URL_TOKENS
+    assert parts_tokens([{"role": "user", "content": "no images"}]) == 0

@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, ConfigError
-from .images import from_bytes
+from .images import URL_TOKENS, from_bytes
 from .values import Piece, bounded
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-#: OpenAI's figure for a 1024×1024 image: a URL's size is not known before the server reads it.
-URL_TOKENS = 765
 
 
 def attach(spec: str, budget: int, max_side: int) -> Piece:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from ..errors import BadInputError, ConfigError
 
 #: The formats vision endpoints accept, by Pillow's format name.
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+#: OpenAI's figure for a 1024×1024 image: a URL's size is not known before the server reads it.
+URL_TOKENS = 765
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,25 @@ def image_tokens(width: int, height: int) -> int:
     shortest = min(1.0, 768 / max(min(width, height) * fit, 1))
     scale = fit * shortest
     return 85 + 170 * math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+
+
+def parts_tokens(messages: Iterable[dict[str, Any]]) -> int:
+    """The prompt tokens of every image part in `messages` (a thread's history sends its images
+    again), by OpenAI's formula; an image URL counts as URL_TOKENS."""
+    urls = [part["image_url"]["url"] for message in messages
+            if isinstance(content := message.get("content"), list)
+            for part in content if part.get("type") == "image_url"]  # fmt: skip
+    return sum(_url_tokens(url) for url in urls)
+
+
+def _url_tokens(url: str) -> int:
+    if not url.startswith("data:"):
+        return URL_TOKENS
+    try:  # Pillow reads the size from the header, without decoding the pixels
+        picture = _pillow().open(io.BytesIO(base64.b64decode(url.partition(",")[2])))
+    except (OSError, ValueError):
+        return URL_TOKENS
+    return image_tokens(*picture.size)
 
 
 def is_image(value: Any) -> bool:

@@ -47,7 +47,7 @@ class ChatRequest:
     params: dict[str, Any] = field(default_factory=dict)
     stream: bool = True
     attached: str = ""  # what the prompt attaches, for the footer: '1 image, 1 table (344×7)'
-    image_tokens: int = 0  # the attached images' prompt tokens, by OpenAI's tile formula
+    image_tokens: int = 0  # the prompt tokens of the images in `messages` (OpenAI's tile formula)
 
 
 def open_stream(client: Any, request: ChatRequest, api: Api, include_usage: bool) -> Any:
