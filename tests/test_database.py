@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nbstream.engine.result import ChatResult
+from nbstream.store.attachments import Blob
 from nbstream.store.database import Database
 from nbstream.store.db import SchemaError
 from nbstream.store.records import Exchange
@@ -48,3 +49,11 @@ def test_an_unusable_file_is_set_aside_and_a_fresh_one_started(tmp_path) -> None
     database.write("nb", [record("t", "x")], {"t"}, {})
     assert path.exists()
     database.close()
+
+
+def test_images_that_cannot_be_read_are_left_out_and_pending_ones_still_come(tmp_path) -> None:
+    unusable = Database(tmp_path, timeout=1, mounts=EXT4)  # a folder: SQLite cannot open it
+    pending = {"ab": Blob("ab", "image/png", b"\x89PNG")}
+    parts = unusable.image_parts(["sha256:cd", "sha256:ab", "https://x.test/a.png"], pending)
+    urls = [part["image_url"]["url"] for part in parts]
+    assert urls == ["data:image/png;base64,iVBORw==", "https://x.test/a.png"]

@@ -90,11 +90,13 @@ class Database:
         cannot be read is left out (its placeholder stays in the message's text)."""
         blobs = dict(pending)
         wanted = [digest for digest in attachments.hashed(names) if digest not in blobs]
-        if wanted:
-            reading = sql.transaction(self.connection(), write=False)
-            with contextlib.suppress(OSError, sqlite3.Error), reading as db:
-                blobs |= attachments.load(db, wanted)
+        with contextlib.suppress(OSError, sqlite3.Error):  # opening the file may fail too
+            blobs |= self._images(wanted) if wanted else {}
         return attachments.parts(names, blobs)
+
+    def _images(self, digests: Sequence[str]) -> dict[str, Blob]:
+        with sql.transaction(self.connection(), write=False) as db:
+            return attachments.load(db, digests)
 
     def adopt(self, notebook: str, old: str) -> tuple[list[str], list[str]]:
         """Move `old`'s threads to `notebook` (see rows.adopt) in one transaction."""
