@@ -134,6 +134,14 @@ def test_a_malformed_retry_after_falls_back_to_the_back_off(settings, log, fault
     assert retry.reason == "rate limited" and 0.375 <= retry.wait <= 0.625
 
 
+def test_an_in_band_rate_limit_is_waited_out_like_a_429(settings, log, fault_key) -> None:
+    stream, events = rate_limited(settings, fault_key, fail_in_band=True)
+    assert loop.run(stream.run()).text == "ok"
+    [retry] = [event for event in events if isinstance(event, Retrying)]
+    assert (retry.reason, retry.attempt) == ("rate limited", 1) and 0.375 <= retry.wait <= 0.625
+    assert len(log.records) == 2
+
+
 # ---- what each refusal says: one line naming status, host and the server's message, one hint
 
 
@@ -193,6 +201,16 @@ def test_a_rate_limit_past_the_retries_asks_to_wait(settings, log, fault_key) ->
         "Rate limit reached, retry after 0 s (offline fault)."
     )
     assert err.hint == "wait and retry, or lower the request rate"
+
+
+def test_an_in_band_rate_limit_past_the_retries_asks_to_wait(settings, log, fault_key) -> None:
+    err = refused(settings.with_(max_retries=1), fault_key, fail_status=429, fail_in_band=True,
+                  fail_times=9)  # fmt: skip
+    assert type(err) is RateLimitError and err.status == 429
+    assert err.message.startswith(f"rate limited by {settings.host} after 2 attempts: ")
+    assert fault_key not in err.message
+    assert err.hint == "wait and retry, or lower the request rate"
+    assert len(log.records) == 2
 
 
 def test_a_404_unknown_model_lists_the_models_and_says_how_to_choose(settings) -> None:
