@@ -214,9 +214,8 @@ class Session:
             extras = {"attached": prompt.attached(openai)}
         extras["image_tokens"] = parts_tokens(messages)  # the history's images go again too
         keys = configured_keys(settings.api_key)
-        tools = ToolSet.of(
-            options.tools, options.approve, options.max_tool_rounds, self.config, keys
-        )
+        tools = ToolSet.of(options.tools, options.approve, options.max_tool_rounds, self.config,
+                           keys, options.ask_tool)  # fmt: skip
         params = tools.params(options.params)  # the tool schemas are part of the cache key
         request = ChatRequest(messages, settings.model, params, options.stream, **extras)
         check_request(request, configured_keys(settings.api_key))

@@ -7,6 +7,7 @@ log shows what went back to the model.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import threading
 from pathlib import Path
@@ -305,6 +306,25 @@ def test_reasoning_goes_back_inside_the_loop_only_where_the_api_wants_it(
     assistant = log.records[-1].body["messages"][1]
     assert set(assistant) == {"role", "content", "tool_calls"}
     assert "reasoning" not in json.dumps(log.records[-1].body["messages"])
+
+
+def test_a_call_where_no_cell_waits_is_denied_without_asking(session, rec, monkeypatch) -> None:
+    def delete(path: str) -> str:
+        """Delete a file."""
+        rec.note("delete", path=path)
+        return "deleted"
+
+    asked: list[str] = []
+    monkeypatch.setattr(builtins, "input", lambda question: asked.append(question) or "y")
+
+    async def main() -> nbstream.ChatResult:
+        INBOX.capture()
+        turn = nbstream.achat("Clean up", session=session, tools=[delete], show=False)
+        return await asyncio.to_thread(nbstream.run, turn)  # the call runs on the event loop
+
+    result = asyncio.run(main())
+    assert asked == [] and rec.calls == []  # nobody waits to answer: denied, not asked
+    assert result.tool_rounds[0].runs[0].outcome is Outcome.DENIED
 
 
 def test_every_rounds_reasoning_is_kept_and_shown_before_its_calls(session, weather) -> None:

@@ -202,18 +202,17 @@ class ChatPanel:
 
     # ---- one turn
 
-    def _options(self) -> TurnOptions:
+    def _options(self, view: ReplyView) -> TurnOptions:
         return TurnOptions(
             thread=self.thread,
             model=self._parts.model.value.strip() or None,
             system=self._parts.system_prompt.for_turn(),
             params={**self.params, **self._parts.chosen_params()},
-            **self.tools.options(),
+            **self.tools.options(view),
         )
 
     def _start(self, prompt: str) -> None:
         """Show the user's message and start the turn; called with the lock held."""
-        options = self._options()
         view = ReplyView(
             self._parts.messages,
             prompt,
@@ -221,6 +220,7 @@ class ChatPanel:
             on_retry=self._retry,
             on_progress=self._progress,
         )
+        options = self._options(view)
         self._parts.messages.append(*view.rows)
         self.state, self._view, self.last, self.error = PanelState.STREAMING, view, None, None
         self._parts.set_streaming(True)

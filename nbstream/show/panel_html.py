@@ -11,12 +11,13 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from ..engine.result import ChatResult
+from ..engine.result import ChatResult, Status
 from ..store.threads import Thread
 from .badge import line_html, split
-from .markdown import safe_html
-from .reasoning import reasoning_html
+from .markdown import code_block, safe_html
+from .reasoning import reasoning_html, round_reasoning_html
 from .rendering import reasoning_time, reply_markdown, transcript_markdown, transcript_text
+from .tooluse import run_summary
 
 
 def render_markdown(text: str) -> str:
@@ -34,12 +35,30 @@ def reply_html(result: ChatResult) -> str:
     notes = "".join(f'<div class="nbstream-notice">{html.escape(n)}</div>' for n in result.notices)
     role = html.escape(result.model or "Assistant")
     thought = reasoning_html(result, reasoning_time(result), render_markdown)
-    body = render_markdown(reply_markdown(result, reasoning=False)) if _has_body(result) else ""
-    return f'<div class="nbstream-role">{role}</div>{notes}{thought}{body}'
+    shown = reply_markdown(result, reasoning=False, rounds=False)
+    body = render_markdown(shown) if _has_body(result) else ""
+    return f'<div class="nbstream-role">{role}</div>{notes}{rounds_html(result)}{thought}{body}'
+
+
+def rounds_html(result: ChatResult) -> str:
+    """The tool rounds for the panel: each round's reasoning and calls, folded. The panel's
+    Markdown allows no raw HTML, so the `<details>` are built here."""
+    live, parts = result.status is Status.INCOMPLETE, []
+    for one in result.tool_rounds:
+        parts.append(round_reasoning_html(one.reasoning, safe_html))
+        for run in one.runs:
+            body = code_block(run.arguments or "{}", "json")
+            body += f"\n\n{code_block(run.output)}" if run.output else ""
+            parts.append(_folded(html.escape(run_summary(run, live)), safe_html(body)))
+    return "".join(parts)
+
+
+def _folded(summary: str, body: str) -> str:
+    return f'<details class="nbstream-tool"><summary>{summary}</summary>{body}</details>'
 
 
 def _has_body(result: ChatResult) -> bool:
-    return bool(result.text or result.refusal or result.tool_calls or result.tool_rounds)
+    return bool(result.text or result.refusal or result.tool_calls)
 
 
 def stats_html(result: ChatResult, line: str, *, live: bool = False) -> str:

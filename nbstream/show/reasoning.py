@@ -79,8 +79,20 @@ def round_reasoning_markdown(text: str) -> str:
     """A tool round's reasoning, folded above its calls ('' when it showed none)."""
     if not text:
         return ""
-    summary = literal(f"💭 Reasoning · {_tokens(estimate_tokens(text))}")
+    summary = literal(_round_summary(text))
     return f"<details><summary>{summary}</summary>\n\n{_quoted(text)}\n\n</details>"
+
+
+def round_reasoning_html(text: str, render: Callable[[str], str]) -> str:
+    """A tool round's reasoning for the panel, folded ('' when it showed none)."""
+    if not text:
+        return ""
+    summary, body = html.escape(_round_summary(text)), render(_quoted(text))
+    return f'<details class="nbstream-reasoning"><summary>{summary}</summary>{body}</details>'
+
+
+def _round_summary(text: str) -> str:
+    return f"💭 Reasoning · {_tokens(estimate_tokens(text))}"
 
 
 def reasoning_html(result: ChatResult, seconds: str, render: Callable[[str], str]) -> str:

@@ -136,12 +136,13 @@ def reasoning_time(result: ChatResult) -> str:
     return "" if seconds is None else format_seconds(seconds)
 
 
-def reply_markdown(result: ChatResult, *, reasoning: bool = True) -> str:
-    """The reply body as safe Markdown: reasoning (unless `reasoning=False`), text, refusal,
-    tool calls."""
+def reply_markdown(result: ChatResult, *, reasoning: bool = True, rounds: bool = True) -> str:
+    """The reply body as safe Markdown: tool rounds and reasoning (unless `rounds=False`,
+    `reasoning=False`: the panel builds their folds as HTML), text, refusal, tool calls."""
     section = reasoning_markdown(result, reasoning_time(result)) if reasoning else ""
+    calls = rounds_markdown(result) if rounds else ""
     # In the order it came: each round's reasoning and calls, then the answer's reasoning.
-    parts = [part for part in (rounds_markdown(result), section) if part]
+    parts = [part for part in (calls, section) if part]
     if result.text:
         parts.append(safe_markdown(result.text))
     if result.refusal:

@@ -48,10 +48,12 @@ def _running(run: ToolRun, live: bool) -> bool:
     return live and run.outcome is Outcome.INTERRUPTED
 
 
-def _summary(run: ToolRun, live: bool) -> str:
+def run_summary(run: ToolRun, live: bool) -> str:
+    """A call's summary line as plain text: its name, how it ended (or that it runs, or waits
+    for the kernel, in a `live` snapshot), its time."""
     mark = RUNNING if _running(run, live) else _MARK[run.outcome]
     time = f" · {run.seconds:.2f} s" if run.seconds else ""
-    return literal(f"🔧 {run.name}  {mark}{time}")
+    return f"🔧 {run.name}  {mark}{time}"
 
 
 def rounds_markdown(result: ChatResult) -> str:
@@ -65,10 +67,8 @@ def rounds_markdown(result: ChatResult) -> str:
             body = [code_block(run.arguments or "{}", "json")]
             if run.output:
                 body.append(code_block(run.output))
-            inner = "\n\n".join(body)
-            sections.append(
-                f"<details><summary>{_summary(run, live)}</summary>\n\n{inner}\n\n</details>"
-            )
+            inner, summary = "\n\n".join(body), literal(run_summary(run, live))
+            sections.append(f"<details><summary>{summary}</summary>\n\n{inner}\n\n</details>")
     if result.replayed and sections:
         sections.append(f"*{literal(REPLAYED)}*")
     return "\n\n".join(sections)

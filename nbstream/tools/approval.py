@@ -7,7 +7,7 @@ Asking uses `input()` on the main thread. Under nbclient or papermill there is n
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 
 from ..errors import ToolError
@@ -29,11 +29,25 @@ def approve_mode(value: Approve | str) -> Approve:
         raise ToolError(f"approve must be 'ask' or 'auto', not {value!r}") from None
 
 
+#: A front end's own way to ask (the panel's Approve / Deny): (tool name, arguments) -> allowed.
+AskTool = Callable[[str, str], Awaitable[bool]]
+
+
+def must_ask(tool: Tool, mode: Approve) -> bool:
+    """Whether a call of `tool` needs the user's yes: under `ask`, for a function not safe."""
+    return not tool.safe and mode is Approve.ASK
+
+
+def cannot_ask(question: str) -> str:
+    """The `ask` of a call made where nobody can answer (no cell waits for it): no."""
+    raise EOFError("no cell waits for this call: nobody can approve it")
+
+
 def approved(
     tool: Tool, arguments: str, mode: Approve, ask: Callable[[str], str] | None = None
 ) -> bool:
     """True if the call may run; asks with `ask` (`input`) when it must."""
-    if tool.safe or mode is Approve.AUTO:
+    if not must_ask(tool, mode):
         return True
     shown = arguments if len(arguments) <= 200 else arguments[:199] + "…"
     try:

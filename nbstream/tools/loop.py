@@ -21,12 +21,13 @@ from ..engine.result import ChatResult, Status, Timings, ToolCall, Usage
 from ..engine.stream import Sink
 from ..engine.toolrounds import Outcome, ToolActivity, ToolRound, ToolRun, round_messages
 from ..errors import NbStreamError, StreamError
-from .approval import Approve, approved
+from .approval import Approve, AskTool, approved, cannot_ask, must_ask
 from .function import Tool, parse_arguments
 from .mainthread import INBOX, Inbox
 from .results import error_text, result_text
 
 StartRound = Callable[[ChatRequest], Any]  # a request -> its TurnStream (a ChatStream)
+DENIED = "denied: the user did not allow this call"
 
 
 class ToolLoop:
@@ -42,11 +43,12 @@ class ToolLoop:
         max_rounds: int = 8,
         result_chars: int = 20_000,
         keys: list[str] | None = None,
+        ask: AskTool | None = None,
         inbox: Inbox = INBOX,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.request, self._tools, self._start = request, {t.name: t for t in tools}, start
-        self._approve, self._max_rounds = approve, max_rounds
+        self._approve, self._max_rounds, self._asker = approve, max_rounds, ask
         self._chars, self._keys, self._inbox, self._clock = result_chars, keys or [], inbox, clock
         self.sink: Sink = lambda event: None
         self.result: ChatResult | None = None
@@ -139,9 +141,14 @@ class ToolLoop:
             return replace(run, output=text, outcome=Outcome.ERROR)
         # Shown as running until it ends; an interrupt leaves it in the round, flagged.
         self._running.append(replace(run, outcome=Outcome.INTERRUPTED))
+        asker = self._asker if must_ask(tool, self._approve) else None
+        asked = asker is not None
+        if asker is not None and not await asker(call.name, call.arguments):
+            self._running.pop()
+            return replace(run, output=DENIED, outcome=Outcome.DENIED)
         self._taken = self._inbox.cell_waits()  # a waiting cell takes the call at once
         outcome, output, seconds = await self._inbox.run(
-            lambda: self._on_main(tool, arguments, call.arguments), self._wake
+            lambda: self._on_main(tool, arguments, call.arguments, asked), self._wake
         )
         self._running.pop()
         return replace(run, output=output, outcome=outcome, seconds=seconds)
@@ -150,12 +157,14 @@ class ToolLoop:
         self.sink(ToolActivity("a tool call waits for the kernel"))
 
     def _on_main(
-        self, tool: Tool, arguments: dict[str, Any], text: str
+        self, tool: Tool, arguments: dict[str, Any], text: str, asked: bool
     ) -> tuple[Outcome, str, float]:
-        """Runs on the kernel's main thread: approval, the call, its result as text."""
+        """Runs on the kernel's main thread: approval (unless asked already), the call, its
+        result as text. Only a cell waiting for the turn can ask with `input()`."""
         self._taken = True
-        if not approved(tool, text, self._approve):
-            return Outcome.DENIED, "denied: the user did not allow this call", 0.0
+        ask = None if self._inbox.in_cell else cannot_ask
+        if not asked and not approved(tool, text, self._approve, ask):
+            return Outcome.DENIED, DENIED, 0.0
         started = self._clock()
         try:
             value = tool.call(arguments)

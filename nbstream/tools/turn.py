@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.request import ChatRequest
 from ..errors import ToolError
-from .approval import Approve, approve_mode
+from .approval import Approve, AskTool, approve_mode
 from .function import Tool, toolbox
 from .loop import ToolLoop
 from .mainthread import INBOX
@@ -32,6 +32,7 @@ class ToolSet:
     max_rounds: int = 8
     result_chars: int = 20_000
     keys: list[str] = field(default_factory=list)
+    ask: AskTool | None = None  # the front end's own Approve / Deny (None: `input()`)
 
     @classmethod
     def of(
@@ -41,6 +42,7 @@ class ToolSet:
         max_rounds: int | None,
         config: NbStream,
         keys: list[str],
+        ask: AskTool | None = None,
     ) -> ToolSet:
         """The turn's tools, its options over the settings; raises ToolError."""
         if not functions:
@@ -51,6 +53,7 @@ class ToolSet:
             config.max_tool_rounds if max_rounds is None else max_rounds,
             config.tool_result_chars,
             keys,
+            ask,
         )
 
     def params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +82,7 @@ class ToolSet:
             max_rounds=self.max_rounds,
             result_chars=self.result_chars,
             keys=self.keys,
+            ask=self.ask,
         )
 
 
