@@ -114,6 +114,9 @@ def test_a_call_not_marked_safe_waits_for_the_panels_approve_or_deny(
     assert remove.ran == [] and len(log.records) == 1  # nothing runs before the click
     [row] = find(panel.widget, "nbstream-approval")
     assert "remove" in text(row) and "run this tool?" in text(row)
+    assert eventually(
+        lambda: "⏳ waiting for approval" in text(find(panel.widget, "nbstream-assistant")[-1])
+    )
     find(panel.widget, click)[0].click()
     result = panel.wait(HANG)
     assert result is not None and result.status is Status.COMPLETE

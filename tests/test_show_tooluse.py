@@ -23,6 +23,13 @@ def test_a_call_the_kernel_has_not_taken_yet_says_it_waits_for_the_kernel() -> N
     assert "🔧 stats  ⏳ waiting for the kernel</summary>" in rounds_markdown(live)
 
 
+def test_a_call_waiting_for_the_users_answer_says_so() -> None:
+    asking = ToolRun(id="c1", name="stats", arguments="{}", outcome=Outcome.ASKING)
+    live = ChatResult(status=Status.INCOMPLETE, tool_rounds=(ToolRound(runs=(asking,)),))
+    assert rounds_text(live) == "[tool stats({}) waiting for approval]"
+    assert "🔧 stats  ⏳ waiting for approval</summary>" in rounds_markdown(live)
+
+
 def test_a_call_stopped_by_an_interrupt_says_interrupted() -> None:
     ended = ChatResult(status=Status.INTERRUPTED, tool_rounds=(ToolRound(runs=(CALL,)),))
     assert rounds_text(ended) == '[tool stats({"column":"a"}) interrupted]'

@@ -22,6 +22,7 @@ class Outcome(str, Enum):
     UNKNOWN = "unknown"  # the model named a tool it was not offered
     INTERRUPTED = "interrupted"  # stopped before or while it ran
     WAITING = "waiting"  # live snapshots only: the kernel's main thread has not taken it yet
+    ASKING = "asking"  # live snapshots only: the user has not approved or denied it yet
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +40,12 @@ class Decision(str, Enum):
 
 class ApprovalRow:
     """One tool call shown under a reply with Approve and Deny; the first click decides.
-    Clicks arrive on the kernel's main thread (or a subshell's); `decided` is told once."""
+    Clicks arrive on the kernel's main thread (or a subshell's), `withdraw` on the loop thread:
+    `state` changes under `_lock`, and `decided` is told once."""
 
     def __init__(self, name: str, arguments: str, decided: Callable[[bool], None]) -> None:
         self.state = Decision.PENDING
+        self._lock = threading.Lock()
         self._decided = decided
         self._call = f"{html.escape(name)}{safe_html(code_block(arguments or '{}', 'json'))}"
         self.text = html_widget(self._html("run this tool?"), "nbstream-approval-text")
@@ -65,9 +68,10 @@ class ApprovalRow:
         self._settle(Decision.WITHDRAWN)
 
     def _settle(self, decision: Decision) -> bool:
-        if self.state is not Decision.PENDING:
-            return False
-        self.state = decision
+        with self._lock:
+            if self.state is not Decision.PENDING:
+                return False
+            self.state = decision
         self.approve.disabled = self.deny.disabled = True
         self.text.value = self._html(decision.value)
         return True

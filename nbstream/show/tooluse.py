@@ -21,8 +21,10 @@ _MARK = {
     Outcome.UNKNOWN: "✖ unknown tool",
     Outcome.INTERRUPTED: "■ interrupted",
     Outcome.WAITING: "⏳ waiting for the kernel",
+    Outcome.ASKING: "⏳ waiting for approval",
 }
-_SAID = {Outcome.WAITING: "waiting for the kernel"}
+#: How plain text says the live-only outcomes.
+_SAID = {Outcome.WAITING: "waiting for the kernel", Outcome.ASKING: "waiting for approval"}
 #: Said under the rounds of a reply replayed from the cache.
 REPLAYED = "tool calls replayed from the cache: no function ran"
 #: A live snapshot (status incomplete) holds the call that runs now as INTERRUPTED, no output.

@@ -58,9 +58,10 @@ class ToolLoop:
         self._stream: Any = None
         self._offset = 0.0  # when the current round's request was sent
         self._running: list[ToolRun] = []  # runs of the round whose calls are running
-        # False while the current call waits for the kernel's main thread (set there, read by
-        # snapshots on any thread: one bool, written whole).
-        self._taken = True
+        # What the current call waits for, shown live: the user (ASKING), the kernel's main
+        # thread (WAITING), or nothing (None: it runs). Set on the loop thread, cleared on the
+        # main one as the call starts, read by snapshots on any thread: one value, written whole.
+        self._pending: Outcome | None = None
 
     @property
     def has_output(self) -> bool:
@@ -141,17 +142,28 @@ class ToolLoop:
             return replace(run, output=text, outcome=Outcome.ERROR)
         # Shown as running until it ends; an interrupt leaves it in the round, flagged.
         self._running.append(replace(run, outcome=Outcome.INTERRUPTED))
-        asker = self._asker if must_ask(tool, self._approve) else None
-        asked = asker is not None
-        if asker is not None and not await asker(call.name, call.arguments):
+        allowed = await self._asked(tool, call)
+        if allowed is False:
             self._running.pop()
             return replace(run, output=DENIED, outcome=Outcome.DENIED)
-        self._taken = self._inbox.cell_waits()  # a waiting cell takes the call at once
+        # A waiting cell takes the call at once; otherwise it waits for the kernel.
+        self._pending = None if self._inbox.cell_waits() else Outcome.WAITING
         outcome, output, seconds = await self._inbox.run(
-            lambda: self._on_main(tool, arguments, call.arguments, asked), self._wake
+            lambda: self._on_main(tool, arguments, call.arguments, allowed is True), self._wake
         )
         self._running.pop()
         return replace(run, output=output, outcome=outcome, seconds=seconds)
+
+    async def _asked(self, tool: Tool, call: ToolCall) -> bool | None:
+        """The front end's answer for a call that needs one (None: it does not ask, or the
+        call needs no answer)."""
+        if self._asker is None or not must_ask(tool, self._approve):
+            return None
+        self._pending = Outcome.ASKING
+        try:
+            return await self._asker(call.name, call.arguments)
+        finally:
+            self._pending = None
 
     def _wake(self) -> None:
         self.sink(ToolActivity("a tool call waits for the kernel"))
@@ -161,7 +173,7 @@ class ToolLoop:
     ) -> tuple[Outcome, str, float]:
         """Runs on the kernel's main thread: approval (unless asked already), the call, its
         result as text. Only a cell waiting for the turn can ask with `input()`."""
-        self._taken = True
+        self._pending = None
         ask = None if self._inbox.in_cell else cannot_ask
         if not asked and not approved(tool, text, self._approve, ask):
             return Outcome.DENIED, DENIED, 0.0
@@ -186,8 +198,8 @@ class ToolLoop:
         rounds = [*self._rounds]
         if self._running:
             running = list(self._running)
-            if status is Status.INCOMPLETE and not self._taken:
-                running[-1] = replace(running[-1], outcome=Outcome.WAITING)
+            if status is Status.INCOMPLETE and self._pending is not None:
+                running[-1] = replace(running[-1], outcome=self._pending)
             rounds.append(ToolRound(tuple(running), reasoning=self._answers[-1][1].reasoning))
         parts = [*self._answers, (self._offset, last)]
         if self._answers and self._answers[-1][1] is last:
