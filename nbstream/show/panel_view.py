@@ -108,15 +108,16 @@ class ReplyView:
         self._throttle = Throttle(max_rate=1.2 / UPDATE_INTERVAL)
         self._t0 = time.monotonic()
         self._stats_at = 0.0
-        self._notices: tuple[tuple[str, ...], tuple[ToolRound, ...]] = ((), ())
+        # The notices and tool calls shown before the first text.
+        self._before_text: tuple[tuple[str, ...], tuple[ToolRound, ...]] = ((), ())
 
     def update(self, snapshot: ChatResult) -> None:
         """Show a streaming snapshot, as often as the throttle allows."""
         now = time.monotonic()
         if snapshot.timings.first_token is None:
             # Before any text: redrawn when a notice or a tool call (running, waiting) changes.
-            if (snapshot.notices, snapshot.tool_rounds) != self._notices:
-                self._notices = (snapshot.notices, snapshot.tool_rounds)
+            if (snapshot.notices, snapshot.tool_rounds) != self._before_text:
+                self._before_text = (snapshot.notices, snapshot.tool_rounds)
                 self.body.value = h.reply_html(snapshot)
             if now - self._stats_at >= WAITING_REFRESH:
                 self._stats_at = now
