@@ -270,8 +270,9 @@ def test_many_turns_at_once_refuse_tools_in_one_line(session, log, weather) -> N
 
 
 def test_off_the_main_thread_of_a_plain_script_tools_are_refused(session, log, weather) -> None:
-    with pytest.raises(nbstream.NbStreamError, match="it runs no event loop to take their calls"):
+    with pytest.raises(nbstream.NbStreamError, match="it runs no event loop") as refused:
         nbstream.run(nbstream.achat("Weather?", session=session, tools=[weather]))
+    assert "%load_ext nbstream first" in refused.value.hint
     assert log.records == []
 
 

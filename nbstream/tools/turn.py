@@ -99,5 +99,5 @@ def check_main_thread(options: dict[str, Any]) -> None:
     if options.get("tools") and not INBOX.capture() and not on_main:
         raise ToolError(
             "tools run on the main thread, and it runs no event loop to take their calls",
-            "run the turn on the main thread, or in a notebook",
+            "run the turn on the main thread; in a notebook, %load_ext nbstream first",
         )
