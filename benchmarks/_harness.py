@@ -7,6 +7,7 @@ and after, the machine, and for each row the median of ≥ 3 runs and its target
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,3 +148,23 @@ def machine() -> str:
 
     return (f"{len(os.sched_getaffinity(0))} cores, {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}, openai {openai.__version__}")  # fmt: skip
+
+
+def run_rows(
+    doc: str,
+    quick_help: str,
+    rows: Callable[[Path, bool], dict[str, Callable[[], None]]],
+    report: Report,
+) -> None:
+    """A benchmark script's main: `--quick` and `--only NAME...` parsed, the chosen rows run
+    in a temporary folder (`rows(folder, quick)` names them), then the report printed."""
+    names = tuple(rows(Path(), False))
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--only", nargs="+", choices=names, default=names, help="these rows")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        chosen = rows(Path(temp), args.quick)
+        for name in args.only:
+            chosen[name]()
+    report.print()

@@ -19,13 +19,11 @@ not tests: nothing asserts; each row states its target and ✓ or ✗.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +31,7 @@ from pathlib import Path
 import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _harness import Report, server
+from _harness import Report, run_rows, server
 
 from nbstream.engine.request import ChatRequest, chat_kwargs
 from nbstream.engine.result import ChatResult
@@ -177,29 +175,17 @@ def bench_cache(work: Path, samples: int) -> None:
     row("cache put at 100,000 entries", f"{took * 1000:.2f} ms", "≤ 2 ms", took <= 0.002)
 
 
-BENCHES = ("bytes", "overhead", "store", "restore", "threads", "cache")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--only", nargs="+", choices=BENCHES, default=BENCHES, help="these rows")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp:
-        work = Path(temp)
-        quick = args.quick
-        benches: dict[str, Callable[[], None]] = {
-            "bytes": lambda: bench_bytes(work),
-            "overhead": lambda: bench_overhead(work, 5 if quick else 15, 3 if quick else 5),
-            "store": lambda: bench_store_turn(work),
-            "restore": lambda: bench_restore(work),
-            "threads": lambda: bench_threads(work),
-            "cache": lambda: bench_cache(work, 20 if quick else 50),
-        }
-        for name in args.only:
-            benches[name]()
-    REPORT.print()
+def rows(work: Path, quick: bool) -> dict[str, Callable[[], None]]:
+    """Each row by name, measured in `work`."""
+    return {
+        "bytes": lambda: bench_bytes(work),
+        "overhead": lambda: bench_overhead(work, 5 if quick else 15, 3 if quick else 5),
+        "store": lambda: bench_store_turn(work),
+        "restore": lambda: bench_restore(work),
+        "threads": lambda: bench_threads(work),
+        "cache": lambda: bench_cache(work, 20 if quick else 50),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    run_rows(__doc__ or "", "fewer samples", rows, REPORT)

@@ -15,14 +15,12 @@ asserts; each row states its target and ✓ or ✗, and the table says the load 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,26 +28,14 @@ from pathlib import Path
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _harness import Report, kernel_env, server
+from _harness import Report, kernel_env, run_rows, server
 
 from nbstream.store.threads import ConversationStore
+from tests.test_store_crash import WRITER  # the crash test's writer, killed here 200 times
+from tests.test_store_faults import fill
 
 REPORT = Report("conversation store under faults")
 SQLITE_FILES = {"conversations.sqlite", "conversations.sqlite-wal", "conversations.sqlite-shm"}
-WRITER = """
-import sys
-from pathlib import Path
-from nbstream.engine.result import ChatResult
-from nbstream.store.threads import ConversationStore
-store = ConversationStore.open(Path(sys.argv[1]), notebook="nb.ipynb")
-n = int(sys.argv[2])
-print("ready", flush=True)
-while True:
-    store.record("default", f"q{n}", ChatResult(text="a" * (n % 3000)))
-    if store.unsaved == 0:
-        print(n, flush=True)
-    n += 1
-"""
 
 
 def row(measure: str, value: str, target: str, ok: bool) -> None:
@@ -157,37 +143,21 @@ def bench_full_disk(work: Path) -> None:
 
 def _turns_on_a_full_disk(kernel: Kernel, disk: Path) -> int:
     kernel.run("%%chat\nbefore")
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        for chunk in (65536, 4096, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    handle.write(b"\0" * chunk)
+    filler = fill(disk)
     said = sum("not saved" in kernel.run(f"%%chat\nturn {n}") for n in range(10))
     filler.unlink()
     kernel.run("%%chat\nafter")
     return said
 
 
-BENCHES = ("kills", "kernels", "disk")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 kills")
-    parser.add_argument("--only", nargs="+", choices=BENCHES, default=BENCHES, help="these rows")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp:
-        work = Path(temp)
-        benches: dict[str, Callable[[], None]] = {
-            "kills": lambda: bench_kills(work, 20 if args.quick else 200),
-            "kernels": lambda: bench_two_kernels(work),
-            "disk": lambda: bench_full_disk(work),
-        }
-        for name in args.only:
-            benches[name]()
-    REPORT.print()
+def rows(work: Path, quick: bool) -> dict[str, Callable[[], None]]:
+    """Each row by name, measured in `work`."""
+    return {
+        "kills": lambda: bench_kills(work, 20 if quick else 200),
+        "kernels": lambda: bench_two_kernels(work),
+        "disk": lambda: bench_full_disk(work),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    run_rows(__doc__ or "", "20 kills", rows, REPORT)
