@@ -215,7 +215,7 @@ class Session:
         extras["image_tokens"] = parts_tokens(messages)  # the history's images go again too
         keys = configured_keys(settings.api_key)
         tools = ToolSet.of(options.tools, options.approve, options.max_tool_rounds, self.config,
-                           keys, options.ask_tool)  # fmt: skip
+                           keys, options.tool_front)  # fmt: skip
         params = tools.params(options.params)  # the tool schemas are part of the cache key
         request = ChatRequest(messages, settings.model, params, options.stream, **extras)
         check_request(request, configured_keys(settings.api_key))

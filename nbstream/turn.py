@@ -11,7 +11,7 @@ from .engine.stream import TurnStream
 from .settings import Api
 from .store.cache_key import CacheRequest
 from .store.threads import DEFAULT
-from .tools.approval import AskTool
+from .tools.turn import FrontEnd
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TurnOptions:
     tools: tuple[Any, ...] = ()  # functions (or lists of them) the model may call
     approve: str | None = None  # ask or auto (None: NbStream.approve)
     max_tool_rounds: int | None = None
-    ask_tool: AskTool | None = None  # the panel's Approve / Deny (None: `input()` in the cell)
+    tool_front: FrontEnd | None = None  # the panel's Approve / Deny and prints (None: the cell)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def panel_with(panels: list[ChatPanel], server, monkeypatch, **kwargs: Any) -> C
 
 
 def test_a_panel_offers_its_tools_and_wait_runs_their_calls_here(
-    panels, server, log, monkeypatch
+    panels, server, log, monkeypatch, capsys
 ) -> None:
     threads: list[str] = []
 
@@ -46,6 +46,7 @@ def test_a_panel_offers_its_tools_and_wait_runs_their_calls_here(
     def weather(city: str) -> str:
         """The weather in a city."""
         threads.append(threading.current_thread().name)
+        print(f"looking up {city}")
         return f"sunny in {city}"
 
     panel = panel_with(panels, server, monkeypatch, tools=[weather], max_tool_rounds=2)
@@ -55,6 +56,9 @@ def test_a_panel_offers_its_tools_and_wait_runs_their_calls_here(
     assert "sunny in Paris" in result.text
     assert threads == ["MainThread"]
     assert [t["function"]["name"] for t in log.records[0].body["tools"]] == ["weather"]
+    [prints] = find(panel.widget, "nbstream-tool-prints")  # under the reply, not in the cell
+    assert [o["text"] for o in prints.outputs] == ["looking up Paris", "\n"]
+    assert "looking up" not in capsys.readouterr().out
 
 
 def test_a_panel_without_tools_offers_none(panels, server, log, monkeypatch) -> None:

@@ -154,12 +154,22 @@ def until(kernel: Kernel, expression: str, wanted: object) -> None:
         time.sleep(0.1)
 
 
+FIND = """
+def find(widget, css_class):
+    here = [widget] if css_class in getattr(widget, '_dom_classes', ()) else []
+    return here + [w for child in getattr(widget, 'children', ()) for w in find(child, css_class)]
+"""
+
+
 def test_a_panel_turn_runs_its_tool_when_no_cell_runs(kernel, log) -> None:
     kernel.execute("calls.clear(); panel = nbstream.ChatPanel('between', tools=[weather])")
     kernel.execute("panel.send('Weather in Paris?')")  # returns at once: the turn goes on
     until(kernel, "panel.state.value", "idle")
     assert value(kernel, "calls") == ["Paris"]
     assert "sunny in Paris" in value(kernel, "panel.last.text")
+    kernel.execute(FIND)
+    shown = "[o['text'] for o in find(panel.widget, 'nbstream-tool-prints')[0].outputs]"
+    assert value(kernel, shown) == ["looking up Paris", "\n"]  # the tool's print, in the panel
     tools = [m for m in log.records[-1].body["messages"] if m["role"] == "tool"]
     assert [t["content"] for t in tools] == ["sunny in Paris"]
 
@@ -181,7 +191,8 @@ def test_a_panel_tool_call_waits_for_a_busy_cell_then_runs(kernel, log) -> None:
     assert json.loads(run.text) == [[], True]  # shown waiting, not run, while the cell ran
     until(kernel, "panel.state.value", "idle")
     assert value(kernel, "calls") == ["Paris"]
-    assert "🔧 weather  ✓" in value(kernel, "panel._parts.messages.list.children[-2].value")
+    kernel.execute(FIND)
+    assert "🔧 weather  ✓" in value(kernel, "find(panel.widget, 'nbstream-assistant')[-1].value")
 
 
 OFF_MAIN = """

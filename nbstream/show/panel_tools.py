@@ -1,5 +1,5 @@
-"""A chat panel's tools: what its turns offer, the Approve / Deny row of a call, and a cell
-waiting for a turn.
+"""A chat panel's tools: what its turns offer, the Approve / Deny row of a call, the output
+area of the tools' prints, and a cell waiting for a turn.
 
 A panel's turn runs on nbstream's loop thread while no cell runs, so its tool calls are
 scheduled onto the kernel's main thread (`tools.mainthread`); a cell blocked in `wait()` holds
@@ -25,6 +25,7 @@ import ipywidgets as widgets
 
 from ..engine import loop
 from ..tools.mainthread import INBOX
+from ..tools.turn import FrontEnd
 from .markdown import code_block, safe_html
 from .panel_view import ReplyView, button, html_widget
 
@@ -107,9 +108,27 @@ class PanelTools:
     max_rounds: int | None = None  # None: NbStream.max_tool_rounds
 
     def options(self, view: ReplyView) -> dict[str, Any]:
-        """The TurnOptions fields of a turn shown in `view`: calls are approved under it."""
+        """The TurnOptions fields of a turn shown in `view`: calls are approved under it, and
+        the tools' prints show under it."""
+        front = FrontEnd(partial(ask, view), ToolPrints(view))
         return {"tools": self.functions, "approve": self.approve,
-                "max_tool_rounds": self.max_rounds, "ask_tool": partial(ask, view)}  # fmt: skip
+                "max_tool_rounds": self.max_rounds, "tool_front": front}  # fmt: skip
+
+
+class ToolPrints:
+    """A reply's output area for its tools' prints, shown under it at the first print.
+    Called on the kernel's main thread, where the tools run."""
+
+    def __init__(self, view: ReplyView) -> None:
+        self._view = view
+        self._output: widgets.Output | None = None
+
+    def __call__(self, text: str) -> None:
+        if self._output is None:
+            self._output = widgets.Output()
+            self._output.add_class("nbstream-tool-prints")
+            self._view.attach(self._output)
+        self._output.append_stdout(text)
 
 
 def settle_turn(job: loop.Job[Any], timeout: float | None) -> None:

@@ -23,7 +23,7 @@ from ..engine.toolrounds import Outcome, ToolActivity, ToolRound, ToolRun, round
 from ..errors import NbStreamError, StreamError
 from .approval import Approve, AskTool, approved, cannot_ask, must_ask
 from .function import Tool, parse_arguments
-from .mainthread import INBOX, Inbox
+from .mainthread import INBOX, Inbox, printing_to
 from .results import error_text, result_text
 
 StartRound = Callable[[ChatRequest], Any]  # a request -> its TurnStream (a ChatStream)
@@ -44,11 +44,13 @@ class ToolLoop:
         result_chars: int = 20_000,
         keys: list[str] | None = None,
         ask: AskTool | None = None,
+        prints: Callable[[str], None] | None = None,
         inbox: Inbox = INBOX,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.request, self._tools, self._start = request, {t.name: t for t in tools}, start
         self._approve, self._max_rounds, self._asker = approve, max_rounds, ask
+        self._prints = prints
         self._chars, self._keys, self._inbox, self._clock = result_chars, keys or [], inbox, clock
         self.sink: Sink = lambda event: None
         self.result: ChatResult | None = None
@@ -179,7 +181,8 @@ class ToolLoop:
             return Outcome.DENIED, DENIED, 0.0
         started = self._clock()
         try:
-            value = tool.call(arguments)
+            with printing_to(self._prints):
+                value = tool.call(arguments)
         except Exception as err:  # the tool's own failure goes back to the model
             return Outcome.ERROR, error_text(err, self._keys), self._clock() - started
         seconds = self._clock() - started

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import io
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -119,6 +120,32 @@ class Inbox:
                 # task it would stop the loop itself), and the cell stops here.
                 future.set_exception(asyncio.CancelledError())
                 raise
+
+
+class _Forward(io.TextIOBase):
+    """A text stream whose writes go to a function."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._write(text)
+        return len(text)
+
+
+@contextlib.contextmanager
+def printing_to(write: Callable[[str], None] | None) -> Iterator[None]:
+    """On the main thread around a call: its prints (stdout and stderr) go to `write`
+    (None: where they go anyway, the cell's output)."""
+    if write is None:
+        yield
+        return
+    forward = _Forward(write)
+    with contextlib.redirect_stdout(forward), contextlib.redirect_stderr(forward):
+        yield
 
 
 #: The kernel's one inbox: every turn's tool calls go through it, in the order they were asked.

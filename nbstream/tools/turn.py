@@ -18,6 +18,15 @@ from .function import Tool, toolbox
 from .loop import ToolLoop
 from .mainthread import INBOX
 
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """What a front end other than a cell gives a turn's tools (the panel does)."""
+
+    ask: AskTool | None = None  # its own Approve / Deny (None: `input()` in the cell)
+    prints: Callable[[str], None] | None = None  # where a tool's prints go (None: the cell)
+
+
 if TYPE_CHECKING:
     from ..engine.stream import ChatStream
     from ..settings import NbStream
@@ -32,7 +41,7 @@ class ToolSet:
     max_rounds: int = 8
     result_chars: int = 20_000
     keys: list[str] = field(default_factory=list)
-    ask: AskTool | None = None  # the front end's own Approve / Deny (None: `input()`)
+    front: FrontEnd = FrontEnd()
 
     @classmethod
     def of(
@@ -42,7 +51,7 @@ class ToolSet:
         max_rounds: int | None,
         config: NbStream,
         keys: list[str],
-        ask: AskTool | None = None,
+        front: FrontEnd | None = None,
     ) -> ToolSet:
         """The turn's tools, its options over the settings; raises ToolError."""
         if not functions:
@@ -53,7 +62,7 @@ class ToolSet:
             config.max_tool_rounds if max_rounds is None else max_rounds,
             config.tool_result_chars,
             keys,
-            ask,
+            front or FrontEnd(),
         )
 
     def params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +91,8 @@ class ToolSet:
             max_rounds=self.max_rounds,
             result_chars=self.result_chars,
             keys=self.keys,
-            ask=self.ask,
+            ask=self.front.ask,
+            prints=self.front.prints,
         )
 
 
