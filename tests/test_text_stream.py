@@ -29,7 +29,7 @@ def test_stream_yields_deltas_then_holds_the_result(session) -> None:
 
 
 def test_closing_a_stream_early_closes_the_connection(session, log) -> None:
-    slow = {"nbstream": {"tokens": 500, "rate": 50}}
+    slow = {"nbstream": {"tokens": 5000, "rate": 50}}  # 100 s: it cannot end on its own first
     with nbstream.stream("Hi", session=session, params=slow) as s:
         for _ in zip(range(3), s, strict=False):
             pass
