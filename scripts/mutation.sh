@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing (mutmut) where a silent bug costs most: the renderer of model text, the cut
-# of a reply into outputs, key redaction, the failure mapping and retry waits, interpolation and
-# the cache key. Each module is mutated alone, against only the test files that specify it, in
-# its own copy of the tree (.mutation/NAME/), so a module takes minutes, not an hour. Prints a
+# of a reply into outputs, its status line and footer (rendering), key redaction, the failure
+# mapping and retry waits, interpolation and the cache key. Each module is mutated alone,
+# against only the test files that specify it, in its own copy of the tree (.mutation/NAME/),
+# so a module takes minutes, not an hour. Prints a
 # table: module, mutants, killed, survived, score, ✓/✗ against 90%.
 #
 #   scripts/mutation.sh                 every module below
@@ -67,6 +68,8 @@ MODULES = {
                ["tests/test_redact.py", "tests/test_secrets.py", "tests/test_secret_search.py"], []),
     "failures": ("nbstream/engine/failures.py",
                  ["tests/test_failures.py", "tests/test_engine.py"], []),
+    "rendering": ("nbstream/show/rendering.py", ["tests/test_rendering.py",
+                  "tests/test_status_lines.py", "tests/test_reasoning_display.py"], []),
     "interpolate": ("nbstream/interpolate.py", ["tests/test_interpolate.py"], []),
     "cache-key": ("nbstream/store/cache_key.py",
                   ["tests/test_cache_key.py", "tests/test_cache_policy.py"], []),
