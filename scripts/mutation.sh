@@ -21,6 +21,13 @@
 #     no `.` or `[`, so both find the same steps (said beside the code too).
 #   show/segments._in_line: the searches start past `least` and their result is checked
 #     against `least`, so moving either bound alone (`None`, `least - 1`, `>=`) changes nothing.
+#   show/segments.segment_cut: `len(body) <= limit // 4` with `<`, `/` or `// 5`; a character
+#     is at most 4 UTF-8 bytes, so the exact byte count after it answers the same: the first
+#     test only spares encoding a short body (a lone surrogate, which cannot be encoded at
+#     all, fails sooner).
+#   show/segments._inside: `or` for `and` in the list item filter; a list is cut inside only
+#     as the one block parsed, whose level-1 tokens are its items' opening and closing ones,
+#     and a closing token has no line (0, never past `first`).
 #   show/_inline: `_math_body` removing `\{` `\}` for "XXXX" balances alike.
 #   store/cache_key.canonical: `allow_nan=None` for `allow_nan=False`; both are falsy.
 #   show/_inline._url_char: markdown-it percent-encodes non-ASCII in every link target first,

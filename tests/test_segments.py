@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nbstream.engine.result import ChatResult, Status
 from nbstream.show.rendering import bundle
-from nbstream.show.segments import segment_cut
+from nbstream.show.segments import Cut, segment_cut
 from nbstream.show.surfaces import SEGMENT
 
 
@@ -73,6 +73,42 @@ def test_a_table_goes_on_under_its_header_and_a_list_between_items() -> None:
     assert all(body.startswith("| ") and body.endswith("|\n") for _, body in parts[:-1])
     items = "".join(f"{i}. item\n   more of item {i}\n" for i in range(1, 300))
     assert all(body.split("\n")[0].split(".")[0].isdigit() for _, body in segments(items, 900))
+    bullets = "".join(f"- item {i}\n  more of item {i}\n" for i in range(300))
+    parts = segments(bullets, 900)
+    assert all(reopen == "" and body.startswith("- item") for reopen, body in parts)
+
+
+def test_a_table_is_cut_after_its_header_and_a_row_when_the_next_row_ends_past_the_limit() -> None:
+    table = "| a |\n|---|\n" + "".join(f"| {i} |\n" for i in range(1, 9))
+    header = "| a |\n|---|\n"
+    # The second row's line end is the first character past the limit: the row is whole, but
+    # the cut comes before it.
+    assert segments(table, 23) == [
+        ("", header + "| 1 |\n"),
+        (header, "| 2 |\n| 3 |\n| 4 |\n"),
+        (header, "| 5 |\n| 6 |\n| 7 |\n"),
+        (header, "| 8 |\n"),
+    ]
+
+
+def test_a_table_header_with_mixed_line_ends_is_repeated_in_every_output() -> None:
+    table = "| a |\n|---|\r| 1 |\n" + "".join(f"| {i} |\r" for i in range(2, 12))
+    parts = segments(table, 20)
+    assert len(parts) > 3
+    assert all(reopen == "| a |\n|---|\r" for reopen, _ in parts[1:])
+
+
+def test_a_list_of_one_long_item_is_cut_between_its_lines() -> None:
+    item = "- first line\n" + "".join(f"  line {i} of the item\n" for i in range(1, 12))
+    parts = segments(item, 60)
+    assert len(parts) > 3
+    assert all(reopen == "" and body.endswith("item\n") for reopen, body in parts)
+
+
+def test_a_reply_that_opens_with_code_is_folded_inside_it_under_its_fence() -> None:
+    """As a grid folds a long reply: a cut asked for without a reopen."""
+    text = "```python\n" + "".join(f"x = {i}\n" for i in range(20))
+    assert segment_cut(text, 0, 40) == Cut(40, "```python\n")
 
 
 def test_paragraphs_are_cut_between_blocks_never_inside_one() -> None:
@@ -139,3 +175,18 @@ def test_a_long_code_line_is_cut_after_a_space_and_goes_on_under_the_fence() -> 
 def test_a_paragraph_without_blank_lines_is_cut_after_its_last_line_that_fits() -> None:
     parts = segments("aaa\nbbb\nccc\nddd\neee\nfff", 10)
     assert parts == [("", "aaa\nbbb\n"), ("", "ccc\nddd\n"), ("", "eee\nfff")]
+    assert segments("aaaa\nbbbb\ncccc", 10) == [("", "aaaa\nbbbb\n"), ("", "cccc")]  # at the limit
+
+
+def test_a_cut_inside_a_block_stays_at_its_lines_and_leaves_the_blank_lines_after_it() -> None:
+    parts = segments("aaa\n\n\n" + "b" * 20, 10)
+    assert parts == [("", "aaa\n"), ("", "\n\nbbbbbbbb"), ("", "b" * 10), ("", "bb")]
+
+
+def test_a_line_is_read_once_its_text_fits_even_if_its_line_end_does_not() -> None:
+    """The line after "| a |" makes it a table's header. A cut never depends on a line that
+    may still grow: the same text arriving in pieces is cut the same way."""
+    text = "para\n| a |\n|-|\n| 1 |\n"
+    assert segments(text, 14)[0] == ("", "para\n")  # "|-|" fits: the table starts an output
+    assert segments(text, 13)[0] == ("", "para\n| a |\n")  # it does not: a paragraph line
+    assert segments(text, 13, [14]) == segments(text, 13)

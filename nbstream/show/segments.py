@@ -55,7 +55,8 @@ def _cut_in(source: str, shown: str, room: int, least: int) -> tuple[int, str]:
     `least`, and what the next segment reopens with."""
     starts, tokens = _line_starts(source), parse_blocks(source)
     blocks = [t for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
-    between = [s for t in blocks[1:] if least < (s := starts[_first_line(t)]) <= room]
+    # A block's first line is whole in `source`, so every block starts before `room`.
+    between = [s for t in blocks[1:] if least < (s := starts[_first_line(t)])]
     if between:
         return between[-1], ""
     first = blocks[0] if blocks else None
@@ -77,11 +78,12 @@ def _inside(
     # that reopen a block in the next segment are copied with theirs.
     if block.type == "fence":
         return lines, starts[first + 1], source[starts[first] : starts[first + 1]]
-    if block.type == "table_open" and first + 2 < len(starts):
+    if block.type == "table_open":  # its header and delimiter rows are whole lines
         return lines, starts[first + 2], source[starts[first] : starts[first + 2]]
     if block.type in ("bullet_list_open", "ordered_list_open"):
+        # A list is cut inside only when it is the one block in `source`: all items are its own.
         items = [_first_line(t) for t in tokens if t.type == "list_item_open" and t.level == 1]
-        return [starts[i] for i in items if first < i < end] or lines, starts[first], ""
+        return [starts[i] for i in items if i > first] or lines, starts[first], ""
     return lines, starts[first], ""
 
 
