@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import multiprocessing
+import os
 import threading
 
 import pytest
 
 from nbstream.engine import loop
+
+from .conftest import HANG
 
 
 def test_the_loop_runs_in_one_background_thread_for_every_caller() -> None:
@@ -174,3 +178,22 @@ def test_cancelling_the_async_caller_cancels_the_job() -> None:
 
     asyncio.run(caller())
     assert events == ["job cancelled"]
+
+
+def _answer() -> None:
+    async def forty_two() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    os._exit(0 if loop.run(forty_two()) == 42 else 1)
+
+
+def test_a_forked_child_runs_coroutines_on_a_loop_of_its_own() -> None:
+    parent = loop.get_loop()  # started here, so the child inherits it without its thread
+    child = multiprocessing.get_context("fork").Process(target=_answer)
+    child.start()
+    child.join(HANG)  # a hang guard: without its own loop the child waits forever
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert loop.get_loop() is parent  # the parent's loop is untouched

@@ -8,6 +8,7 @@ waits in short, interruptible slices and cancels the task when interrupted.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,20 @@ CANCEL_GRACE = 0.4
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+_parents: list[asyncio.AbstractEventLoop] = []  # kept so that no new loop reuses their id
+
+
+def _forget_after_fork() -> None:
+    # A forked child (multiprocessing's "fork", a test runner's fork server) has no loop
+    # thread: the parent's loop would take work that nothing runs. The child starts its own;
+    # the lock may have been held by a thread that does not exist here.
+    global _lock, _loop, _thread
+    if _loop is not None:
+        _parents.append(_loop)
+    _lock, _loop, _thread = threading.Lock(), None, None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def on_loop_thread() -> bool:
