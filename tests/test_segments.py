@@ -170,6 +170,9 @@ def test_a_line_longer_than_a_segment_is_cut_after_a_space_else_a_cjk_stop_else_
 def test_a_long_code_line_is_cut_after_a_space_and_goes_on_under_the_fence() -> None:
     parts = segments(FENCE + "a b " * 12 + "\n```", 16)
     assert parts == [("", FENCE + "a b " * 3), *[(FENCE, "a b " * 4)] * 2, (FENCE, "a b \n```")]
+    still_open = segments("\n" + FENCE + "a b " * 12, 16)  # after a blank line, not closed yet
+    assert len(still_open) == 4
+    assert all(reopen == FENCE for reopen, _ in still_open[1:])
 
 
 def test_a_paragraph_without_blank_lines_is_cut_after_its_last_line_that_fits() -> None:
@@ -190,3 +193,21 @@ def test_a_line_is_read_once_its_text_fits_even_if_its_line_end_does_not() -> No
     assert segments(text, 14)[0] == ("", "para\n")  # "|-|" fits: the table starts an output
     assert segments(text, 13)[0] == ("", "para\n| a |\n")  # it does not: a paragraph line
     assert segments(text, 13, [14]) == segments(text, 13)
+
+
+def test_what_follows_a_closed_code_block_or_table_is_not_reopened_inside_it() -> None:
+    code = "```\n" + "".join(f"x = {i}\n" for i in range(12)) + "```\n"
+    table = "| a |\n|---|\n" + "".join(f"| {i} |\n" for i in range(1, 9)) + "\n"
+    prose = "Prose after it. " * 8 + "\n\nThe end.\n"
+    for text, limit in [(code + prose, 100), (code + "\n" + prose, 100), (table + prose, 60)]:
+        parts = segments(text, limit)
+        assert len(parts) >= 3
+        assert all(reopen == "" for reopen, _ in parts), parts
+
+
+def test_a_heading_right_after_a_table_row_always_has_text_in_its_output() -> None:
+    """While a table's last row is the last whole line, the next line may be a row too, so
+    the header is reopened; a heading there still shows in the output it opens."""
+    text = "| a |\n|---|\n| 1 |\n# heading words here\nmore\n"
+    for limit in range(20, 26):
+        assert all(body for _, body in segments(text, limit))

@@ -62,9 +62,9 @@ def _cut_in(source: str, shown: str, room: int, least: int) -> tuple[int, str]:
     first = blocks[0] if blocks else None
     inside, floor, carry = _inside(first, tokens, source, starts) if first else ([], least, "")
     fitting = [s for s in inside if max(least, floor) < s <= room]
-    if fitting:
-        return fitting[-1], carry
-    return _in_line(shown, max(least, floor), room), carry
+    cut = fitting[-1] if fitting else _in_line(shown, max(least, floor), room)
+    # Past a block that ends in `source`, the next segment starts after it: nothing reopens.
+    return cut, "" if first is None or _ended(first, cut, starts) else carry
 
 
 def _inside(
@@ -85,6 +85,18 @@ def _inside(
         items = [_first_line(t) for t in tokens if t.type == "list_item_open" and t.level == 1]
         return [starts[i] for i in items if i > first] or lines, starts[first], ""
     return lines, starts[first], ""
+
+
+def _ended(block: Token, cut: int, starts: list[int]) -> bool:
+    """Whether `block` ends at or before `cut`: a code block at its closing fence, a table at
+    a line after it (while its last row is the last whole line, the next may be a row)."""
+    first, end = block.map or (0, 0)  # pragma: no mutate  # blocks are chosen by their map
+    if block.type == "fence":
+        # An unclosed fence holds every line after its first, a closed one all but the last.
+        ends = block.content.count("\n") < end - first - 1
+    else:
+        ends = end < len(starts) - 1
+    return ends and starts[end] <= cut
 
 
 def _in_line(shown: str, least: int, room: int) -> int:
