@@ -132,16 +132,12 @@ def retry_after(value: str | None, scale: float) -> float | None:
     return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
 
 
-def server_message(err: openai.APIError, settings: Settings) -> str:
+def server_message(err: openai.APIStatusError, settings: Settings) -> str:
     """The server's own message for `err`, one line, keys redacted, at most 300 chars."""
-    body = getattr(err, "body", None)
-    message = None
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-    if not message:
-        response = getattr(err, "response", None)
-        message = (response.text if response is not None else "") or err.message
+    body = err.body
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    message = inner.get("message") if isinstance(inner, dict) else inner
+    message = message or err.response.text or err.message
     return settings.redact(" ".join(str(message).split()))[:300]
 
 
@@ -208,8 +204,9 @@ def _connect_hint(settings: Settings, said: str) -> str:
 def _lacks_v1(settings: Settings) -> bool:
     """A base URL that is a bare host (http://localhost:8000): OpenAI-compatible servers serve
     under /v1 and answer 404 for every other path."""
-    path = urlsplit(settings.base_url or "").path
-    return bool(settings.base_url) and not settings.offline and path.strip("/") == ""
+    if not settings.base_url or settings.offline:
+        return False
+    return urlsplit(settings.base_url).path.strip("/") == ""
 
 
 async def wait_to_retry(
