@@ -37,6 +37,10 @@
 #     input reaches went (a table always has a header row, a cell one line, an indented block
 #     an empty info string). The sanitiser's allow-list is tested on raw HTML alone: the
 #     Markdown before it never lets through what it would remove.
+#   engine/failures: `headers.get(..., "XXXX")` for the default "" in stated_wait; an absent
+#     `x-ratelimit-remaining-*` is "0" under neither default. `_body_text`'s `err.body or
+#     'XXXX'` for `or ''`: the text is only searched for what servers say of models, which
+#     "XXXX" says no more than "".
 #
 # Eight deliberate bugs, each caught by the test named (break the code, watch it go red):
 #   `&` left unescaped in text (show/_inline.py)   test_text_shows_exactly_as_the_parser_read_it

@@ -11,8 +11,22 @@ import httpx2
 import openai
 import pytest
 
-from nbstream.engine import loop
-from nbstream.engine.failures import backoff, duration, retry_after, stated_wait, translate
+from nbstream.engine import failures, loop
+from nbstream.engine.failures import (
+    _lacks_v1,
+    as_sdk_error,
+    backoff,
+    duration,
+    rejects_stream_options,
+    responses_only,
+    retry_after,
+    server_message,
+    short_cause,
+    stated_wait,
+    translate,
+    unknown_model,
+    wait_to_retry,
+)
 from nbstream.engine.result import Event, Retrying
 from nbstream.engine.stream import ChatRequest, ChatStream
 from nbstream.errors import (
@@ -21,6 +35,7 @@ from nbstream.errors import (
     ModelNotFoundError,
     NbStreamError,
     RateLimitError,
+    ReplyTimeoutError,
     RequestError,
 )
 from nbstream.settings import Api, Settings, resolve
@@ -233,12 +248,14 @@ def test_a_base_url_without_v1_is_told_to_add_it(settings, log) -> None:
     root = settings.base_url.removesuffix("/v1")
     err = refused(settings.with_(base_url=root), "unused")
     assert type(err) is RequestError and err.status == 404
+    assert err.message.startswith(f"404 from {settings.host}: ")
     assert err.hint == f"the base URL has no path: try OPENAI_BASE_URL={root}/v1"
 
 
 def test_a_model_served_only_on_responses_says_which_api_to_use(settings) -> None:
     err = refused(settings.with_(api=Api.CHAT), "unused", model="fault-responses-only")
     assert type(err) is RequestError and err.status == 404
+    assert err.message.startswith(f"404 from {settings.host}: ")
     assert err.hint == "the model is served on /v1/responses only: use --api responses or auto"
 
 
@@ -352,3 +369,147 @@ def test_a_server_refusing_stream_options_is_asked_again_without(settings, log, 
     stream = ChatStream(request, settings)
     assert loop.run(stream.run()).text == "ok"
     assert [record.status for record in log.records] == [status, 200]
+
+
+# ---- the pure parts, value by value
+
+
+def status_error(
+    status: int,
+    message: str = "Error",
+    body: object = None,
+    text: str = "",
+    headers: dict[str, str] | None = None,
+) -> openai.APIStatusError:
+    """The SDK's error for a `status` answer with this body, text and headers."""
+    request = httpx2.Request("POST", "http://llm.example.com/v1/chat/completions")
+    response = httpx2.Response(status, request=request, text=text, headers=headers)
+    return openai.APIStatusError(message, response=response, body=body)  # fmt: skip
+
+
+def test_only_http_library_errors_become_the_sdks() -> None:
+    request = httpx2.Request("POST", "http://llm.example.com/v1/chat/completions")
+    plain = ValueError("boom")
+    assert as_sdk_error(plain, request) is plain
+    for module in ("httpx._transports", "httpx2._exceptions", "httpcore._exceptions"):
+        cause = type("ConnectError", (Exception,), {"__module__": module})("refused here")
+        err = as_sdk_error(cause, request)
+        assert type(err) is openai.APIConnectionError
+        assert (err.message, err.request) == ("refused here", request)
+    timeout = type("ReadTimeout", (Exception,), {"__module__": "httpcore._exceptions"})()
+    err = as_sdk_error(timeout, request)
+    assert type(err) is openai.APITimeoutError and err.request is request
+
+
+def test_which_statuses_and_bodies_say_what() -> None:
+    assert rejects_stream_options(status_error(400, "Bad", {"param": "stream_options"}))
+    assert not rejects_stream_options(status_error(401, "Bad", {"param": "stream_options"}))
+    only = "o1-pro is only supported in v1/responses"
+    assert responses_only(status_error(400, only)) and responses_only(status_error(404, only))
+    assert not responses_only(status_error(401, only))
+    assert not unknown_model(status_error(404, only))
+    assert unknown_model(status_error(400, "Error code: 400", {"message": "no such model"}))
+    assert not unknown_model(status_error(400, "Error code: 400", {"message": "bad input"}))
+
+
+def test_the_back_off_jitter_spans_a_quarter_either_side() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(failures.random, "random", lambda: 0.0)
+        assert backoff(0) == 0.375
+        patch.setattr(failures.random, "random", lambda: 1.0)
+        assert backoff(0) == 0.625 and backoff(9) == 10.0
+
+
+def test_the_server_message_is_the_bodys_then_the_responses_then_the_sdks() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={})
+
+    def said(err: openai.APIStatusError) -> str:
+        return server_message(err, settings)
+
+    assert said(status_error(400, "sdk", {"error": {"message": "inner  words"}}, "text")) == (
+        "inner words"
+    )
+    assert said(status_error(400, "sdk", {"error": "plain words"}, "text")) == "plain words"
+    assert said(status_error(400, "sdk", {"message": "flat"}, "text")) == "flat"
+    assert said(status_error(400, "sdk", "not a dict", "the\ntext")) == "the text"
+    assert said(status_error(400, "sdk", None, "")) == "sdk"
+    assert said(status_error(400, "sdk", {"message": f"key {SECRET_KEY}"})) == "key sk-…cdef"
+    assert said(status_error(400, "sdk", {"message": "x" * 400})) == "x" * 300
+
+
+def test_the_short_cause_names_the_status_or_the_failed_connection() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={})
+    request = httpx2.Request("POST", "http://llm.example.com/v1/chat/completions")
+    assert short_cause(status_error(503), settings) == "503 from llm.example.com"
+    assert short_cause(openai.APITimeoutError(request=request), settings) == "connect timeout"
+    assert short_cause(openai.APIConnectionError(request=request), settings) == "cannot connect"
+
+
+@pytest.mark.parametrize(
+    ("url", "offline", "bare"),
+    [
+        ("http://localhost:8000", False, True),
+        ("http://localhost:8000/", False, True),
+        ("http://localhost:8000/v1", False, False),
+        ("http://localhost:8000/X", False, False),
+        ("http://localhost:8000", True, False),
+        (None, False, False),
+    ],
+)
+def test_a_bare_base_url_lacks_v1(url, offline, bare) -> None:
+    settings = resolve(api_key=SECRET_KEY, environ={}).with_(base_url=url, offline=offline)
+    assert _lacks_v1(settings) is bare
+
+
+def retry_outcome(err: openai.APIError, settings: Settings, attempt: int = 0) -> list[Event]:
+    """The events `wait_to_retry` emits for `err`; raises what it raises."""
+    events: list[Event] = []
+    loop.run(wait_to_retry(err, attempt, settings, events.append))
+    return events
+
+
+def test_a_silent_server_is_not_retried() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={},
+                       idle_timeout=30)  # fmt: skip
+    request = httpx2.Request("POST", "http://llm.example.com/v1/chat/completions")
+    err = openai.APITimeoutError(request=request)
+    err.__cause__ = httpx2.ReadTimeout("read timed out", request=request)
+    with pytest.raises(ReplyTimeoutError) as raised:
+        retry_outcome(err, settings)
+    assert raised.value.message == "no data from llm.example.com for 30 s"
+    assert raised.value.hint == "the server is slow to answer; raise NbStream.idle_timeout"
+
+
+def test_a_failing_server_is_retried_naming_its_status_and_a_wait_as_long_as_allowed() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={})
+    settings = settings.with_(max_retry_wait=0.0)
+    events = retry_outcome(status_error(503, headers={"retry-after": "0"}), settings)
+    assert events == [Retrying("503 from llm.example.com", 0.0, 1)]
+
+
+def test_a_wait_longer_than_allowed_is_a_rate_limit_error_saying_so() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={})
+    with pytest.raises(RateLimitError) as raised:
+        retry_outcome(status_error(429, headers={"retry-after": "61"}), settings)
+    err = raised.value
+    assert err.message == (
+        "429 from llm.example.com: the server asks to wait 61 s, longer than nbstream waits (60 s)"
+    )
+    assert err.hint == "try again later, or raise NbStream.max_retry_wait"
+    assert (err.status, err.too_long) == (429, True)
+
+
+def test_a_failure_not_retried_is_raised_with_the_key_scrubbed_from_its_context() -> None:
+    settings = resolve(base_url="http://llm.example.com/v1", api_key=SECRET_KEY, environ={})
+    err = status_error(400, f"bad key {SECRET_KEY}", {"message": f"bad key {SECRET_KEY}"})
+    with pytest.raises(RequestError) as raised:
+        retry_outcome(err, settings)
+    assert raised.value.message == "400 from llm.example.com: bad key sk-…cdef"
+    assert SECRET_KEY not in f"{err.message} {err.body}"
+
+
+def test_an_unknown_model_on_a_server_without_a_model_list_says_to_check_the_name() -> None:
+    settings = resolve(base_url="http://127.0.0.1:9/v1", api_key=SECRET_KEY, environ={})
+    err = loop.run(translate(status_error(404, "sdk", {"message": "no such model"}), settings, 1))
+    assert type(err) is ModelNotFoundError and err.models == []
+    assert err.hint == "check the model name; choose one with -m NAME"
