@@ -61,14 +61,12 @@ def scrub(err: BaseException, keys: list[str]) -> BaseException:
 
 def _scrub_one(err: BaseException, keys: list[str]) -> None:
     err.args = tuple(_clean(arg, keys) for arg in err.args)
-    for name, value in list(vars(err).items()):
+    for name, value in list(vars(err).items()):  # `__notes__` too: add_note keeps them here
         if name in ("response", "request"):
             _scrub_http(value, keys)
         else:
             with contextlib.suppress(AttributeError):  # a read-only slot: nothing to rewrite
                 setattr(err, name, _clean(value, keys))
-    if hasattr(err, "__notes__"):
-        err.__notes__ = [redact(str(note), keys) for note in err.__notes__]
 
 
 def _clean(value: Any, keys: list[str]) -> Any:
@@ -76,7 +74,7 @@ def _clean(value: Any, keys: list[str]) -> Any:
     if isinstance(value, str):
         return redact(value, keys)
     if isinstance(value, bytes):
-        return redact(value.decode("utf-8", "replace"), keys).encode()
+        return redact(value.decode(errors="replace"), keys).encode()
     if isinstance(value, dict):
         return {_clean(k, keys): _clean(v, keys) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -114,7 +112,7 @@ def check_body(body: Mapping[str, Any], keys: list[str]) -> None:
 
 def _find(value: Any, keys: list[str], path: tuple[Any, ...]) -> tuple[Any, ...] | None:
     if isinstance(value, (str, bytes)):
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
         return path if any(key in text for key in keys) else None
     if isinstance(value, Mapping):
         items: Iterable[tuple[Any, Any]] = value.items()

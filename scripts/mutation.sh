@@ -30,6 +30,8 @@
 #     and a closing token has no line (0, never past `first`).
 #   show/_inline: `_math_body` removing `\{` `\}` for "XXXX" balances alike.
 #   store/cache_key.canonical: `allow_nan=None` for `allow_nan=False`; both are falsy.
+#   redact: none left. `current = None` for `todo.pop()`, and dropping the `seen` guard on a
+#     chain that loops back (`raise err from err`), never end: they count as timeouts.
 #   show/_inline._url_char: markdown-it percent-encodes non-ASCII in every link target first,
 #     so the bytes joined are always one, and any separator between them changes nothing.
 #   show/markdown: none left. Marked instead: the text `warm` parses (any text builds the same
