@@ -6,7 +6,7 @@ import builtins
 import logging
 import sys
 
-import httpx
+import httpx2
 import openai
 import pytest
 
@@ -128,8 +128,8 @@ def test_a_read_only_attribute_is_left_and_the_rest_scrubbed() -> None:
     assert err.args == ("sk-…cdef",) and err.status == KEY
 
 
-def _request() -> httpx.Request:
-    return httpx.Request("POST", "http://localhost/v1", headers={"Authorization": f"Bearer {KEY}"})
+def _request() -> httpx2.Request:
+    return httpx2.Request("POST", "http://localhost/v1", headers={"Authorization": f"Bearer {KEY}"})
 
 
 def test_a_connection_errors_request_header_is_masked() -> None:
@@ -139,9 +139,9 @@ def test_a_connection_errors_request_header_is_masked() -> None:
 
 def test_a_response_its_body_and_its_request_are_masked() -> None:
     err = RuntimeError("401")
-    err.response = httpx.Response(401, request=_request(), content=f"bad {KEY}".encode())  # type: ignore[attr-defined]
+    err.response = httpx2.Response(401, request=_request(), content=f"bad {KEY}".encode())  # type: ignore[attr-defined]
     scrub(err, [KEY])
-    response: httpx.Response = err.response  # type: ignore[attr-defined]
+    response: httpx2.Response = err.response  # type: ignore[attr-defined]
     assert response.content == "bad sk-…cdef".encode()
     assert response.request.headers["authorization"] == "Bearer sk-...cdef"
 
