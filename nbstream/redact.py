@@ -9,7 +9,6 @@ along the whole `__cause__` / `__context__` chain: `scrub` rewrites all of it in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -61,12 +60,14 @@ def scrub(err: BaseException, keys: list[str]) -> BaseException:
 
 def _scrub_one(err: BaseException, keys: list[str]) -> None:
     err.args = tuple(_clean(arg, keys) for arg in err.args)
-    for name, value in list(vars(err).items()):  # `__notes__` too: add_note keeps them here
+    stored = vars(err)  # `__notes__` too: add_note keeps them here
+    for name, value in list(stored.items()):
         if name in ("response", "request"):
             _scrub_http(value, keys)
         else:
-            with contextlib.suppress(AttributeError):  # a read-only slot: nothing to rewrite
-                setattr(err, name, _clean(value, keys))
+            # Into the instance's dict, not through setattr: a read-only property over it
+            # would refuse the write and leave the key in place.
+            stored[name] = _clean(value, keys)
 
 
 def _clean(value: Any, keys: list[str]) -> Any:
