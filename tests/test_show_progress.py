@@ -65,3 +65,18 @@ def test_outside_a_notebook_nothing_is_drawn_and_a_terminal_gets_the_summary(
     printed = capsys.readouterr().out
     assert view.messages == 0
     assert printed == ("1/2 done · 0 tok/s · wall 0.00 s\n" if show else "")
+
+
+def test_ticks_and_the_final_drawing_put_at_most_two_messages_in_any_second() -> None:
+    now = [0.0]
+    progress = Progress(1_000, clock=lambda: now[0])
+    view = ProgressView(progress, None, clock=lambda: now[0])
+    drawn: list[float] = []
+    view._draw = lambda data: drawn.append(now[0])  # type: ignore[method-assign]
+    for step in range(200):  # an item ends every 0.05 s; the loop ticks as often
+        now[0] = step * 0.05
+        progress.end(f"item {step}", reply("x"), None, resumed=False)
+        view.tick()
+    view.end()
+    assert len(drawn) == 11  # ten seconds of ticks, and the final drawing
+    assert max(sum(t <= d < t + 1 for d in drawn) for t in drawn) == 2

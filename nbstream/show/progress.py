@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..engine import loop
@@ -20,8 +20,9 @@ from .surfaces import NotebookSurface, TerminalSurface, surface_for
 
 T = TypeVar("T")
 
-#: Updates a second, at most: 2 would let a 1 s window hold three (at 0, 0.5 and 0.99 s).
-MAX_RATE = 1.5
+#: Updates a second while it runs, at most. With the final drawing, which cannot wait, any 1 s
+#: window holds two messages at most; a faster rate would let one hold three.
+MAX_RATE = 1.0
 #: Characters of each recent reply shown.
 PREVIEW = 160
 _BAR = "height:6px;background:rgba(128,128,128,0.2);border-radius:3px;overflow:hidden"
@@ -72,8 +73,11 @@ def render(progress: Progress, *, final: bool) -> dict[str, str]:
 class ProgressView:
     """Draws a `Progress` into one output, at most MAX_RATE times a second, then at the end."""
 
-    def __init__(self, progress: Progress, show: bool | None) -> None:
+    def __init__(
+        self, progress: Progress, show: bool | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.progress = progress
+        self._clock = clock
         surface = surface_for(show)
         self._notebook = isinstance(surface, NotebookSurface)
         self._terminal = isinstance(surface, TerminalSurface)
@@ -83,7 +87,7 @@ class ProgressView:
 
     def tick(self) -> float:
         """Redraw if anything changed and the rate allows; seconds until the next tick."""
-        now = time.monotonic()
+        now = self._clock()
         due = self._last + 1 / MAX_RATE - now
         if due <= 0 and self.progress.version != self._shown:
             self._shown, self._last = self.progress.version, now
