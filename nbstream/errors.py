@@ -49,7 +49,8 @@ class ConfigError(NbStreamError):
 
 
 class KeyInRequestError(NbStreamError):
-    """A configured API key is in the request body (a prompt, history, a parameter)."""
+    """A configured API key is in the request body (a prompt, history, a parameter); the
+    request is refused before anything is sent, so the key never reaches a server's logs."""
 
 
 class BadInputError(NbStreamError):
@@ -125,7 +126,8 @@ def incomplete_error(result: ChatResult, hint: str) -> IncompleteError:
 
 
 class ThreadBusyError(NbStreamError):
-    """Two turns at once on one conversation thread would interleave its history."""
+    """Two turns at once on one conversation thread would interleave its history: the second
+    in this kernel is refused at once, never queued."""
 
 
 class StateFileError(NbStreamError):
@@ -133,7 +135,8 @@ class StateFileError(NbStreamError):
 
 
 class CacheError(NbStreamError):
-    """The response cache file is corrupt, foreign or newer; it is left as it is."""
+    """The response cache file is corrupt, foreign or newer, or a request cannot be keyed; the
+    file is never changed or replaced, so nothing recorded is lost."""
 
 
 class CacheMissError(CacheError):
@@ -145,7 +148,8 @@ class ToolError(NbStreamError):
 
 
 class SchemaError(NbStreamError):
-    """A reply asked for with `schema=` is not JSON or does not validate; `.result` keeps it."""
+    """A reply asked for with `schema=` is not JSON or does not validate. `.result` keeps the
+    reply, so its text, usage and cost are not lost with the error."""
 
     def __init__(self, message: str, hint: str = "", *, result: ChatResult | None = None) -> None:
         super().__init__(message, hint)
