@@ -6,6 +6,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -139,14 +140,20 @@ def test_gather_on_a_thread_sends_its_history_and_records_in_prompt_order(sessio
 
 
 def test_gather_on_a_thread_holds_it_and_an_interrupt_keeps_what_finished(session, log) -> None:
+    options = TurnOptions(thread="t", params={"nbstream": {"rate": 20}})
+    gathering = Gathering(session, ["L" + " long" * 300, "S"], options)
+
     def interrupt_once_the_short_one_ended() -> None:
+        # The server's "complete" is sent, not yet read: wait until the client has ended it too.
         if log.wait_for(lambda records: any(r.outcome == "complete" for r in records), HANG):
+            deadline = time.monotonic() + HANG
+            while 1 not in gathering._scheduler.ended and time.monotonic() < deadline:
+                time.sleep(0.01)
             _thread.interrupt_main()
 
     threading.Thread(target=interrupt_once_the_short_one_ended, daemon=True).start()
-    options = TurnOptions(thread="t", params={"nbstream": {"rate": 20}})
     with pytest.raises(KeyboardInterrupt):
-        Gathering(session, ["L" + " long" * 300, "S"], options).run(False)
+        gathering.run(False)
     assert [e.user for e in session.store.thread("t").exchanges] == ["S"]
     with session.holding(options), pytest.raises(ThreadBusyError):
         Gathering(session, ["a"], options).run(False)
