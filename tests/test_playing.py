@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import anyio
 import httpx2
 
-from nbstream.offline.playing import Aborted, HideAborts, Pacer
+from nbstream.offline.playing import Aborted, HideAborts, Pacer, Played
+from nbstream.offline.replies import Write
+from nbstream.offline.requests import RequestLog, RequestRecord
 
 HELLO = [{"role": "user", "content": "Hi"}]
 
@@ -48,6 +51,30 @@ def test_a_played_stream_is_logged_complete_with_its_event_count(server, log) ->
     (record,) = log.records
     assert record.outcome == "complete" and record.status == 200
     assert record.chunks_sent == raw.count(b"data: ")
+
+
+def test_the_log_says_complete_before_the_last_byte_leaves() -> None:
+    # A client that stops at Content-Length or [DONE] may look at the log at once.
+    log = RequestLog()
+    record = log._add(RequestRecord("m", {}, None, stream=False, include_usage=False))
+    ops = [Write(b'{"a": '), Write(b"1}")]
+    seen: list[tuple[bytes, str]] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            seen.append((message["body"], record.outcome))
+
+    async def receive() -> dict:
+        await anyio.sleep_forever()
+        return {}
+
+    async def main() -> None:
+        played = Played(log, anyio.Event(), record, ops, media_type="application/json",
+                        pacer=Pacer(0, 0))  # fmt: skip
+        await played({"type": "http"}, receive, send)
+
+    asyncio.run(main())
+    assert seen[:2] == [(b'{"a": ', "pending"), (b"1}", "complete")]
 
 
 def test_a_stall_sends_keep_alive_comments_while_it_waits(server, log) -> None:

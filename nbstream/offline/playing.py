@@ -104,7 +104,8 @@ class Played(Response):
 
     async def play(self) -> str:
         """Play every operation in order; the outcome ('complete' or 'aborted')."""
-        for op in self.ops:
+        last = len(self.ops) - 1
+        for number, op in enumerate(self.ops):
             if isinstance(op, Abort):
                 return "aborted"
             if isinstance(op, Pause):
@@ -115,10 +116,13 @@ class Played(Response):
             await (self.pacer.wait() if op.paced else anyio.sleep(0))
             if op.events:  # counted first, so a client that has read them sees them counted
                 self.log._update(self.record, chunks_sent=self.record.chunks_sent + op.events)
+            if number == last:  # ended first, for a client that stops reading at the last byte
+                self.log._end(self.record, "complete", 200)
             await self.write(op.data)
         if not self.started:
             await self.start()
-        self.log._end(self.record, "complete", 200)
+        if self.record.outcome != "complete":  # no ops, or a pause last
+            self.log._end(self.record, "complete", 200)
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         return "complete"
 
