@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from nbstream.scale.pacer import AUTO_START, Pacer
 
 
@@ -13,16 +15,33 @@ class Clock:
         return self.now
 
 
-def served(pacer: Pacer, capacity: int, rounds: int, service: float = 1.0) -> list[int]:
+def served(
+    pacer: Pacer,
+    capacity: int,
+    rounds: int,
+    service: float = 1.0,
+    *,
+    waves: bool = False,
+    spread: float = 0.0,
+) -> list[int]:
     """Simulate a server doing `capacity` requests at once, each `service` s, queueing the rest:
-    each round every request started at the current limit finishes; the limits seen."""
+    each round every request started at the current limit finishes; the limits seen.
+
+    Smooth by default: every request waits its share of the queue. With `waves`, replies of one
+    pace start and end together, so those that queue wait a whole service and the rest none (as
+    the offline server's do). `spread` scatters each request's time by up to that fraction."""
+    noise = random.Random(7)
     seen = []
     for _ in range(rounds):
         limit = pacer.allowed
-        latency = service * max(1.0, limit / capacity)
         epoch = pacer.epoch
-        for _ in range(limit):
-            pacer.finished(epoch, latency, 100)
+        queued = min(max(limit - capacity, 0), capacity)
+        for number in range(limit):
+            if waves:
+                latency = service * (2.0 if number < queued else 1.0)
+            else:
+                latency = service * max(1.0, limit / capacity)
+            pacer.finished(epoch, latency * (1 + noise.uniform(-spread, spread)), 100)
         seen.append(pacer.allowed)
     return seen
 
@@ -33,9 +52,22 @@ def test_auto_finds_the_concurrency_a_server_sustains_within_a_fifth() -> None:
         assert all(0.8 * capacity <= limit <= 1.2 * capacity for limit in seen[-20:]), seen
 
 
-def test_auto_starts_small_and_doubles_while_nothing_queues() -> None:
+def test_auto_sees_a_queue_that_delays_only_some_replies() -> None:
+    # A queue of a few replies in 32 leaves most replies unqueued: a quantile misses it.
+    seen = served(Pacer("auto"), 32, 60, waves=True)
+    assert all(0.8 * 32 <= limit <= 1.2 * 32 for limit in seen[-20:]), seen
+
+
+def test_auto_holds_its_course_when_each_reply_takes_a_third_more_or_less() -> None:
+    for capacity in (10, 32, 100):
+        seen = served(Pacer("auto"), capacity, 80, spread=0.3)
+        assert all(0.8 * capacity <= limit <= 1.2 * capacity for limit in seen[-20:]), seen
+
+
+def test_auto_starts_small_and_doubles_each_round_of_enough_replies_while_nothing_queues() -> None:
     pacer = Pacer("auto")
-    assert served(pacer, 1000, 4) == [AUTO_START * 2, AUTO_START * 4, AUTO_START * 8, 64]
+    # At the start a round is two of its replies: a mean of fewer than eight says little.
+    assert served(pacer, 1000, 5) == [AUTO_START, AUTO_START * 2, AUTO_START * 4, 32, 64]
 
 
 def test_a_fixed_concurrency_is_never_searched() -> None:

@@ -6,14 +6,17 @@ Three signals, strongest first:
 - `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` headers: a budget of requests and tokens
   until the reset, so a cloud API is paced before it answers 429;
 - latency (for `concurrency="auto"`): TCP Vegas's estimate of the requests queued at the server,
-  `limit * (1 - base / latency)`, where `base` is the lowest round latency seen per token. The
-  limit doubles while nothing queues (slow start), then grows by one a round and drops to one
-  above what the server holds when a queue shows, so a self-hosted server stays busy without a
-  growing queue. A fixed concurrency is never searched: after a rate limit it regrows by one a
-  success up to where it started.
+  `limit * (1 - base / latency)`, with a round's mean latency per token (by Little's law the
+  mean carries the queue whether it delays every request a little or some requests a whole
+  reply) and `base` the lowest round mean seen, raised by two standard errors so that one lucky
+  round of a noisy server does not set it. The limit doubles until a clear queue shows (slow
+  start), then grows by one a round and drops to one above what the server holds when a queue
+  shows, so a self-hosted server stays busy without a growing queue. A fixed concurrency is
+  never searched: after a rate limit it regrows by one a success up to where it started.
 
 A round is the completions of requests started since the last change of the limit (its epoch):
-older requests say nothing about the new limit.
+older requests say nothing about the new limit. It takes half the limit, and at least
+`ROUND_LEAST` of them, so its mean says something.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from ..engine.failures import duration
 AUTO_START, AUTO_CEILING = 4, 256
 #: Queued requests (as a share of the limit) below which it grows, above which it shrinks.
 GROW_BELOW, SHRINK_ABOVE = 0.05, 0.15
+#: The fewest completions that make a round.
+ROUND_LEAST = 8
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Pacer:
         self.clock = clock
         self.epoch = 0  # bumped when the limit changes
         self.slow_start = self.auto
-        self.base: float | None = None  # lowest round latency, seconds per token
+        self.base: float | None = None  # lowest round mean (+2 s.e.), seconds per token
         self._round: list[float] = []
         self._hold_until = 0.0
         self._budgets: dict[str, _Budget] = {}
@@ -110,18 +115,23 @@ class Pacer:
         if epoch != self.epoch or seconds <= 0:
             return
         self._round.append(seconds / max(tokens, 1))
-        if len(self._round) >= max(2, self.allowed // 2):
-            # The lower quartile: a server's queue delays every request of the round, a busy
-            # client's own lag only some of them.
-            self._adjust(statistics.quantiles(self._round, n=4)[0])
+        if len(self._round) >= max(ROUND_LEAST, self.allowed // 2):
+            mean = statistics.fmean(self._round)
+            error = statistics.stdev(self._round) / len(self._round) ** 0.5
+            self._adjust(mean, error)
 
-    def _adjust(self, latency: float) -> None:
-        self.base = latency if self.base is None else min(self.base, latency)
+    def _adjust(self, latency: float, error: float) -> None:
+        floor = latency + 2 * error
+        self.base = floor if self.base is None else min(self.base, floor)
         queued = self.limit * (1 - self.base / latency) if latency > 0 else 0.0
-        if queued <= max(0.5, GROW_BELOW * self.limit):
+        shrink_above = max(2.0, SHRINK_ABOVE * self.limit)
+        # Slow start ends only on a clear queue: one noisy round would stop it far too early.
+        if queued <= max(0.5, GROW_BELOW * self.limit) or (
+            self.slow_start and queued <= shrink_above
+        ):
             grown = self.limit * 2 if self.slow_start else self.limit + 1
             self._set(min(float(self.ceiling), grown))
-        elif queued > max(2.0, SHRINK_ABOVE * self.limit):
+        elif queued > shrink_above:
             self.slow_start = False
             # One more than the server holds, so it never idles while a reply is in transit.
             self._set(max(1.0, round(self.limit - queued) + 1.0))
