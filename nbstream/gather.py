@@ -10,12 +10,12 @@ the `Board`); more than `GRID_MOST` get the one progress view, whose size does n
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .engine.loop import Wakeup
 from .engine.result import ChatResult, Status
 from .scale.jobs import Job
 from .scale.pacer import Pacer
@@ -47,7 +47,7 @@ class Board:
         self.items = [Item(title) for title in titles]
         self.started = time.monotonic()
         self.finished: float | None = None
-        self.wake = threading.Event()
+        self.wake = Wakeup()
         self.version = 0
 
     def update(self, index: int) -> Callable[[ChatResult], None]:

@@ -56,7 +56,7 @@ class TextStream:
 
     def close(self) -> None:
         """Stop the stream if it still runs."""
-        if not self._job.future.done():
+        if not self._job.done():
             self._job.cancel()
 
     def __enter__(self) -> TextStream:

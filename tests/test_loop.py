@@ -7,7 +7,9 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -75,7 +77,7 @@ def test_ticks_show_progress_while_the_job_runs() -> None:
             release.set()
         return None
 
-    changed = threading.Event()
+    changed = loop.Wakeup()
     job = loop.submit(work(), changed)
     submitted.set()
     loop.settle(job, tick=tick)
@@ -107,6 +109,49 @@ def test_a_keyboard_interrupt_in_a_tick_cancels_the_job_then_propagates() -> Non
         loop.wait(job, tick=tick)
     assert events == ["cancelled", "cleaned up"]  # both before the interrupt propagated
     assert job.future.cancelled()
+
+
+def settle_interrupted_at(event_number: int) -> list[str]:
+    """Settle a long job on a thread of its own whose `event_number`-th Python call or return
+    raises KeyboardInterrupt (as a Ctrl-C may, between any two steps); then cancel it, wake it
+    and run another job. What happened, as far as it got."""
+    happened: list[str] = []
+
+    def interrupted() -> None:
+        count = 0
+
+        def trace(frame: Any, event: str, arg: Any) -> Any:
+            nonlocal count
+            if event in ("call", "return"):
+                count += 1
+                if count == event_number:
+                    raise KeyboardInterrupt  # the trace is unset by this: one interrupt
+            return trace
+
+        job = loop.submit(asyncio.sleep(3600))
+        sys.settrace(trace)
+        try:
+            loop.settle(job, tick=lambda: 0.0)
+        except KeyboardInterrupt:
+            happened.append("interrupted")
+        finally:
+            sys.settrace(None)
+        job.cancel()
+        job.changed.set()  # a stream's next chunk would
+        happened.append(loop.run(asyncio.sleep(0, "the loop goes on")))
+
+    worker = threading.Thread(target=interrupted, daemon=True)
+    worker.start()
+    worker.join(HANG)
+    return happened
+
+
+def test_an_interrupt_at_any_step_of_the_wait_leaves_no_lock_held() -> None:
+    # threading.Event's Condition, taken at the wrong moment, stayed locked: the next set()
+    # hung the kernel (an interrupted %%chat never ended).
+    for event_number in range(1, 120):
+        happened = settle_interrupted_at(event_number)
+        assert happened == ["interrupted", "the loop goes on"], event_number
 
 
 def test_cancel_says_whether_the_task_finished_within_the_grace() -> None:

@@ -8,7 +8,9 @@ waits in short, interruptible slices and cancels the task when interrupted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -62,19 +64,54 @@ def get_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+class Wakeup:
+    """A flag that other threads raise and the main thread waits on, as `threading.Event`,
+    but safe from Ctrl-C. An Event's Condition is Python code: a KeyboardInterrupt landing
+    just after it takes its lock leaves the lock held for good, and the next `set()` from
+    another thread hangs there (an interrupted `%%chat` once never ended that way). A
+    SimpleQueue is C, with no lock an interrupt can strand."""
+
+    def __init__(self) -> None:
+        self._raised: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    def set(self) -> None:
+        """Raise the flag (from any thread)."""
+        if self._raised.empty():  # two setters at once may both add one: harmless
+            self._raised.put(None)
+
+    def is_set(self) -> bool:
+        """Whether the flag is raised."""
+        return not self._raised.empty()
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._raised.get_nowait()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the flag; True if it is raised (it stays raised)."""
+        try:
+            self._raised.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        self._raised.put(None)
+        return True
+
+
 class Job(Generic[T]):
     """A coroutine running on the background loop.
 
-    `changed` is set whenever the job finishes or a producer calls `poke()`, so a waiting
-    thread wakes at once instead of polling.
+    `changed` is raised whenever the job finishes or a producer calls `poke()`, so a waiting
+    thread wakes at once instead of polling. The waiting (main) thread touches only
+    `Wakeup`s: the future's own lock is taken on the loop thread, out of an interrupt's reach.
     """
 
-    def __init__(
-        self, coro: Coroutine[Any, Any, T], changed: threading.Event | None = None
-    ) -> None:
-        self.changed = changed or threading.Event()
-        self._finished = threading.Event()
-        self.future = asyncio.run_coroutine_threadsafe(self._tracked(coro), get_loop())
+    def __init__(self, coro: Coroutine[Any, Any, T], changed: Wakeup | None = None) -> None:
+        self.changed = changed or Wakeup()
+        self._finished = Wakeup()
+        self._loop = get_loop()
+        self.future = asyncio.run_coroutine_threadsafe(self._tracked(coro), self._loop)
         self.future.add_done_callback(lambda _: self.changed.set())
 
     async def _tracked(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -83,17 +120,21 @@ class Job(Generic[T]):
         finally:
             self._finished.set()
 
+    def done(self) -> bool:
+        """Whether the coroutine has ended (its result may still be on its way)."""
+        return self._finished.is_set()
+
     def poke(self) -> None:
         """Wake the waiting thread (called from the loop thread when there is news)."""
         self.changed.set()
 
     def cancel(self, grace: float = CANCEL_GRACE) -> bool:
         """Cancel the task and wait up to `grace` s for it to finish; True if it did."""
-        self.future.cancel()
+        self._loop.call_soon_threadsafe(self.future.cancel)
         return self._finished.wait(grace)
 
 
-def submit(coro: Coroutine[Any, Any, T], changed: threading.Event | None = None) -> Job[T]:
+def submit(coro: Coroutine[Any, Any, T], changed: Wakeup | None = None) -> Job[T]:
     """Start `coro` on the background loop; `changed` is the event its producers set."""
     return Job(coro, changed)
 
@@ -107,7 +148,7 @@ def settle(job: Job[Any], *, tick: Callable[[], float | None] | None = None) -> 
     This is the one place the main thread waits for the loop.
     """
     try:
-        while not job.future.done():
+        while not job.done():
             job.changed.clear()
             delay = tick() if tick else None
             job.changed.wait(0.25 if delay is None else max(0.0, min(delay, 0.25)))

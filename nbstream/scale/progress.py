@@ -6,12 +6,12 @@ one assignment, so a reader sees a slightly old but never a torn state.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..engine.loop import Wakeup
 from ..engine.result import ChatResult, Status
 
 #: Replies kept for the view's "last few" list.
@@ -38,7 +38,7 @@ class Progress:
     started: float = 0.0
     finished: float | None = None
     version: int = 0
-    wake: threading.Event = field(default_factory=threading.Event)
+    wake: Wakeup = field(default_factory=Wakeup)
 
     def __post_init__(self) -> None:
         self.started = self.clock()

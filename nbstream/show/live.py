@@ -7,7 +7,6 @@ A kernel interrupt lands here, cancels the stream and still leaves a final outpu
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,7 +45,7 @@ class _Progress:
     """What the loop thread tells the main thread besides the text: notes and a wake-up."""
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
+        self.wake = loop.Wakeup()
         self.note = ""
         self.first_text = False
 

@@ -140,7 +140,7 @@ def settle_turn(job: loop.Job[Any], timeout: float | None) -> None:
         INBOX.drain()
         if deadline is None:
             return None
-        if (left := deadline - time.monotonic()) <= 0 and not job.future.done():
+        if (left := deadline - time.monotonic()) <= 0 and not job.done():
             raise TimeoutError(f"the reply is still streaming after {timeout:g} s")
         return left
 
