@@ -158,6 +158,39 @@ def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> 
     assert "\n\n" in "".join(contents)
 
 
+def test_chunk_tokens_sends_that_many_tokens_a_delta_and_counts_them_all(
+    client: openai.OpenAI, srv: OfflineServer
+) -> None:
+    plain = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(
+            model=DEMO_MODEL, messages=USER, stream=True, extra_body={"nbstream": {"tokens": 25}}
+        )
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model=DEMO_MODEL,
+            messages=USER,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"nbstream": {"tokens": 25, "chunk_tokens": 10}},
+        )
+    )
+    contents = [c.choices[0].delta.content for c in chunks[:-1] if c.choices[0].delta.content]
+    assert "".join(contents) == plain and len(contents) == 3  # 10 + 10 + 5
+    assert chunks[-1].usage.completion_tokens == 25
+
+
+def test_chunk_tokens_keeps_the_pace_in_tokens(http: httpx2.Client) -> None:
+    # 20 tokens at 40 tokens/s in deltas of 10: two writes 0.25 s apart, not 0.025 s.
+    body = chat(stream=True, nbstream={"tokens": 20, "rate": 40, "chunk_tokens": 10,
+                                       "first_token_delay": 0})  # fmt: skip
+    started = time.monotonic()
+    with http.stream("POST", "/chat/completions", json=body) as response:
+        stamps = [time.monotonic() - started for _ in response.iter_raw()]
+    assert stamps[-1] >= 0.25  # a lower bound only: load delays, never hastens
+
+
 def test_fail_status_fails_the_first_requests_per_key(http: httpx2.Client) -> None:
     options = {"fail_status": 429, "fail_times": 2, "key": "t-429", "retry_after": "7"}
     first, second, third = (

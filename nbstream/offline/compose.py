@@ -48,9 +48,17 @@ def build_reply(
         # Reasoning comes first and counts against the limit: a small one stops it mid-thought.
         thoughts, finish = thoughts[:limit], "length"
         tokens = tokens[: limit - len(thoughts)]
-    deltas, reasoning = _deltas(fault.dialect, thoughts, tokens)
+    chunks = grouped(tokens, opts.get("chunk_tokens", 1))
+    deltas, reasoning = _deltas(fault.dialect, thoughts, chunks)
     hidden = len(thoughts) if fault.dialect == "hidden" else 0
-    return Reply(body["model"], [deltas], [finish], reasoning=reasoning, hidden=hidden, **common)
+    return Reply(body["model"], [deltas], [finish], reasoning=reasoning, hidden=hidden,
+                 grouped=len(tokens) - len(chunks), **common)  # fmt: skip
+
+
+def grouped(tokens: list[str], size: int) -> list[str]:
+    """The tokens `size` to a delta, as servers that batch their stream send them."""
+    size = max(size, 1)
+    return ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
 
 
 def _answer(

@@ -92,6 +92,7 @@ class Reply:
     include_usage: bool
     reasoning: int = 0
     hidden: int = 0
+    grouped: int = 0  # tokens sent in another token's delta (`chunk_tokens`): counted, not sent
     zero_usage: bool = False  # report every count as 0, as LitServe does
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
     created: int = field(default_factory=lambda: int(time.time()))
@@ -109,7 +110,7 @@ class Reply:
 
     def usage(self) -> dict[str, Any]:
         """Token counts: every delta after the role one counts as a completion token."""
-        completion = sum(len(deltas) - 1 for deltas in self.choices) + self.hidden
+        completion = sum(len(deltas) - 1 for deltas in self.choices) + self.hidden + self.grouped
         if self.zero_usage:
             return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         usage: dict[str, Any] = {

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 OPTIONS: dict[str, type] = {
     **dict.fromkeys(("text", "key", "retry_after", "replay", "unknown_as", "tool_arguments"), str),
     **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status", "tool_calls"), int),
+    **dict.fromkeys(("chunk_tokens",), int),
     **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive", "batch_delay"), float),
     **dict.fromkeys(("fail_headers",), dict),
     **dict.fromkeys(("fail_in_band", "echo", "expire"), bool),
