@@ -152,6 +152,9 @@ class Session:
                 raise
             finally:
                 ticker.cancel()
+        if not turn.writes(result):  # the totals alone: no hop off the loop, which waits its turn
+            self._keep(turn, result)
+            return result
         await asyncio.to_thread(self._commit, turn, result)
         problem = await asyncio.to_thread(self.not_saved)  # waits for the store's lock
         return replace(result, notices=(*result.notices, problem)) if problem else result
@@ -168,9 +171,7 @@ class Session:
         A one-off reads and writes no history, so it holds nothing; nor does a turn run with
         `recorded=False`, whose caller holds the thread for all its turns.
         """
-        if options.no_history or not options.recorded:
-            return nullcontext()
-        return self.store.turn(options.thread)
+        return self.store.turn(options.thread) if options.records else nullcontext()
 
     def record_all(self, options: TurnOptions, turns: Sequence[tuple[str, ChatResult]]) -> None:
         """Record turns run with `recorded=False` on `options.thread`, in the order given.
@@ -245,7 +246,7 @@ class Session:
             self.last = result
             self.totals.add(result, self.cost(result))
         options = turn.options
-        if options.no_history or not options.recorded:
+        if not options.records:
             return
         self._record_options(options)
         ids = {"cell_id": turn.cell_id, "turn_id": turn.turn_id}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context.prompt import Prompt
-from .engine.result import ChatResult
+from .engine.result import ChatResult, Status
 from .engine.stream import TurnStream
 from .settings import Api
 from .store.cache_key import CacheRequest
@@ -36,6 +36,11 @@ class TurnOptions:
     max_tool_rounds: int | None = None
     tool_front: FrontEnd | None = None  # the panel's Approve / Deny and prints (None: the cell)
 
+    @property
+    def records(self) -> bool:
+        """Whether the turn itself records its exchange on its thread."""
+        return not self.no_history and self.recorded
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -57,6 +62,11 @@ class Turn:
     def images(self) -> list[dict[str, Any]]:
         """The image parts the prompt attaches, which the thread keeps with the exchange."""
         return self.prompt.image_parts() if isinstance(self.prompt, Prompt) else []
+
+    def writes(self, result: ChatResult) -> bool:
+        """Whether committing `result` writes to the store or the response cache."""
+        cached = self.to_record is not None and result.status is Status.COMPLETE
+        return self.options.records or cached
 
     @property
     def kept(self) -> ChatResult | None:

@@ -59,3 +59,13 @@ def test_a_file_from_before_schema_levels_keeps_its_models_and_gains_levels(tmp_
     assert memory.responses_only("u", "o3-pro") and memory.schema_level("u", "o3-pro") == 0
     memory.remember_schema_level("u", "m", 1)
     assert ServerMemory(path).schema_level("u", "m") == 1
+
+
+def test_the_answer_at_hand_never_waits_for_the_file(tmp_path) -> None:
+    memory = ServerMemory(tmp_path / "apis.sqlite")
+    assert memory.responses_only_at_hand("u", "m") is None  # the file is not read yet
+    memory.remember("u", "m")
+    assert memory.responses_only_at_hand("u", "m") is True
+    assert memory.responses_only_at_hand("u", "other") is False
+    with memory._lock:  # a write under way on another thread
+        assert memory.responses_only_at_hand("u", "m") is None

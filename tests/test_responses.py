@@ -111,6 +111,30 @@ def test_auto_switches_to_responses_for_a_responses_only_model_and_remembers(
     assert [r.endpoint for r in log.records] == ["responses"]
 
 
+class Remembered:
+    """A memory that knows `fault-responses-only` at hand, or (`at_hand=False`) only by
+    reading its file; it counts the blocking reads."""
+
+    def __init__(self, at_hand: bool) -> None:
+        self.at_hand, self.blocking_reads = at_hand, 0
+
+    def responses_only_at_hand(self, base_url: str, model: str) -> bool | None:
+        return model == "fault-responses-only" if self.at_hand else None
+
+    def responses_only(self, base_url: str, model: str) -> bool:
+        self.blocking_reads += 1
+        return model == "fault-responses-only"
+
+
+def test_an_answer_at_hand_is_used_without_a_blocking_read(settings: Settings, log) -> None:
+    for at_hand, reads in ((True, 0), (False, 1)):
+        memory = Remembered(at_hand)
+        log.clear()
+        run(settings, "fault-responses-only", apis=memory)
+        assert [r.endpoint for r in log.records] == ["responses"]
+        assert memory.blocking_reads == reads
+
+
 def test_a_responses_only_model_under_api_chat_is_not_called_unknown(settings: Settings) -> None:
     with pytest.raises(RequestError) as caught:
         run(settings.with_(api=Api.CHAT), "fault-responses-only")

@@ -303,6 +303,17 @@ def test_achat_records_like_chat_and_hands_events_to_the_sink(session, log) -> N
     assert "".join(getattr(e, "text", "") for e in events) == "async reply"
 
 
+def test_achat_says_not_saved_only_for_a_turn_that_saves(session, monkeypatch) -> None:
+    # A one-off writes nothing: it counts in the totals at once, and no store problem is its.
+    monkeypatch.setattr(session.store, "unsaved_problem", lambda: "disk full")
+    kept = loop.run(session.achat("Hi", TurnOptions(params=says("kept"))))
+    one_off = loop.run(session.achat("Hi", TurnOptions(no_history=True, params=says("gone"))))
+    assert [n.startswith("not saved: disk full") for n in kept.notices] == [True]
+    assert one_off.notices == () and one_off.text == "gone"
+    assert sum(t.requests for t in session.totals.models.values()) == 2
+    assert session.last == one_off
+
+
 def test_a_turn_that_got_nothing_has_nothing_kept(session) -> None:
     started: list[Turn] = []
     with pytest.raises(AuthError):

@@ -49,12 +49,15 @@ class ClientPool:
     """The SDK's async clients: one per event loop, server and key, shared by every request.
 
     Only nbstream's loop thread touches it (clients bind to the loop they were made on).
-    Timeouts are applied per request with `with_options`, which shares the connection pool,
-    so a cell's `--timeout` never makes a new client. `aclose()` closes them all.
+    Timeouts are applied with `with_options`, which shares the connection pool, so a cell's
+    `--timeout` never makes a new connection; each timed copy is kept too, since a fresh copy
+    per request would also rebuild the SDK's resources and look up the platform off the loop
+    again. `aclose()` closes them all.
     """
 
     def __init__(self) -> None:
         self._clients: dict[tuple[Any, ...], Any] = {}
+        self._timed: dict[tuple[Any, ...], Any] = {}  # copies of `_clients` with a timeout
 
     def get(self, settings: Settings) -> Any:
         """A client for these settings, with their timeouts."""
@@ -63,12 +66,15 @@ class ClientPool:
                settings.api_version)  # fmt: skip
         if key not in self._clients:
             self._clients[key] = _new_client(settings)
-        timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
-        return self._clients[key].with_options(timeout=timeout)
+        timed = (*key, settings.idle_timeout, settings.connect_timeout)
+        if timed not in self._timed:
+            timeout = openai.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
+            self._timed[timed] = self._clients[key].with_options(timeout=timeout)
+        return self._timed[timed]
 
     async def aclose(self) -> None:
         """Close every client's connections (`%unload_ext nbstream`)."""
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients, self._timed = list(self._clients.values()), {}, {}
         for client in clients:
             await client.close()
 

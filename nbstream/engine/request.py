@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,9 @@ class ApiMemory(Protocol):
     def responses_only(self, base_url: str, model: str) -> bool:
         """True if the server said so before."""
 
+    def responses_only_at_hand(self, base_url: str, model: str) -> bool | None:
+        """`responses_only` if it can be answered without blocking, else None."""
+
     def remember(self, base_url: str, model: str) -> None:
         """Note that the server serves `model` on /v1/responses only."""
 
@@ -36,6 +40,15 @@ class ApiMemory(Protocol):
 
     def remember_schema_level(self, base_url: str, model: str, level: int) -> None:
         """Note that `model` needs structured-output fallback `level`."""
+
+
+async def remembered_responses_only(memory: ApiMemory | None, key: tuple[str, str]) -> bool:
+    """Whether `memory` knows the server serves the model on /v1/responses only. Read off the
+    loop only when that would block: each hop waits its turn on a busy loop."""
+    if memory is None:
+        return False
+    known = memory.responses_only_at_hand(*key)
+    return known if known is not None else await asyncio.to_thread(memory.responses_only, *key)
 
 
 @dataclass(frozen=True)

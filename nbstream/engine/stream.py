@@ -29,7 +29,7 @@ from ..settings import Api, Settings
 from .accumulate import STOPPED_REASONING, Accumulator
 from .clients import client_for, openai
 from .failures import rejects_stream_options, responses_only, wait_after_rate_limit, wait_to_retry
-from .request import ApiMemory, ChatRequest, open_stream, reads
+from .request import ApiMemory, ChatRequest, open_stream, reads, remembered_responses_only
 from .responses import ResponsesWire, completed_event
 from .result import OFFLINE_BACKEND, ChatResult, Event, Finish, Status, prompt_estimate
 from .sse import Comment, SSEParser
@@ -181,10 +181,8 @@ class ChatStream:
             return api
         if "reasoning_summary" in params:
             return Api.RESPONSES
-        memory, key = self._apis, memory_key(self.settings, self.request.model)
-        if memory is not None and await asyncio.to_thread(memory.responses_only, *key):
-            return Api.RESPONSES
-        return Api.CHAT
+        key = memory_key(self.settings, self.request.model)
+        return Api.RESPONSES if await remembered_responses_only(self._apis, key) else Api.CHAT
 
     async def _switch_to_responses(self) -> Api:
         if self._apis is not None:

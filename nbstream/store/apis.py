@@ -39,6 +39,17 @@ class ServerMemory:
         with self._lock:
             return (base_url, model) in self._known()
 
+    def responses_only_at_hand(self, base_url: str, model: str) -> bool | None:
+        """`responses_only` without blocking: None when the file is not read yet or a write
+        holds the lock (then ask `responses_only` off the loop)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            known = self._responses_only
+            return None if known is None else (base_url, model) in known
+        finally:
+            self._lock.release()
+
     def remember(self, base_url: str, model: str) -> None:
         """Note that `model` is served on /v1/responses only (kept in memory if the file fails)."""
         with self._lock:
