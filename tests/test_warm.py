@@ -19,6 +19,7 @@ def test_a_configured_backend_is_warmed_and_the_offline_one_is_left_to_its_first
                          tmp_path / "c.sqlite")  # fmt: skip
     settings = _prepare(configured)
     assert settings is not None and settings.base_url == server.url
+    assert configured.apis.responses_only_at_hand(server.url, "m") is False  # no thread needed
     loop.run(warm(configured))  # builds the client; sends nothing
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "NBSTREAM_BASE_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -1,8 +1,9 @@
 """What `%load_ext nbstream` leaves to the background, so that the first turn does not wait.
 
 The SDK's import (on the loop thread, as the SDK binds to it), then on a worker thread the
-renderer's parser and sanitiser and the store's validators, then the client for the backend
-the settings name now: making one builds an SSL context, a tenth of a second.
+renderer's parser and sanitiser, the store's validators and what servers were found to need
+(so that a turn asks it without a thread), then the client for the backend the settings name
+now: making one builds an SSL context, a tenth of a second.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _prepare(session: Session) -> Settings | None:
     offline server is the backend (it starts with the first turn that needs it)."""
     warm_renderer()
     warm_validators()
+    session.apis.responses_only("", "")  # reads the file once, if there is one
     try:
         settings = session.settings(TurnOptions())
     except NbStreamError:
