@@ -505,8 +505,12 @@ def test_adopt_leaves_threads_this_notebook_already_uses(state: Path) -> None:
     open_store(state, "draft.ipynb").record("other", "old other", reply())
     renamed = open_store(state, "final.ipynb")
     renamed.record("default", "new", reply())
-    with pytest.raises(StateFileError, match=r"adopted 1 threads of draft\.ipynb; not 'default'"):
+    with pytest.raises(StateFileError) as refused:
         renamed.adopt("draft.ipynb")
+    assert refused.value.message == (
+        "adopted 1 threads of draft.ipynb; not 'default', which this notebook already uses"
+    )
+    assert refused.value.hint == "clear them here first (%chat reset -t NAME), then adopt again"
     assert [ex.user for ex in renamed.thread().exchanges] == ["new"]
     assert [ex.user for ex in renamed.thread("other").exchanges] == ["old other"]
     assert [ex.user for ex in open_store(state, "draft.ipynb").thread().exchanges] == ["old"]

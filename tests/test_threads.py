@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 from nbstream.engine.result import ChatResult, Status
 from nbstream.errors import ThreadBusyError
+from nbstream.store.records import Exchange
+from nbstream.store.rows import Op
 from nbstream.store.threads import ConversationStore
 
 EXT4 = "/dev/sda1 / ext4 rw 0 0\n"
@@ -55,3 +64,123 @@ def test_the_published_view_follows_each_change(tmp_path) -> None:
     store.record("t", "one", reply("1"))
     assert [e.user for e in store.latest("t").exchanges] == ["one"]
     assert store.path is None and store.unsaved_problem() is None
+
+
+PNG = b"\x89PNG not really"
+DATA_URL = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+IMAGE = {"type": "image_url", "image_url": {"url": DATA_URL}}
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Another kernel holding the database's write lock: the store's writes wait, then fail."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def quick_store(path: Path, **options: object) -> ConversationStore:
+    return ConversationStore.open(path, notebook="a.ipynb", mounts=EXT4, timeout=0.05, **options)
+
+
+def test_a_store_not_opened_has_restored_nothing_and_no_name_is_a_notebook_too(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    unnamed = ConversationStore(path, mounts=EXT4)
+    assert unnamed.restored == 0
+    unnamed.record("t", "one", reply("1"))
+    assert [
+        e.user for e in ConversationStore(path, notebook="", mounts=EXT4).thread("t").exchanges
+    ] == ["one"]
+
+
+def test_a_change_held_in_memory_is_in_the_view_and_sent_with_its_image(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    store = quick_store(path)
+    store.record("t", "kept", reply("1"))
+    with locked(path):
+        store.record("t", "look", reply("2"), images=[IMAGE])
+        store.reset("kept")  # a thread never written: nothing to reset
+        assert store.unsaved == 1 and store.unsaved_problem() is not None
+        assert store.save() is False
+        sent = store.messages("t", "next")
+        store.reset("t")
+        assert store.latest("t").exchanges == [] and store.unsaved == 2
+    assert sent[2]["content"][1] == IMAGE  # from the bytes held in memory
+    assert store.save() is True and store.unsaved_problem() is None
+    assert quick_store(path).thread("t").exchanges == []
+
+
+def test_an_image_and_a_turn_id_reach_another_kernel(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    quick_store(path).record("t", "look", reply("ok"), images=[IMAGE], turn_id="turn-1")
+    other = quick_store(path)
+    [exchange] = other.thread("t").exchanges
+    assert exchange.turn_id == "turn-1" and exchange.images
+    assert other.messages("t", "next")[0]["content"][1] == IMAGE
+
+
+def test_a_batch_that_cannot_be_written_is_dropped_whole(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    store = quick_store(path)
+    store.record("t", "before", reply("0"))
+    with locked(path):
+        store.record("t", "pending", reply("1"))  # held in memory, and kept
+        batch = [Op("record", "t", exchange=Exchange("imported", reply("2")))]
+        assert store.write_all(batch) is False
+        assert [e.user for e in store.latest("t").exchanges] == ["before", "pending"]
+        assert store.unsaved == 1
+    assert store.write_all([]) is True and store.unsaved_problem() is None
+    assert [e.user for e in quick_store(path).thread("t").exchanges] == ["before", "pending"]
+
+
+def test_a_thread_needs_a_name_and_exports_itself(tmp_path) -> None:
+    store = ConversationStore(None)
+    with pytest.raises(ValueError, match=r"^a thread name cannot be empty$"):
+        store.record("", "q", reply("1"))
+    store.record("t", "q", reply("1"))
+    assert '"user": "q"' in store.export_json("t") and '"user"' not in store.export_json()
+
+
+def test_a_thread_no_other_kernel_changed_is_not_read_again(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    quick_store(path).record("t", "one", reply("1"))
+    store = quick_store(path)  # reads every thread as it opens
+    statements: list[str] = []
+    store._file.connection().set_trace_callback(statements.append)
+    store.thread("t")
+    assert statements == ["PRAGMA data_version"]  # asked whether anyone committed, no more
+    store.record("t", "two", reply("2"))
+    statements.clear()
+    store.thread("t")
+    assert statements == ["PRAGMA data_version"]  # its own write was read back with it
+    quick_store(path).record("t", "three", reply("3"))  # another kernel commits
+    assert [e.user for e in store.thread("t").exchanges] == ["one", "two", "three"]
+
+
+def test_reading_never_waits_for_another_kernels_write(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    quick_store(path).record("t", "look", reply("ok"), images=[IMAGE])
+    other = quick_store(path)
+    quick_store(path).record("t", "later", reply("2"))  # `other` has yet to read this
+    with locked(path):
+        fresh = quick_store(path)  # opens and reads every thread while a write is under way
+        assert fresh.warnings == [] and fresh.restored == 2
+        assert [e.user for e in other.thread("t").exchanges] == ["look", "later"]
+        assert other.messages("t", "next")[0]["content"][1] == IMAGE  # bytes from the file
+
+
+def test_a_store_in_memory_serves_any_thread_of_the_kernel(tmp_path) -> None:
+    store = ConversationStore(None)
+    assert store.journal_mode == "memory"
+    worker = threading.Thread(target=lambda: store.record("t", "from a worker", reply("1")))
+    worker.start()
+    worker.join()
+    store.record("t", "from the main thread", reply("2"))
+    assert [e.user for e in store.thread("t").exchanges] == [
+        "from a worker",
+        "from the main thread",
+    ]

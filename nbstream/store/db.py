@@ -121,7 +121,13 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Sequence[str]], *, tabl
     """Apply the migrations the file lacks (migration N brings it to user_version N).
 
     Raises SchemaError for a database that is not ours (no `table`) or is newer than us.
+    A file that is up to date is only read: opening it never waits for another kernel's write.
     """
+    with transaction(db, write=False):
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    if version == len(migrations) and table in tables:
+        return
     with transaction(db):
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(migrations):
