@@ -16,15 +16,20 @@ from nbstream.store.db import (
     journal_mode_for,
     migrate,
     problem,
+    read_mounts,
     set_aside,
     transaction,
 )
 
-MOUNTS = """/dev/sda1 / ext4 rw 0 0
+MOUNTS = """broken
+/dev/sda1 / ext4 rw 0 0
 server:/export /home/me/nfs nfs4 rw 0 0
 sshfs#me@h: /home/me/remote fuse.sshfs rw 0 0
 /dev/sdb1 /media/usb fuseblk rw 0 0
-/dev/sdc1 /mnt/my\\040disk ext4 rw 0 0
+server:/disk /mnt/my\\040disk nfs rw 0 0
+scratch /srv/scratch tmpfs
+/dev/sdd1 /data ext4 rw 0 0
+server:/data /data nfs rw 0 0
 """
 MIGRATIONS = [["CREATE TABLE notes (text TEXT)"], ["ALTER TABLE notes ADD COLUMN at REAL"]]
 
@@ -37,12 +42,30 @@ MIGRATIONS = [["CREATE TABLE notes (text TEXT)"], ["ALTER TABLE notes ADD COLUMN
         ("/home/me/nfsx/a.sqlite", "ext4", "wal"),  # a longer name is not inside the mount
         ("/home/me/remote/a.sqlite", "fuse.sshfs", "delete"),
         ("/media/usb/a.sqlite", "fuseblk", "wal"),
-        ("/mnt/my disk/a.sqlite", "ext4", "wal"),
+        ("/mnt/my disk/a.sqlite", "nfs", "delete"),  # a space is \\040 in the table
+        ("/srv/scratch/a.sqlite", "tmpfs", "wal"),  # a line without options still counts
+        ("/data/a.sqlite", "nfs", "delete"),  # mounted over: the later mount is the one seen
     ],
 )
 def test_the_journal_is_wal_except_on_network_and_fuse_filesystems(path, kind, mode) -> None:
     assert filesystem_type(Path(path), MOUNTS) == kind
     assert journal_mode_for(Path(path), MOUNTS) == mode
+
+
+def test_this_machines_mount_table_is_read() -> None:
+    assert " / " in read_mounts()
+
+
+def test_a_file_up_to_date_but_missing_its_table_is_damaged(tmp_path) -> None:
+    with contextlib.closing(connect(tmp_path / "x.sqlite", timeout=1)) as db:
+        db.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+        db.execute("CREATE TABLE other (x)")
+        with pytest.raises(SchemaError) as caught:
+            migrate(db, MIGRATIONS, table="notes")
+    assert (caught.value.reason, str(caught.value)) == (
+        "damaged",
+        "is damaged (its notes table is missing)",
+    )
 
 
 def test_a_new_file_is_private_and_configured_in_its_mode(tmp_path) -> None:

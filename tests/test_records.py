@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_a_row_that_cannot_be_used_says_why_in_one_line(parts, why) -> None:
 
 def test_bad_columns_beside_good_parts_are_refused() -> None:
     parts = encode_parts(exchange())
-    with pytest.raises(InvalidRow, match="cell_id or turn_id is not text"):
+    with pytest.raises(InvalidRow, match=r"^cell_id or turn_id is not text$"):
         exchange_from_row(parts, 7, "t1", 1.0)
     with pytest.raises(InvalidRow, match="created is str, not a number"):
         exchange_from_row(parts, None, "t1", "yesterday")
@@ -70,6 +71,23 @@ def test_the_summary_counts_turns_and_names_the_unfinished() -> None:
 
 def test_the_json_file_holds_the_whole_thread() -> None:
     thread = Thread("t", "Be brief.", [exchange(), exchange("", status=Status.FAILED, error="x")])
-    record = json.loads(as_json(thread))
-    assert record["system"] == "Be brief." and record["exchanges"][0]["user"] == "héllo"
-    assert record["exchanges"][0]["result"]["text"] == "Hi!"
+    text = as_json(thread)
+    assert text.startswith('{\n  "thread": "t",\n  "system": "Be brief.",\n')  # indented by 2
+    assert '"user": "héllo"' in text and text.endswith("}\n")  # written as read, not escaped
+    record = json.loads(text)
+    first = record["exchanges"][0]
+    assert (first["user"], first["cell_id"], first["turn_id"], first["created"]) == (
+        "héllo",
+        "c1",
+        "t1",
+        10.0,
+    )
+    assert first["result"]["text"] == "Hi!" and record["exchanges"][1]["result"]["error"] == "x"
+
+
+def test_the_stored_row_keeps_text_as_written_and_images_only_when_there_are_some() -> None:
+    plain = encode_parts(exchange())
+    assert '"user":"héllo"' in plain and '"images"' not in plain
+    pictured = encode_parts(replace(exchange(), images=("sha256:ab",)))
+    assert pictured.endswith(',"images":["sha256:ab"]}')
+    assert decode_parts(pictured)[2] == ("sha256:ab",)

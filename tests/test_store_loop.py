@@ -51,7 +51,8 @@ def test_the_tests_run_with_strict_threads() -> None:
 )
 def test_store_reads_and_writes_on_the_loop_thread_raise(tmp_path: Path, action) -> None:
     store = store_at(tmp_path)
-    with pytest.raises(AssertionError, match="loop thread"):
+    said = r"^database I/O on nbstream's loop thread: run it in an executor$"
+    with pytest.raises(AssertionError, match=said):
         loop.run(on_the_loop(lambda: action(store)))
     assert store.unsaved == 0 and store.thread("default").exchanges == []
 

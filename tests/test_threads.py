@@ -145,6 +145,9 @@ def test_a_thread_needs_a_name_and_exports_itself(tmp_path) -> None:
     assert '"user": "q"' in store.export_json("t") and '"user"' not in store.export_json()
 
 
+READ_EXCHANGES = "SELECT id, parts, cell_id, turn_id, created FROM exchanges"
+
+
 def test_a_thread_no_other_kernel_changed_is_not_read_again(tmp_path) -> None:
     path = tmp_path / "c.sqlite"
     quick_store(path).record("t", "one", reply("1"))
@@ -154,11 +157,41 @@ def test_a_thread_no_other_kernel_changed_is_not_read_again(tmp_path) -> None:
     store.thread("t")
     assert statements == ["PRAGMA data_version"]  # asked whether anyone committed, no more
     store.record("t", "two", reply("2"))
+    assert [s for s in statements if "FROM exchanges" in s] == [  # read back: only what is new
+        f"{READ_EXCHANGES} WHERE thread = 1 AND rev > 1 ORDER BY id"
+    ]
     statements.clear()
     store.thread("t")
     assert statements == ["PRAGMA data_version"]  # its own write was read back with it
     quick_store(path).record("t", "three", reply("3"))  # another kernel commits
     assert [e.user for e in store.thread("t").exchanges] == ["one", "two", "three"]
+    assert [s for s in statements if "FROM exchanges" in s] == [  # the other kernel's alone
+        f"{READ_EXCHANGES} WHERE thread = 1 AND rev > 2 ORDER BY id"
+    ]
+    statements.clear()
+    store.thread("t")
+    assert statements == ["PRAGMA data_version"]
+
+
+def test_a_kernels_own_exchange_is_kept_as_written_not_parsed_back(tmp_path) -> None:
+    store = quick_store(tmp_path / "c.sqlite")
+    written = store.record("t", "one", reply("1"))
+    assert store.thread("t").exchanges[-1] is written
+
+
+def test_the_file_is_made_private_again_when_opened(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    quick_store(path).record("t", "one", reply("1"))
+    path.chmod(0o644)  # copied in, or made by hand
+    quick_store(path).record("t", "two", reply("2"))
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_images_of_a_store_that_cannot_open_its_file_are_left_out(tmp_path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    store = quick_store(tmp_path / "file" / "c.sqlite")  # cannot even make its folder
+    store.record("t", "look", reply("ok"), images=[IMAGE])
+    assert store.messages("t", "next")[0]["content"][1] == IMAGE  # the bytes held in memory
 
 
 def test_reading_never_waits_for_another_kernels_write(tmp_path) -> None:
@@ -184,3 +217,4 @@ def test_a_store_in_memory_serves_any_thread_of_the_kernel(tmp_path) -> None:
         "from a worker",
         "from the main thread",
     ]
+    assert store.unsaved == 0 and store.unsaved_problem() is None  # written, not held back
