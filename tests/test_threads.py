@@ -218,3 +218,13 @@ def test_a_store_in_memory_serves_any_thread_of_the_kernel(tmp_path) -> None:
         "from the main thread",
     ]
     assert store.unsaved == 0 and store.unsaved_problem() is None  # written, not held back
+
+
+def test_a_fork_over_a_thread_another_kernel_holds_replaces_it_there_too(tmp_path) -> None:
+    path = tmp_path / "c.sqlite"
+    first = quick_store(path)
+    first.record("copy", "old", reply("0"))
+    first.record("t", "one", reply("1"))
+    second = quick_store(path)
+    second.fork("t", "copy")
+    assert [e.user for e in first.thread("copy").exchanges] == ["one"]
