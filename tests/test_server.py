@@ -143,42 +143,34 @@ def test_echo_option_replies_with_the_last_message_byte_for_byte(client: openai.
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
 
 
-def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> None:
+def contents_and_usage(client: openai.OpenAI, **options: Any) -> tuple[list[str], Any]:
+    """The content deltas of a streamed demo reply with these options, and its usage."""
     chunks = list(
         client.chat.completions.create(
             model=DEMO_MODEL,
             messages=USER,
             stream=True,
             stream_options={"include_usage": True},
-            extra_body={"nbstream": {"tokens": 250}},
+            extra_body={"nbstream": options},
         )
     )
     contents = [c.choices[0].delta.content for c in chunks[:-1] if c.choices[0].delta.content]
-    assert len(contents) == 250 and chunks[-1].usage.completion_tokens == 250
+    return contents, chunks[-1].usage
+
+
+def test_tokens_option_gives_exactly_that_many_chunks(client: openai.OpenAI) -> None:
+    contents, usage = contents_and_usage(client, tokens=250)
+    assert len(contents) == 250 and usage.completion_tokens == 250
     assert "\n\n" in "".join(contents)
 
 
 def test_chunk_tokens_sends_that_many_tokens_a_delta_and_counts_them_all(
-    client: openai.OpenAI, srv: OfflineServer
+    client: openai.OpenAI,
 ) -> None:
-    plain = "".join(
-        c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(
-            model=DEMO_MODEL, messages=USER, stream=True, extra_body={"nbstream": {"tokens": 25}}
-        )
-    )
-    chunks = list(
-        client.chat.completions.create(
-            model=DEMO_MODEL,
-            messages=USER,
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body={"nbstream": {"tokens": 25, "chunk_tokens": 10}},
-        )
-    )
-    contents = [c.choices[0].delta.content for c in chunks[:-1] if c.choices[0].delta.content]
-    assert "".join(contents) == plain and len(contents) == 3  # 10 + 10 + 5
-    assert chunks[-1].usage.completion_tokens == 25
+    plain, _ = contents_and_usage(client, tokens=25)
+    contents, usage = contents_and_usage(client, tokens=25, chunk_tokens=10)
+    assert "".join(contents) == "".join(plain) and len(contents) == 3  # 10 + 10 + 5
+    assert usage.completion_tokens == 25
 
 
 def test_chunk_tokens_keeps_the_pace_in_tokens(http: httpx2.Client) -> None:
