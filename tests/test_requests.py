@@ -44,7 +44,8 @@ def test_missing_model_or_messages_are_refused_with_openais_words() -> None:
 
 def test_options_must_be_known_and_non_negative() -> None:
     assert request_options({"nbstream": {"rate": 5}}, {"rate": 1.0, "x": 2}) == {"rate": 5, "x": 2}
-    for bad in ({"nope": 1}, {"rate": -1}, {"rate": "fast"}, {"fail_status": 200}):
+    for bad in ({"nope": 1}, {"rate": -1}, {"rate": "fast"}, {"fail_status": 200},
+                {"chunk_tokens": 0}):  # fmt: skip
         with pytest.raises(Refusal) as caught:
             request_options({"nbstream": bad}, {})
         assert caught.value.status == 400 and caught.value.error["param"] == "nbstream"

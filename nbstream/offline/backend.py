@@ -165,8 +165,8 @@ class Backend:
         if reply.hidden and rate > 0:
             delay += reply.hidden / rate  # the hidden reasoning takes its time
         told = reply if chat else _told(reply, body)
-        # A delta of `chunk_tokens` tokens is one write: the pace in tokens stays `rate`.
-        pacer = Pacer(rate / max(opts.get("chunk_tokens", 1), 1), delay)
+        # An answer delta of `chunk_tokens` tokens is one write: its pace in tokens stays `rate`.
+        pacer = Pacer(rate / opts.get("chunk_tokens", 1), delay)
         if "replay" in opts:
             return self._played(record, _replay(opts["replay"]), pacer, stream=True)
         if stream:

@@ -56,8 +56,7 @@ def build_reply(
 
 
 def grouped(tokens: list[str], size: int) -> list[str]:
-    """The tokens `size` to a delta, as servers that batch their stream send them."""
-    size = max(size, 1)
+    """The tokens `size` (1 or more) to a delta, as servers that batch their stream send them."""
     return ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
 
 

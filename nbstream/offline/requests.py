@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse
 #: The per-request options (the extra body field `nbstream`) and their types.
 OPTIONS: dict[str, type] = {
     **dict.fromkeys(("text", "key", "retry_after", "replay", "unknown_as", "tool_arguments"), str),
-    **dict.fromkeys(("tokens", "fail_status", "fail_times", "reject_status", "tool_calls"), int),
-    **dict.fromkeys(("chunk_tokens",), int),
+    **dict.fromkeys(
+        ("tokens", "fail_status", "fail_times", "reject_status", "tool_calls", "chunk_tokens"), int
+    ),
     **dict.fromkeys(("rate", "first_token_delay", "stall", "keepalive", "batch_delay"), float),
     **dict.fromkeys(("fail_headers",), dict),
     **dict.fromkeys(("fail_in_band", "echo", "expire"), bool),
@@ -221,6 +222,10 @@ def request_options(body: dict[str, Any], defaults: Mapping[str, Any]) -> dict[s
     if not 400 <= given.get("fail_status", 400) <= 599:
         raise Refusal(
             400, "Invalid nbstream option 'fail_status': expected 400-599.", param="nbstream"
+        )
+    if given.get("chunk_tokens", 1) < 1:
+        raise Refusal(
+            400, "Invalid nbstream option 'chunk_tokens': expected 1 or more.", param="nbstream"
         )
     return {**defaults, **given}
 
