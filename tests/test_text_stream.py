@@ -9,6 +9,7 @@ import pytest
 import nbstream
 from nbstream.engine.result import Status
 from nbstream.errors import NbStreamError
+from nbstream.offline.requests import RequestRecord
 from nbstream.session import Session
 
 from .conftest import HANG, demo_session, text
@@ -62,11 +63,18 @@ def test_astream_yields_deltas_then_holds_the_result(session) -> None:
     assert deltas.result.status is Status.COMPLETE
 
 
+def ended_disconnected(records: list[RequestRecord]) -> bool:
+    return records[-1].outcome == "disconnected"
+
+
 def test_leaving_an_astream_early_closes_the_connection(session, log) -> None:
-    async def main() -> None:
-        deltas = nbstream.astream("Hi", session=session, params={"nbstream": {"tokens": 500}})
+    async def main() -> bool:
+        slow = {"nbstream": {"tokens": 5000, "rate": 50}}  # 100 s: it cannot end on its own first
+        deltas = nbstream.astream("Hi", session=session, params=slow)
         async for _ in deltas:
             break
+        # Waited for while this loop still runs: the closed loop of a finished `asyncio.run`
+        # would end the stream on its own, by refusing the next delta.
+        return await asyncio.to_thread(log.wait_for, ended_disconnected, HANG)
 
-    asyncio.run(main())
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    assert asyncio.run(main())
