@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,16 @@ _keys = itertools.count()
 os.environ[FAULTS_ENV] = "1"
 # A database used on nbstream's loop thread raises (nbstream.store.db.off_loop).
 os.environ[STRICT_THREADS] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interrupts_raise() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt here, as in a kernel: a shell starts a background job
+    with SIGINT ignored, Python then keeps ignoring it, and `_thread.interrupt_main()` in the
+    interrupt tests would do nothing (`pytest &` failed them, `pytest` passed)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")
