@@ -36,7 +36,8 @@ class Frontend:
         self.messages: list[dict[str, Any]] = []  # every IOPub message, in the order sent
 
     def execute(self, code: str, timeout: float = 30) -> dict[str, Any]:
-        """Run a cell, taking in every IOPub message until it is idle; its own outputs."""
+        """Run a cell, taking in every IOPub message until it is idle; its own outputs.
+        A cell that raised fails the test: a wait that never ran must not pass unseen."""
         msg_id = self.kernel.start(code)
         outputs: dict[str, Any] = {"msg_id": msg_id, "outputs": []}
         while True:
@@ -46,6 +47,8 @@ class Frontend:
             if msg["msg_type"] == "status":  # indexes of busy and idle: the cell ran between
                 outputs[msg["content"]["execution_state"]] = len(self.messages) - 1
                 if msg["content"]["execution_state"] == "idle":
+                    raised = [o["content"] for o in outputs["outputs"] if o["msg_type"] == "error"]
+                    assert not raised, f"the cell raised: {raised}"
                     return outputs
             if msg["msg_type"] in ("execute_result", "display_data", "stream", "error"):
                 outputs["outputs"].append(msg)
@@ -202,7 +205,7 @@ def test_a_chat_cell_and_a_panel_share_the_thread_and_errors_show_inline(
         f"p5 = ChatPanel('k5', params={{'nbstream': {failing!r}}}); p5.send('x')\n"
         "p4.params = {'nbstream': {'text': 'Eight.'}}; p4.send('And doubled?')"
     )
-    frontend.execute("p4.wait(HANG); p5.wait(HANG)")
+    frontend.execute(f"p4.wait({HANG}); p5.wait({HANG})")
     history = frontend.execute("%chat history -t k4")
     assert "And doubled?" in plain_outputs(history) and "Eight." in plain_outputs(history)
     errors = [frontend.state[c] for c in frontend.with_class("nbstream-error-text")]
@@ -285,7 +288,7 @@ def test_while_a_cell_runs_the_panel_knows_and_its_message_is_acknowledged_after
     assert [flag for _, flag in flags] == [True, False], flags
     assert idle is not None and flags[1][0] < idle < acked  # the row saw the cell, then the ack
     assert custom(frontend.messages[acked]) == {"event": "received", "id": 1}
-    frontend.execute("p6.wait(HANG)")
+    frontend.execute(f"p6.wait({HANG})")
     assert log.records[-1].body["messages"][-1]["content"] == "Sent while a cell runs"
     left = frontend.execute("p6._parts.input.value")
     assert "'a draft typed before the kernel took the message'" in plain_outputs(left)
