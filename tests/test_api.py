@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -88,15 +89,18 @@ def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, l
             nbstream.achat("Hi", session=session, thread="cancel",
                            params={"nbstream": {"tokens": 500, "rate": 50}})
         )  # fmt: skip
-        while not log.records or log.records[-1].chunks_sent < 10:
-            await asyncio.sleep(0.01)  # cancel once tokens are flowing
+        # Cancel once tokens are flowing: 50 sent (1 s of the 10 s reply), so the client
+        # has read some even on a busy machine; before the first token nothing is kept.
+        while not log.records or log.records[-1].chunks_sent < 50:
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(main())
-    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
+    # Read at once: the cancelled task resumed only after the partial reply was recorded.
     (exchange,) = session.store.thread("cancel").exchanges
+    assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
     assert exchange.status is Status.INTERRUPTED and exchange.result.text
 
 
@@ -154,6 +158,33 @@ def test_gather_backs_off_on_rate_limits_and_recovers(session, log, fault_key) -
     )  # fmt: skip
     assert all(r.status is Status.COMPLETE for r in results)
     assert sum(r.status == 429 for r in log.records) == 2
+
+
+def test_a_cancelled_achat_resumes_once_its_partial_reply_is_recorded(
+    session, log, monkeypatch
+) -> None:
+    keep_partial = session._keep_partial
+
+    def on_a_slow_disk(turn) -> None:
+        time.sleep(1.0)  # longer than the grace an interrupt gets: the caller must still wait
+        keep_partial(turn)
+
+    monkeypatch.setattr(session, "_keep_partial", on_a_slow_disk)
+
+    async def main():
+        task = asyncio.ensure_future(
+            nbstream.achat("Hi", session=session, thread="slow",
+                           params={"nbstream": {"tokens": 500, "rate": 50}})
+        )  # fmt: skip
+        while not log.records or log.records[-1].chunks_sent < 50:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    (exchange,) = session.store.thread("slow").exchanges
+    assert exchange.status is Status.INTERRUPTED
 
 
 def test_interrupting_gather_cancels_every_stream(session, log) -> None:

@@ -167,15 +167,25 @@ def wait(job: Job[T], *, tick: Callable[[], float | None] | None = None) -> T:
 
 async def wait_async(job: Job[T], *, tick: Callable[[], float]) -> T:
     """`wait` for async callers: the caller's event loop stays free meanwhile, and an
-    interrupt or a cancel of the caller cancels the job."""
+    interrupt or a cancel of the caller cancels the job.
+
+    A cancelled caller resumes once the job has ended, as an asyncio task does after its
+    cleanup: what the job keeps of a partial reply is recorded by then (a second cancel
+    stops the wait). An interrupt waits CANCEL_GRACE at most, as `settle` does.
+    """
     done = asyncio.wrap_future(job.future)
     try:
         while not done.done():
             await asyncio.wait([done], timeout=min(tick(), 0.25))
         return done.result()
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
     except BaseException:
         if not job.future.done():
-            job.cancel()
+            job.cancel(grace=0.0)
+        while not job.done():
+            await asyncio.sleep(0.01)
         raise
 
 
