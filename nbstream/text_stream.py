@@ -100,7 +100,7 @@ class AsyncTextStream:
             while (item := await deltas.get()) is not self._END:
                 yield item
         except BaseException:
-            job.cancel()
+            await loop.cancel_async(job)
             raise
         self.result = job.future.result()
 

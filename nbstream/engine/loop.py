@@ -182,11 +182,17 @@ async def wait_async(job: Job[T], *, tick: Callable[[], float]) -> T:
         job.cancel()
         raise
     except BaseException:
-        if not job.future.done():
-            job.cancel(grace=0.0)
-        while not job.done():
-            await asyncio.sleep(0.01)
+        await cancel_async(job)
         raise
+
+
+async def cancel_async(job: Job[Any]) -> None:
+    """Cancel the job (if it still runs) and wait until it has ended, leaving the caller's
+    event loop free meanwhile; a second cancel of the caller stops the wait."""
+    if not job.future.done():
+        job.cancel(grace=0.0)
+    while not job.done():
+        await asyncio.sleep(0.01)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
