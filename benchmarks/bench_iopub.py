@@ -8,7 +8,8 @@ The offline server runs in a child process; one kernel runs every reply through
 1. IOPub output bytes over the reply's UTF-8 bytes, and the largest message, for each reply
    shape (`_shapes.py`, and the server's filler prose with paragraphs) at full speed, median
    of `--runs`.
-2. A paced reply: the same ratio, and output messages per second (the most in any 1 s window).
+2. A paced reply: the same ratio, and IOPub bytes and output messages per second (the most in
+   any 1 s window): at a pace, the traffic a second is what stays bounded.
 
 Benchmarks, not tests: nothing asserts; each row states its target and ✓ or ✗.
 """
@@ -66,8 +67,13 @@ def main() -> None:
         runs = [shape_run(k, None, paced[0], paced[1]) for _ in range(1 if args.long else 3)]
         ratio = median([r.output_bytes / reply_bytes(k) for r in runs])
         peak = median([r.peak() for r in runs])
+        peak_bytes = median([r.peak(by_bytes=True) for r in runs])
+        # No ✓/✗: a paced reply re-sent ten times a second cannot stay within 4x (README,
+        # Performance); what holds at any pace and size is the traffic per second below.
         report.add(f"{paced[0]:,} tokens at {paced[1]:g} tok/s: IOPub bytes / reply bytes",
-                   f"{ratio:.1f}x", "", "≤ 4x", ratio <= 4)  # fmt: skip
+                   f"{ratio:.1f}x", "", "(≤ 4x at full speed: rows above)", None)  # fmt: skip
+        report.add("same: IOPub bytes, peak per second", f"{kb(peak_bytes)}/s", "",
+                   "≤ 50 KB/s", peak_bytes <= 50_000)  # fmt: skip
         report.add("same: output messages, peak per second", f"{peak:.0f}/s", "",
                    "≈ 10/s, ≤ 20/s", 5 <= peak <= 20)  # fmt: skip
     report.print()

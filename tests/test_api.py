@@ -83,14 +83,16 @@ def test_achat_and_astream_work_from_any_event_loop(session) -> None:
     assert pieces == ["a", " b"] and streamed.text == "a b"
 
 
-def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, log) -> None:
+def cancel_an_achat_once_streaming(session, log, thread: str) -> None:
+    """Start an achat of a 10 s reply on `thread`, cancel it once tokens flow, await it."""
+
     async def main():
         task = asyncio.ensure_future(
-            nbstream.achat("Hi", session=session, thread="cancel",
+            nbstream.achat("Hi", session=session, thread=thread,
                            params={"nbstream": {"tokens": 500, "rate": 50}})
         )  # fmt: skip
-        # Cancel once tokens are flowing: 50 sent (1 s of the 10 s reply), so the client
-        # has read some even on a busy machine; before the first token nothing is kept.
+        # Cancel once tokens are flowing: 50 sent (1 s of the reply), so the client has read
+        # some even on a busy machine; before the first token nothing is kept.
         while not log.records or log.records[-1].chunks_sent < 50:
             await asyncio.sleep(0.01)
         task.cancel()
@@ -98,6 +100,10 @@ def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, l
             await task
 
     asyncio.run(main())
+
+
+def test_cancelling_achat_closes_the_connection_and_keeps_the_partial(session, log) -> None:
+    cancel_an_achat_once_streaming(session, log, "cancel")
     # Read at once: the cancelled task resumed only after the partial reply was recorded.
     (exchange,) = session.store.thread("cancel").exchanges
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
@@ -170,19 +176,7 @@ def test_a_cancelled_achat_resumes_once_its_partial_reply_is_recorded(
         keep_partial(turn)
 
     monkeypatch.setattr(session, "_keep_partial", on_a_slow_disk)
-
-    async def main():
-        task = asyncio.ensure_future(
-            nbstream.achat("Hi", session=session, thread="slow",
-                           params={"nbstream": {"tokens": 500, "rate": 50}})
-        )  # fmt: skip
-        while not log.records or log.records[-1].chunks_sent < 50:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
+    cancel_an_achat_once_streaming(session, log, "slow")
     (exchange,) = session.store.thread("slow").exchanges
     assert exchange.status is Status.INTERRUPTED
 
