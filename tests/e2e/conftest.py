@@ -435,14 +435,14 @@ class Notebook:
         item = page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(theme)}$"))
         item.click()
         page.wait_for_function(
-            "(name) => document.body.dataset.jpThemeName === name", arg=theme, timeout=10_000
+            "(name) => document.body.dataset.jpThemeName === name", arg=theme, timeout=30_000
         )
         page.wait_for_timeout(300)  # the new stylesheet's first paint
 
     def page_text(self) -> str:
         return self.page.locator("body").inner_text()
 
-    def save(self, timeout: float = 10) -> None:
+    def save(self, timeout: float = 30) -> None:
         """Save with Ctrl+S; returns once the file on disk changed and the tab is clean."""
         path = self.server.root / self.name
         before = path.stat().st_mtime_ns

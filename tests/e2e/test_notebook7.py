@@ -22,14 +22,19 @@ def test_a_slow_stream_grows_in_place_and_ends_with_the_footer_in_notebook_7(
     page, jupyter: JupyterServer, artifacts: Path
 ) -> None:
     jupyter.write_notebook(
-        "nb7.ipynb", "%load_ext nbstream", chat_cell("Stream slowly.", tokens=60, rate=30), ""
+        "nb7.ipynb",
+        "%load_ext nbstream",
+        # 6 s of streaming: the display's states come at most 10 a second, so they grow in
+        # number with the reply's length in time.
+        chat_cell("Stream slowly.", tokens=60, rate=10),
+        "",
     )
     nb = Notebook(page, jupyter, "nb7.ipynb", ui="notebook").open(cells=3)
     assert page.evaluate("document.body.dataset.notebook") == "notebooks", "not Notebook 7"
     nb.run_and_wait(0)
     nb.start_sampler(1)
     nb.run(1)
-    final = nb.wait_done(1, timeout=30)
+    final = nb.wait_done(1, timeout=60)
     states = nb.stop_sampler()
     nb.screenshot(nb.cell(1), artifacts / "notebook7-chat-cell.png")
 

@@ -67,8 +67,8 @@ _READ_PANEL = """(panel) => {
   };
 }"""
 
-# Samples the panel every 100 ms in the page, with the execution prompt of another cell, and
-# keeps each distinct state with its time.
+# Samples the panel every 100 ms in the page, with the execution prompt and the output text of
+# another cell, and keeps each distinct state with its time.
 _START_PANEL_SAMPLER = """([panel, cell, read]) => {
   const readPanel = eval(read);
   const states = [];
@@ -76,10 +76,13 @@ _START_PANEL_SAMPLER = """([panel, cell, read]) => {
   const sample = () => {
     const s = readPanel(panel);
     const prompt = cell.querySelector('.jp-InputPrompt').innerText.trim();
+    const output = [...cell.querySelectorAll('.jp-OutputArea-output')]
+      .map((o) => o.innerText).join('\\n').trim();
     const prev = states[states.length - 1];
-    if (!prev || prev.reply !== s.reply || prev.stats !== s.stats || prev.prompt !== prompt) {
+    if (!prev || prev.reply !== s.reply || prev.stats !== s.stats || prev.prompt !== prompt
+        || prev.output !== output) {
       states.push({t: (performance.now() - t0) / 1000, reply: s.reply, stats: s.stats,
-                   badges: s.badges, streaming: s.streaming, prompt});
+                   badges: s.badges, streaming: s.streaming, prompt, output});
     }
   };
   const timer = setInterval(sample, 100);
@@ -108,6 +111,19 @@ _CONTRAST = """(el) => {
 
 #: JupyterLab's setting that sends comm messages to kernel subshells (on by default in 4.6).
 KERNEL_SETTINGS = "/lab/api/settings/@jupyterlab/apputils-extension:kernels-settings"
+
+
+def sleep_until(release: Path, most: float = 90) -> str:
+    """A cell that blocks the kernel's main thread until the test creates `release`: it runs
+    exactly as long as the test needs, however busy the machine. Past `most` seconds it fails,
+    so a test that never releases it (having failed already) cannot hang."""
+    return (
+        "import os, time\n"
+        f"_deadline = time.monotonic() + {most}\n"
+        f"while not os.path.exists({str(release)!r}):\n"
+        "    assert time.monotonic() < _deadline, 'the test never released this cell'\n"
+        "    time.sleep(0.05)\n"
+    )
 
 
 def panel_cell(**server_options: Any) -> str:
@@ -155,7 +171,7 @@ class Panel:
             ) from None
         return self.read()
 
-    def wait_for_tokens(self, least: int, timeout: float = 15) -> None:
+    def wait_for_tokens(self, least: int, timeout: float = 30) -> None:
         """Wait until the streaming status line counts at least `least` tokens."""
         self.page.wait_for_function(
             "([panel, read, n]) => { const s = eval(read)(panel); const m = /^(\\d+) tokens/"
@@ -194,13 +210,22 @@ def stats_footer(state: dict[str, Any]) -> dict[str, str]:
     return footer({"last": state["stats"], "badges": state["badges"]})
 
 
+#: Page-side: whether the panel sampler has seen `least` distinct replies streaming while the
+#: other cell slept (it had printed "sleeping" and was still running).
+_GREW_WHILE_ASLEEP = """(least) => new Set(window.__nbstream_panel_sampler.states
+  .filter((s) => s.prompt === '[*]:' && s.output === 'sleeping' && s.streaming && s.reply)
+  .map((s) => s.reply)).size >= least"""
+
+
 def test_the_panel_keeps_streaming_while_another_cell_sleeps(
-    page, jupyter: JupyterServer, offline: OfflineServer, artifacts: Path
+    page, jupyter: JupyterServer, offline: OfflineServer, artifacts: Path, tmp_path: Path
 ) -> None:
+    release = tmp_path / "release"
     jupyter.write_notebook(
         "panel-stream.ipynb",
-        panel_cell(tokens=100, rate=20),
-        "import time\ntime.sleep(3)\nprint('slept')",
+        # 15 s: far longer than the cell below takes to start, even on a busy machine.
+        panel_cell(tokens=300, rate=20),
+        "print('sleeping', flush=True)\n" + sleep_until(release) + "print('slept')",
     )
     nb = Notebook(page, jupyter, "panel-stream.ipynb").open(cells=2)
     nb.run_and_wait(0)
@@ -213,14 +238,23 @@ def test_the_panel_keeps_streaming_while_another_cell_sleeps(
     # The Enter went to the kernel as a comm message before the cell below takes it.
     panel.wait_for_tokens(1)
     nb.run(1)
-    slept = nb.wait_done(1, timeout=15)
-    assert slept["text"].strip() == "slept" and not slept["errors"], slept
-    final = panel.wait_for_reply(1, timeout=15)
+    # The cell sleeps until the page has seen the reply grow under it, then the test wakes it:
+    # the overlap is made, not hoped for. A reply that stalls while the cell sleeps times out.
+    page.wait_for_function(_GREW_WHILE_ASLEEP, arg=3, timeout=60_000, polling=100)
+    release.touch()
+    slept = nb.wait_done(1, timeout=60)
+    assert slept["text"].split() == ["sleeping", "slept"] and not slept["errors"], slept
+    final = panel.wait_for_reply(1, timeout=60)
     states = panel.stop_sampler()
     (artifacts / "panel-stream-states.json").write_text(json.dumps(states, indent=1))
 
-    # While the cell slept ([*]), the reply grew: distinct states, each a prefix of the next.
-    busy = [s for s in states if s["prompt"] == "[*]:" and s["streaming"] and s["reply"]]
+    # While the cell slept ([*], "sleeping" shown), the reply grew: distinct states, each a
+    # prefix of the next.
+    busy = [
+        s
+        for s in states
+        if s["prompt"] == "[*]:" and s["output"] == "sleeping" and s["streaming"] and s["reply"]
+    ]
     replies = [flat(s["reply"]) for s in busy]
     assert len(set(replies)) >= 3, f"{len(set(replies))} states while the cell slept: {states}"
     for earlier, later in zip(replies, [*replies[1:], flat(final["reply"])], strict=True):
@@ -230,9 +264,9 @@ def test_the_panel_keeps_streaming_while_another_cell_sleeps(
 
     # The stats line replaces the status once the whole reply is there.
     match = stats_footer(final)
-    assert (match["tokens"], match["ending"]) == ("100", "finished"), final["stats"]
+    assert (match["tokens"], match["ending"]) == ("300", "finished"), final["stats"]
     assert re.search(r"first token [\d.]+ s · [\d.]+ tok/s · total [\d.]+ s", final["stats"])
-    assert len(final["reply"].split()) == 100
+    assert len(final["reply"].split()) == 300
     assert final["users"] == ["Tell me about streaming."]
     assert final["box"] == "" and final["send"] and not final["stop"] and final["new"], final
     header = final["header"]
@@ -273,12 +307,12 @@ def test_stop_ends_the_stream_keeps_it_marked_interrupted_and_the_panel_sends_ag
     assert len(stopped["reply"].split()) == tokens, "the partial reply is kept, word for word"
     assert stopped["send"] and not stopped["stop"] and stopped["new"], stopped
     assert stopped["errors"] == [], stopped["errors"]
-    assert offline.log.wait_for(lambda r: bool(r) and r[-1].outcome == "disconnected", 5)
+    assert offline.log.wait_for(lambda r: bool(r) and r[-1].outcome == "disconnected", 30)
     assert tokens <= offline.log.records[-1].chunks_sent < 1000
 
     nb.run_and_wait(1)  # a fast, long reply for the second message
     panel.send("Now a long one, quickly.")
-    second = panel.wait_for_reply(2, timeout=15)
+    second = panel.wait_for_reply(2, timeout=60)
     assert second["users"] == ["Count slowly.", "Now a long one, quickly."]
     assert stats_footer(second)["ending"] == "finished", second["stats"]
     assert len(second["reply"].split()) == 400
@@ -313,7 +347,7 @@ def test_a_saved_panel_keeps_its_transcript_after_kernel_shutdown_and_reload(
     # The transcript under the panel is updated from the loop thread, after the cell ended.
     summary = panel.transcript().locator("summary")
     page.wait_for_function(
-        "(el) => el.innerText.endsWith('· 1 turn')", arg=summary.element_handle(), timeout=5_000
+        "(el) => el.innerText.endsWith('· 1 turn')", arg=summary.element_handle(), timeout=30_000
     )
     assert not panel.transcript().evaluate("(d) => d.open"), "the transcript starts collapsed"
 
@@ -445,21 +479,24 @@ def test_html_and_script_links_in_the_panel_show_as_text_and_never_run(
 
     # The control: the same <img> as a raw HTML output does run, so the tripwire works.
     nb.run_and_wait(1)
-    page.wait_for_function("() => window.__nbstream_pwned === 'control'", timeout=5_000)
+    page.wait_for_function("() => window.__nbstream_pwned === 'control'", timeout=30_000)
     assert alarms and all(not a.startswith("dialog") for a in alarms), alarms
 
 
 def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
-    page, jupyter: JupyterServer
+    page, jupyter: JupyterServer, tmp_path: Path
 ) -> None:
     # Without comms over subshells (JupyterLab before 4.4, kernels without subshells such as
     # ipykernel 6, or the setting off), comm messages wait for the running cell; the panel
     # says so instead of looking dead.
     previous = jupyter.api("GET", KERNEL_SETTINGS)["raw"]
     jupyter.api("PUT", KERNEL_SETTINGS, {"raw": json.dumps({"commsOverSubshells": "disabled"})})
+    # The cell runs until the test has typed, seen the notice and sent again: all of it happens
+    # while the cell runs, however long the steps take.
+    release = tmp_path / "release"
     try:
         jupyter.write_notebook(
-            "panel-typed.ipynb", panel_cell(tokens=5, rate=0), "import time\ntime.sleep(6)"
+            "panel-typed.ipynb", panel_cell(tokens=5, rate=0), sleep_until(release)
         )
         nb = Notebook(page, jupyter, "panel-typed.ipynb").open(cells=2)
         nb.run_and_wait(0)
@@ -476,14 +513,16 @@ def test_a_message_typed_while_a_cell_runs_is_sent_whole_without_comm_subshells(
         page.wait_for_function(
             "([panel, read]) => eval(read)(panel).busy.includes('busy running a cell')",
             arg=[panel.root.element_handle(), _READ_PANEL],
-            timeout=5_000,
+            timeout=30_000,
         )
         waiting = panel.read()
         assert nb.read(1)["prompt"] == "[*]:", "the notice came after the cell had ended"
         panel.send("A second message, before the first reached the kernel.")  # kept, unsent
-        nb.wait_done(1)
+        release.touch()
+        assert not nb.wait_done(1)["errors"], "the cell ended before the test released it"
         shown = panel.wait_for_reply(1)
     finally:
+        release.touch()  # a failed test does not leave the kernel sleeping
         jupyter.api("PUT", KERNEL_SETTINGS, {"raw": previous})
     assert "will be sent when it finishes" in waiting["busy"], waiting
     assert waiting["users"] == [] and waiting["send"], waiting  # nothing reached the kernel yet

@@ -16,7 +16,7 @@ import pytest
 from nbstream.offline.server import OfflineServer
 
 from .conftest import JupyterServer, Notebook, flat
-from .test_panel import Panel, panel_cell, stats_footer
+from .test_panel import _READ_PANEL, Panel, panel_cell, stats_footer
 
 pytestmark = pytest.mark.e2e
 UIS = ["lab", "notebook"]  # JupyterLab 4, Notebook 7
@@ -42,6 +42,16 @@ _CONTROLS = """(panel) => ({
 })"""
 
 
+# The controls and the header, read in the same page call that sees the reply still streaming
+# (at least `least` tokens in): a reply that ends between two reads cannot fail the test.
+_CONTROLS_WHILE_STREAMING = """([panel, read, controls, least]) => {
+  const s = eval(read)(panel);
+  const m = /^(\\d+) tokens/.exec(s.stats || '');
+  const streaming = s.badges[0] === 'streaming' && m && +m[1] >= least;
+  return streaming && {controls: eval(controls)(panel), header: s.header};
+}"""
+
+
 def open_panel(page: Any, jupyter: JupyterServer, name: str, ui: str, *cells: str) -> Panel:
     jupyter.write_notebook(name, *cells)
     nb = Notebook(page, jupyter, name, ui=ui).open(cells=len(cells))
@@ -53,7 +63,7 @@ def open_panel(page: Any, jupyter: JupyterServer, name: str, ui: str, *cells: st
 def test_one_button_flips_send_stop_send_and_the_header_holds_the_controls(
     page, jupyter: JupyterServer, offline: OfflineServer, ui: str
 ) -> None:
-    slow = 'panel.params = {"nbstream": {"tokens": 60, "rate": 20}}'
+    slow = 'panel.params = {"nbstream": {"tokens": 200, "rate": 20}}'  # 10 s of streaming
     panel = open_panel(page, jupyter, f"panel-controls-{ui}.ipynb", ui, panel_cell(), slow)
     controls = panel.root.evaluate(_CONTROLS)
     assert controls == {
@@ -64,14 +74,18 @@ def test_one_button_flips_send_stop_send_and_the_header_holds_the_controls(
     panel.nb.run_and_wait(1)
     panel.box.fill("Stream for a while.")
     panel.action.click()
-    panel.wait_for_tokens(3)
-    streaming = panel.root.evaluate(_CONTROLS)
-    assert streaming["input"] == ["Stop"], streaming
-    assert panel.read()["header"].endswith("streaming"), panel.read()["header"]
-    final = panel.wait_for_reply(1, timeout=30)
+    streaming = page.wait_for_function(
+        _CONTROLS_WHILE_STREAMING,
+        arg=[panel.root.element_handle(), _READ_PANEL, _CONTROLS, 3],
+        timeout=30_000,
+        polling=50,
+    ).json_value()
+    assert streaming["controls"]["input"] == ["Stop"], streaming
+    assert streaming["header"].endswith("streaming"), streaming
+    final = panel.wait_for_reply(1, timeout=60)
     assert panel.root.evaluate(_CONTROLS)["input"] == ["Send"]
     assert stats_footer(final)["ending"] == "finished", final["stats"]
-    assert final["users"] == ["Stream for a while."] and len(final["reply"].split()) == 60
+    assert final["users"] == ["Stream for a while."] and len(final["reply"].split()) == 200
     assert offline.log.records[-1].outcome == "complete"
 
 
@@ -121,7 +135,7 @@ def test_a_chat_cell_on_the_panels_thread_appears_in_the_panel_without_refresh(
     page.wait_for_function(
         "(panel) => panel.querySelectorAll('.nbstream-exchange').length === 1",
         arg=panel.root.element_handle(),
-        timeout=10_000,
+        timeout=30_000,
     )
     exchange = panel.root.locator(".nbstream-exchange")
     text = exchange.inner_text()

@@ -31,7 +31,7 @@ def test_approve_runs_the_call_and_the_answer_uses_its_result(
     panel = open_panel(page, jupyter, "panel-tools.ipynb", "lab", PANEL)
     panel.send("Clean up")
     row = panel.root.locator(".nbstream-approval")
-    row.locator(".nbstream-approve").wait_for(timeout=15_000)
+    row.locator(".nbstream-approve").wait_for(timeout=30_000)
     assert "remove" in row.inner_text() and "run this tool?" in row.inner_text()
     assert len(offline.log.records) == 1  # nothing goes back before the click
     row.locator(".nbstream-approve").click()

@@ -114,6 +114,37 @@ _INSPECT = """(cell) => {
 }"""
 
 
+# How much the payload cells show (counts by kind of _INSPECT's `shown`) and whether MathJax
+# has typeset them. JupyterLab loads MathJax on the first typeset; every typeset waiting for it
+# runs in one go once it is in, and later ones as their outputs render. So a `mjx-container` in
+# a payload cell means that the TeX payloads of what is shown were rendered and can be checked.
+_SHOWN = """([cells, inspect]) => {
+  const shown = {};
+  for (const cell of cells) {
+    for (const [kind, n] of Object.entries(eval(inspect)(cell).shown)) {
+      shown[kind] = (shown[kind] || 0) + n;
+    }
+  }
+  return {shown, typeset: cells.some((cell) => cell.querySelector('mjx-container') !== null)};
+}"""
+
+
+def _wait_shown(nb: Notebook, cells: int, want: dict[str, int], state: str) -> None:
+    """Wait until the payload cells show `want` and MathJax has typeset them."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    handles = [nb.cell(index).element_handle() for index in range(1, cells + 1)]
+    done = (
+        f"([cells, inspect, want]) => {{ const s = ({_SHOWN})([cells, inspect]);"
+        " return s.typeset && Object.entries(want).every(([k, n]) => s.shown[k] === n); }"
+    )
+    try:
+        nb.page.wait_for_function(done, arg=[handles, _INSPECT, want], timeout=60_000, polling=250)
+    except PlaywrightTimeout:
+        seen = nb.page.evaluate(_SHOWN, [handles, _INSPECT])  # says more than the timeout
+        raise AssertionError(f"{state}: not {want} after 60 s: {seen}") from None
+
+
 def _check(
     nb: Notebook, cells: int, requests: list[str], alarms: list[str], state: str
 ) -> dict[str, int]:
@@ -145,30 +176,30 @@ def test_no_payload_runs_or_loads_live_or_after_reopening(
     nb = Notebook(page, jupyter, name, ui=ui).open(cells=total)
     for index in range(total - 1):
         nb.run_and_wait(index, timeout=240)
-    page.wait_for_timeout(1_000)  # MathJax typesets after the outputs render
-    live = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, live")
     # Every payload is on show; each cell's panel follows the thread, so each holds it whole.
     expected = {
         "panel": len(CORPUS) * len(parts),
         "progress": sum(_in_progress_views(chunk) for chunk in parts),
     }.get(surface, len(CORPUS))
-    assert live[surface] == expected, live
     # A grid's gathers stay cards; a progress cell's gathers each get one view.
     views = sum(math.ceil(len(chunk) / LAST) for chunk in parts) if surface == "progress" else 0
+    # Outputs render, and MathJax typesets them, after the cell's run ends.
+    _wait_shown(nb, len(cells), {surface: expected, "views": views}, f"{surface} in {ui}, live")
+    live = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, live")
+    assert live[surface] == expected, live
     assert live["views"] == views, live
 
     nb.save()
     jupyter.api("DELETE", f"/api/kernels/{nb.kernel_id()}")
     page.reload()
     nb.wait_loaded(cells=total)
-    page.wait_for_timeout(1_000)
-    reopened = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, reopened")
     # Widgets are not saved: the panel comes back as its transcripts, Markdown outputs.
-    if surface == "panel":
-        assert reopened["transcript"] == len(parts), reopened
-    else:
-        assert reopened[surface] == expected, reopened
+    back = {"transcript": len(parts)} if surface == "panel" else {surface: expected}
+    _wait_shown(nb, len(cells), back, f"{surface} in {ui}, reopened")
+    reopened = _check(nb, len(cells), requests, alarms, f"{surface} in {ui}, reopened")
+    for kind, count in back.items():
+        assert reopened[kind] == count, reopened
 
     # The control: the same tag as a raw HTML output does run, so the tripwire works here.
     nb.run_and_wait(total - 1)
-    page.wait_for_function("() => window.__nbstream_pwned === 2", timeout=10_000)
+    page.wait_for_function("() => window.__nbstream_pwned === 2", timeout=30_000)
