@@ -26,10 +26,14 @@ def kernel(server, tmp_path_factory) -> Iterator[Kernel]:
 def test_top_level_await_streams_live_into_one_output(kernel) -> None:
     run = kernel.execute(
         "r = await nbstream.achat('hi', no_history=True, "
-        "params={'nbstream': {'tokens': 60, 'rate': 100}})"
+        "params={'nbstream': {'tokens': 60, 'rate': 20}})"
     )
     assert run.reply["status"] == "ok"
-    assert len(run.of("display_data")) == 1 and len(run.of("update_display_data")) >= 3
+    assert len(run.of("display_data")) == 1
+    # Updates showing the reply as it grows (not the waiting line's): 3 s of streaming, so 3
+    # need only one a second, however busy the machine.
+    texts = [u["data"]["text/plain"] for u in run.of("update_display_data")]
+    assert len([t for t in texts if "\nstreaming · " in t]) >= 3
     assert "60 tokens" in run.final["data"]["text/plain"]
     assert run.final["metadata"]["nbstream"]["status"] == "complete"
 
@@ -62,12 +66,18 @@ def test_agather_leaves_the_kernel_free_for_other_cells(kernel, log) -> None:
     started = kernel.execute(
         "import asyncio\n"
         "task = asyncio.ensure_future(nbstream.agather([f'q{i}' for i in range(10)], "
-        "params={'nbstream': {'tokens': 40, 'rate': 10}}))"  # 4 s each
+        "params={'nbstream': {'tokens': 1000, 'rate': 20}}))"  # 50 s each: cancelled below
     )
     assert started.reply["status"] == "ok"
     assert log.wait_for(lambda r: len(r) >= 8, HANG)
-    probe = kernel.execute("21 * 2")
-    assert probe.of("execute_result")[0]["data"]["text/plain"] == "42"
+    # Another cell runs while the gather is still at work: the kernel itself says so.
+    probe = kernel.execute("21 * 2, task.done()", timeout=HANG)
+    assert probe.of("execute_result")[0]["data"]["text/plain"] == "(42, False)"
     assert not any(x.outcome == "complete" for x in log.records)  # still streaming meanwhile
-    done = kernel.execute("rs = await task; [r.status.value for r in rs].count('complete')")
-    assert done.of("execute_result")[0]["data"]["text/plain"] == "10"
+    # Cancelling the task ends the gather and closes its connections.
+    cancelled = kernel.execute(
+        "task.cancel()\n"
+        "try:\n    await task\nexcept asyncio.CancelledError:\n    print('cancelled')"
+    )
+    assert cancelled.text == "cancelled\n"
+    assert log.wait_for(lambda r: all(x.outcome == "disconnected" for x in r), HANG)

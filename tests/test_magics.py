@@ -51,13 +51,14 @@ def value(kernel: Kernel, expression: str):
 
 
 def test_a_reply_streams_into_one_output_updated_in_place(kernel, log) -> None:
-    run = chat(kernel, "Hello", "-t stream", tokens=120, rate=100)
+    run = chat(kernel, "Hello", "-t stream", tokens=120, rate=25)
     assert run.reply["status"] == "ok"
     assert len(run.of("display_data")) == 1
-    updates = run.of("update_display_data")
-    assert len(updates) >= 5  # several visible states, about 10 a second for 1.2 s
-    texts = [u["data"]["text/plain"] for u in updates]
-    assert any(t.startswith("The") and "\nstreaming · " in t for t in texts[:-1])
+    texts = [u["data"]["text/plain"] for u in run.of("update_display_data")]
+    growing = [t for t in texts if t.startswith("The") and "\nstreaming · " in t]
+    # Several states of the growing reply: up to 10 a second for 4.8 s, so 5 need only about
+    # one a second, however busy the machine.
+    assert len(growing) >= 5
     final = run.final
     assert set(final["data"]) == {"text/markdown", "text/plain"}
     assert "nbstream-demo · 4 → 120 tokens (124)" in final["data"]["text/plain"]
@@ -184,7 +185,9 @@ def test_an_unknown_model_error_lists_the_servers_models(kernel) -> None:
 
 def test_interrupt_mid_stream_keeps_the_partial_reply_and_closes(kernel, log) -> None:
     msg_id = kernel.start('%%chat -t intr -p nbstream=\'{"tokens": 1000, "rate": 20}\'\nlong story')
-    assert log.wait_for(lambda r: bool(r) and r[-1].chunks_sent >= 10, HANG)
+    # Interrupt once the kernel shows text, not once the server has sent some (it may be
+    # unread): then there is a partial reply to keep.
+    kernel.wait_for_output(msg_id, "\nstreaming · ", HANG)
     kernel.manager.interrupt_kernel()
     run = kernel.collect(msg_id, timeout=HANG)  # the whole reply would take 50 s
     assert log.wait_for(lambda r: r[-1].outcome == "disconnected", HANG)
@@ -349,8 +352,10 @@ def test_a_very_long_fast_reply_is_throttled_in_rate_and_bytes(kernel) -> None:
 
 
 def test_a_rate_limit_shows_a_retry_status_then_the_stream(kernel, log, fault_key) -> None:
+    # The status shows from the 429 until the retry's first token, which the server holds back
+    # 4 s: 5 s for a busy kernel to draw it.
     run = chat(kernel, "hi", "--no-history", text="done", fail_status=429, retry_after="1",
-               key=fault_key)  # fmt: skip
+               first_token_delay=4, key=fault_key)  # fmt: skip
     texts = [c["data"]["text/plain"] for c in run.of("display_data", "update_display_data")]
     assert any("rate limited, retrying in 1 s" in t for t in texts)
     assert "rate limited" not in run.final["data"]["text/plain"]

@@ -76,30 +76,55 @@ def wait_until(holds: Callable[[], bool]) -> bool:
 
 
 def requested(log) -> list[str]:
-    return [r.body["messages"][-1]["content"] for r in log.records]
+    return asked(log.records)
+
+
+def asked(records) -> list[str]:
+    return [r.body["messages"][-1]["content"] for r in records]
+
+
+def outcomes(records, prompt: str) -> set[str]:
+    return {r.outcome for r in records if r.body["messages"][-1]["content"] == prompt}
+
+
+#: Thirty items asked three at a time, each echoed back (`echo`) at 20 tokens a second: items
+#: 4 to 6 are 401 tokens (20 s), the others 2 (0.1 s).
+LONG = range(4, 7)
+ITEMS = (
+    f"items = [f'item {{i}}' for i in range(30)]\nfor i in {LONG!r}: items[i] += ' and so on' * 133"
+)
+THREE_AT_A_TIME = (
+    "out = nbstream.map(items, '{item}', concurrency=3, nbstream={'echo': True, 'rate': 20})"
+)
 
 
 def test_an_interrupted_map_run_again_asks_only_for_what_it_had_not_finished(kernel, log) -> None:
-    cell = ("out = nbstream.map([f'item {i}' for i in range(30)], '{item}' + ' and so on' * 8, "
-            "concurrency=3, nbstream={'echo': True, 'rate': 40})")  # fmt: skip
-    msg_id = kernel.start(cell)
-    # The kernel's folder also records the other tests' runs: only this one's items count.
-    items = {f"item {i}" + " and so on" * 8 for i in range(30)}
-    assert wait_until(lambda: len(recorded_prompts(kernel.cwd) & items) >= 4)
+    items = [f"item {i}" for i in range(30)]
+    for i in LONG:
+        items[i] += " and so on" * 133
+    kernel.execute(ITEMS)
+    msg_id = kernel.start(THREE_AT_A_TIME)
+    # An item starts only once an earlier one is written and its slot freed: when the three
+    # long items are all asked, the record holds items 0 to 3, and nothing more is written
+    # before the interrupt, which lands while all three stream (however busy the machine).
+    long_items = [items[i] for i in LONG]
+    assert log.wait_for(lambda records: set(long_items) <= set(asked(records)), HANG)
     kernel.manager.interrupt_kernel()
     first = kernel.collect(msg_id, timeout=HANG)
     assert first.error["ename"] == "KeyboardInterrupt"
+    for item in long_items:  # all three in flight were cut short
+        assert log.wait_for(
+            lambda records, it=item: outcomes(records, it) == {"disconnected"}, HANG
+        )
     assert kernel.execute("1 + 1").reply["status"] == "ok"  # the next cell works
-    kept = recorded_prompts(kernel.cwd) & items
-    finished = len(kept)
-    assert 4 <= finished < 30
+    # The kernel's folder also records the other tests' runs: only this one's items count.
+    assert recorded_prompts(kernel.cwd) & set(items) == set(items[:4])
     log.clear()
-    again = kernel.execute(cell, timeout=120)
+    again = kernel.execute(THREE_AT_A_TIME, timeout=120)
     assert again.reply["status"] == "ok", again.error
-    # Sets: on a busy machine the engine may retry a connection, asking for an item twice.
-    again_asked = set(requested(log))
-    assert again_asked.isdisjoint(kept) and len(again_asked) == 30 - finished
-    assert f"30/30 done · {finished} from the record" in again.final["data"]["text/plain"]
+    # A set: on a busy machine the engine may retry a connection, asking for an item twice.
+    assert set(requested(log)) == set(items[4:])
+    assert "30/30 done · 4 from the record" in again.final["data"]["text/plain"]
 
 
 SCRIPT = """
