@@ -13,7 +13,7 @@ import pytest
 import nbstream
 from nbstream.offline.server import OfflineServer
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import clean_env
 
 NBSTREAM = [sys.executable, "-m", "nbstream.cli"]
@@ -85,7 +85,7 @@ def test_serve_says_how_to_use_it_and_how_to_stop_it_and_answers_any_model() -> 
         assert not any(m.id.startswith("fault-") for m in client.models.list())
     finally:
         server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=10) == 0
+        assert server.wait(timeout=HANG) == 0
 
 
 def test_serve_with_faults_lists_them_and_refuses_unknown_models() -> None:
@@ -104,7 +104,7 @@ def test_serve_with_faults_lists_them_and_refuses_unknown_models() -> None:
             )
     finally:
         server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=10) == 0
+        assert server.wait(timeout=HANG) == 0
 
 
 @pytest.mark.kernel

@@ -11,6 +11,8 @@ import pytest
 
 from nbstream.colab import HOST_ENV, KEY_ENV, PREFERRED_MODEL, proxy
 
+from .conftest import HANG
+
 
 class Models(BaseHTTPRequestHandler):
     """A proxy's /models answering with the list in `server.models`; records the token."""
@@ -60,7 +62,7 @@ def test_the_default_model_is_colabs_own_if_listed_else_the_first(
     models_server.models = listed
     host = f"http://127.0.0.1:{models_server.server_port}"
     found = proxy({HOST_ENV: host, KEY_ENV: f"tok-{len(listed)}"})
-    assert found is not None and found.default_model(timeout=5.0) == chosen
+    assert found is not None and found.default_model(timeout=HANG) == chosen
     assert models_server.tokens == [f"Bearer tok-{len(listed)}"]
 
 

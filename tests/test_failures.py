@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -40,7 +41,7 @@ from nbstream.errors import (
 )
 from nbstream.settings import Api, Settings, resolve
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 
 FAR_FUTURE = "Wed, 01 Jan 2999 00:00:00 GMT"
 PAST = "Tue, 01 Jan 2002 00:00:00 GMT"
@@ -114,6 +115,16 @@ def test_without_a_stated_wait_the_back_off_doubles_up_to_eight_seconds() -> Non
     for attempt, middle in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 8.0]):
         waits = [backoff(attempt) for _ in range(50)]
         assert all(0.75 * middle <= wait <= 1.25 * middle for wait in waits)
+
+
+def eventually(holds: Callable[[], bool]) -> bool:
+    """Whether `holds()` becomes true within HANG seconds."""
+    deadline = time.monotonic() + HANG
+    while not holds():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def rate_limited(settings: Settings, fault_key: str, **options: Any):
@@ -280,11 +291,16 @@ def test_a_429_is_retried_after_the_wait_its_headers_state(
 
 
 def test_a_retry_after_date_a_moment_ahead_is_waited_for(settings, log, fault_key) -> None:
-    soon = email.utils.formatdate(time.time() + 4, usegmt=True)
+    # 30 s ahead (whole seconds: 29 to 30), more than HANG: the date is still well ahead
+    # however late a busy machine parses it. The test cancels the wait, not waits it out.
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
     stream, events = rate_limited(settings, fault_key, retry_after=soon)
-    assert loop.run(stream.run()).text == "ok"
+    job = loop.submit(stream.run())
+    assert eventually(lambda: any(isinstance(event, Retrying) for event in events))
+    assert job.cancel(grace=HANG)
     [retry] = [event for event in events if isinstance(event, Retrying)]
-    assert 0.0 < retry.wait <= 4.0  # whole seconds: at most 4 s ahead, and still ahead
+    assert 1.0 < retry.wait <= 30.0  # the date's wait, not the first back-off (0.5 s)
+    assert [record.status for record in log.records] == [429]  # waiting, not retrying at once
 
 
 # ---- before any byte: what the user is told about the connection

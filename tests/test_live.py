@@ -37,7 +37,7 @@ from nbstream.show.surfaces import (
 )
 from nbstream.turn import TurnOptions
 
-from .conftest import SECRET_KEY
+from .conftest import HANG, SECRET_KEY
 from .kernels import Kernel, clean_env
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -349,15 +349,15 @@ class InterruptOnText(Screen):
 
 def test_an_interrupt_during_an_update_closes_the_connection_and_shows_it(settings, log) -> None:
     screen = InterruptOnText()
-    stream = make_stream(settings, tokens=400, rate=20)
+    stream = make_stream(settings, tokens=1000, rate=20)  # 50 s: it cannot end within HANG
     with pytest.raises(KeyboardInterrupt):
         stream_to(stream, screen)
     [(text, line, _)] = screen.finished
     assert text == stream.result.text and text
     assert stream.result.status is Status.INTERRUPTED
     assert " · interrupted after " in line
-    assert log.wait_for(lambda records: records[-1].outcome == "disconnected", 10)
-    assert log.records[-1].chunks_sent < 400
+    assert log.wait_for(lambda records: records[-1].outcome == "disconnected", HANG)
+    assert log.records[-1].chunks_sent < 1000
 
 
 def test_a_failure_before_the_first_token_leaves_the_error_not_a_waiting_line(
@@ -435,7 +435,7 @@ from nbstream.settings import NbStream
 from nbstream.show.live import driver
 from nbstream.show.surfaces import surface_for
 session = Session(NbStream(base_url={url!r}, model="nbstream-demo"))
-options = TurnOptions(thread="k", params={{"nbstream": {{"tokens": 60, "rate": 100}}}})
+options = TurnOptions(thread="k", params={{"nbstream": {{"tokens": 60, "rate": 20}}}})
 session.chat("Hi", options, driver(surface_for(None), cost=session.cost))
 """
 
@@ -455,7 +455,9 @@ def test_in_a_kernel_a_turn_streams_into_one_output_labelled_with_its_turn(
         kernel.shutdown()
     [first] = run.of("display_data")
     updates = run.of("update_display_data")
-    assert len(updates) >= 3  # it grew in place: 60 tokens at 100 a second
+    # It grew in place: 60 tokens at 20 a second leave 3 s for updates (at most 10 a second),
+    # so a busy kernel still sends a few.
+    assert len(updates) >= 3
     ids = {first["transient"]["display_id"]} | {u["transient"]["display_id"] for u in updates}
     assert len(ids) == 1
     assert any("\nstreaming · " in u["data"]["text/plain"] for u in updates[:-1])

@@ -4,12 +4,12 @@ them, and what an interrupt or a cancel does to them."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import multiprocessing
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +17,16 @@ import pytest
 from nbstream.engine import loop
 
 from .conftest import HANG
+
+
+def eventually(holds: Callable[[], bool]) -> bool:
+    """Whether `holds()` becomes true within HANG seconds."""
+    deadline = time.monotonic() + HANG
+    while not holds():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_the_loop_runs_in_one_background_thread_for_every_caller() -> None:
@@ -69,7 +79,7 @@ def test_ticks_show_progress_while_the_job_runs() -> None:
         seen.append("working")
         job.poke()
         # The job only ends once a tick has seen it working.
-        if not await asyncio.to_thread(release.wait, 10):
+        if not await asyncio.to_thread(release.wait, HANG):
             seen.append("never ticked while running")
 
     def tick() -> float | None:
@@ -106,8 +116,19 @@ def test_a_keyboard_interrupt_in_a_tick_cancels_the_job_then_propagates() -> Non
         return 0.01
 
     job = loop.submit(work())
+    # The wait gives the cancelled job CANCEL_GRACE (0.4 s) to clean up, which a busy loop
+    # thread may overrun: the grace it asks for is checked, and a longer one is waited.
+    asked: list[float] = []
+    cancel = job.cancel
+
+    def cancel_patiently(grace: float = loop.CANCEL_GRACE) -> bool:
+        asked.append(grace)
+        return cancel(grace=HANG)
+
+    job.cancel = cancel_patiently  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         loop.wait(job, tick=tick)
+    assert asked == [loop.CANCEL_GRACE]
     assert events == ["cancelled", "cleaned up"]  # both before the interrupt propagated
     assert job.future.cancelled()
 
@@ -194,7 +215,7 @@ def test_wait_async_returns_the_result_and_keeps_the_callers_loop_free() -> None
     release = threading.Event()
 
     async def work() -> str:
-        released = await asyncio.to_thread(release.wait, 10)
+        released = await asyncio.to_thread(release.wait, HANG)
         return "from nbstream's loop" if released else "the caller's loop was blocked"
 
     async def beat() -> None:
@@ -225,16 +246,19 @@ def test_cancelling_the_async_caller_cancels_the_job() -> None:
             events.append("job cancelled")
             raise
 
-    async def caller() -> None:
+    async def caller() -> loop.Job[None]:
         job = loop.submit(work())
         waiting = asyncio.ensure_future(loop.wait_async(job, tick=lambda: 0.01))
-        await asyncio.to_thread(started.wait, 30)
+        await asyncio.to_thread(started.wait, HANG)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        await asyncio.to_thread(concurrent.futures.wait, [job.future], 10)
+        return job
 
-    asyncio.run(caller())
+    job = asyncio.run(caller())
+    # The future is cancelled at once and the coroutine's handler runs after that, on the
+    # loop thread: what it did is checked once the coroutine itself has ended.
+    assert eventually(job.done)
     assert events == ["job cancelled"]
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from nbstream.offline.server import OfflineServer
 
+from .conftest import HANG
+
 
 @pytest.fixture
 def client(server: OfflineServer) -> openai.OpenAI:
@@ -74,12 +76,20 @@ def test_a_failed_line_and_the_lines_left_at_expiry_go_to_the_error_file(client,
 
 
 def test_cancelling_stops_between_lines_and_keeps_the_lines_done(client) -> None:
-    # The cancel arrives while the first line waits its delay: that line ends, no other starts.
-    batch = start(client, [line("a", "one", batch_delay=3), line("b", "two"), line("c", "3")])
-    assert client.batches.cancel(batch.id).status == "cancelling"
+    # The cancel arrives while a line waits its delay: that line ends, no other starts. Lines
+    # are answered one after another on the server's loop, so the count the cancel answers
+    # with tells which line was waiting: "a" (after 1 s) unless a busy machine is slower to
+    # cancel, then "b" (after HANG more); "c" never starts.
+    batch = start(client, [line("a", "one", batch_delay=1), line("b", "two", batch_delay=HANG),
+                           line("c", "three")])  # fmt: skip
+    cancelling = client.batches.cancel(batch.id)
+    assert cancelling.status == "cancelling"
+    done_before = cancelling.request_counts.completed
+    assert done_before < 2
     batch = ended(client, batch.id)
     assert batch.status == "cancelled"
-    assert [r["custom_id"] for r in records(client, batch.output_file_id)] == ["a"]
+    kept = [r["custom_id"] for r in records(client, batch.output_file_id)]
+    assert kept == ["a", "b"][: done_before + 1]
 
 
 def test_an_unknown_input_file_or_batch_is_refused_as_openai_does(client) -> None:

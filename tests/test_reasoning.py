@@ -234,23 +234,28 @@ def test_stopped_by_max_tokens_while_thinking_is_incomplete_and_keeps_the_reason
 
 
 def test_reasoning_longer_than_the_first_token_deadline_is_life(settings: Settings) -> None:
-    slow = settings.with_(first_token_timeout=0.5)
-    result, _ = run(slow, "nbstream-reasoning", rate=20.0, first_token_delay=0.0)
-    # 37 reasoning tokens at 20/s: the answer starts well after the deadline.
-    assert result.status is Status.COMPLETE and result.text
+    # The first reasoning token is sent at once and has 2 s to arrive on a busy machine;
+    # 37 of them at 10/s make the answer start after 3.7 s, after the deadline. The answer
+    # is short, to keep the test so.
+    slow = settings.with_(first_token_timeout=2.0)
+    result, _ = run(slow, "nbstream-reasoning", rate=10.0, first_token_delay=0.0,
+                    text="9.8 is greater.")  # fmt: skip
+    assert result.status is Status.COMPLETE and result.text == "9.8 is greater."
 
 
 def test_keep_alive_comments_before_the_first_token_restart_its_deadline(
     settings: Settings,
 ) -> None:
-    """Eight keep-alives 0.25 s apart: 2 s without a token, under a 1 s deadline."""
-    thinking = ": keep-alive\n\n" * 8
-    patient = settings.with_(first_token_timeout=1.0)
-    result, _ = run(patient, "nbstream-demo", replay=thinking + DEEPSEEK, rate=4.0)
+    """Thirty keep-alives 0.1 s apart: 3 s without a token, under a 2 s deadline that each
+    keep-alive restarts (20 times the gap between them: a busy machine keeps within it)."""
+    thinking = ": keep-alive\n\n" * 30
+    patient = settings.with_(first_token_timeout=2.0)
+    result, _ = run(patient, "nbstream-demo", replay=thinking + DEEPSEEK, rate=10.0)
     assert result.text == "9.8 is greater."
+    # Nothing at all for 10 s: the deadline passes long before the first keep-alive.
     with pytest.raises(ReplyTimeoutError, match="no first token"):
-        run(patient, "nbstream-demo", replay=thinking + DEEPSEEK, rate=4.0,
-            first_token_delay=1.5)  # fmt: skip
+        run(patient, "nbstream-demo", replay=thinking + DEEPSEEK, rate=10.0,
+            first_token_delay=10.0)  # fmt: skip
 
 
 @pytest.mark.parametrize("style", ["litellm", "openrouter"])

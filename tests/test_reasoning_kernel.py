@@ -38,14 +38,16 @@ def final(run: Execution) -> dict[str, str]:
 
 
 def test_reasoning_streams_as_thinking_then_folds_above_the_answer(kernel: Kernel) -> None:
-    run = chat(kernel, rate=40)
+    # 37 reasoning tokens at 10 a second give a busy kernel 3.7 s to show one update while
+    # it thinks (it may show 10 a second); a short answer keeps the cell short.
+    run = chat(kernel, rate=10, text="Nine point eight is greater.")
     assert run.reply["status"] == "ok"
     live = [u["data"]["text/plain"] for u in run.of("update_display_data")[:-1]]
     assert any("thinking · " in text for text in live)
     shown = final(run)
     markdown = shown["text/markdown"]
     assert markdown.startswith("<details><summary>💭 Reasoning · 37 tokens")
-    assert markdown.index("</details>") < markdown.index("Offline demo reply")
+    assert markdown.index("</details>") < markdown.index("Nine point eight is greater.")
     assert "reasoning 37 · first token" in shown["text/plain"]
     assert "answer after" in shown["text/plain"]
 

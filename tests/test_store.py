@@ -19,6 +19,8 @@ from nbstream.errors import StateFileError, ThreadBusyError
 from nbstream.store.paths import notebook_path, state_path
 from nbstream.store.threads import ConversationStore, Exchange
 
+from .conftest import HANG
+
 # 2026-11-24 10:15:00 local time, so set-aside names are predictable.
 NOW = 1795515300.0
 
@@ -237,7 +239,8 @@ def test_a_busy_thread_is_refused_from_another_os_thread_without_blocking() -> N
     with store.turn("default"):
         worker = threading.Thread(target=second_turn)
         worker.start()
-        worker.join(timeout=5)
+        # Joined while the turn is held: a worker late to start must still find it busy.
+        worker.join(timeout=HANG)
     assert not worker.is_alive() and len(errors) == 1
 
 

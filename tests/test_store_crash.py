@@ -12,6 +12,8 @@ from pathlib import Path
 
 from nbstream.store.threads import ConversationStore
 
+from .conftest import HANG
+
 #: Appends turns forever, printing each one's number once `record` has returned saved.
 WRITER = """
 import sys
@@ -51,15 +53,25 @@ def test_kill_9_mid_save_loses_no_saved_turn_and_leaves_no_stray_file(tmp_path: 
     chance = random.Random(11)
     acknowledged: list[int] = []
     start = 0
-    for _ in range(8):
+
+    def kill_a_writer() -> None:
+        nonlocal start
         said = run_and_kill(state, start, chance.uniform(0.0, 0.3))
-        acknowledged += said
+        acknowledged.extend(said)
         start = (said[-1] if said else start) + 100_000
         assert set(p.name for p in state.parent.iterdir()) <= ALLOWED
+
+    for _ in range(8):
+        kill_a_writer()
+    # How many turns a writer saves before its kill depends on the machine's load: more
+    # writers, until over eight turns were acknowledged, so that kills landed among saves.
+    give_up = time.monotonic() + HANG
+    while len(acknowledged) <= 8:
+        assert time.monotonic() < give_up, f"only {len(acknowledged)} turns were acknowledged"
+        kill_a_writer()
     with sqlite3.connect(state) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store = ConversationStore.open(state, notebook="nb.ipynb")
     assert store.warnings == []
     kept = [int(ex.user[1:]) for ex in store.thread().exchanges]
     assert [n for n in kept if n in set(acknowledged)] == acknowledged
-    assert len(acknowledged) > 8
