@@ -279,3 +279,37 @@ def test_a_forked_child_runs_coroutines_on_a_loop_of_its_own() -> None:
         child.kill()
     assert child.exitcode == 0
     assert loop.get_loop() is parent  # the parent's loop is untouched
+
+
+def test_within_never_loses_a_cancel_landing_at_any_step_of_a_read() -> None:
+    async def read() -> str:
+        return "chunk"
+
+    async def first_chunk() -> str:
+        return await loop.within(read(), 10.0)
+
+    async def cancel_after(steps: int) -> str:
+        task = asyncio.ensure_future(first_chunk())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        if task.done():
+            return "read first"
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "cancel lost"  # asyncio.wait_for at steps 1-3 on Python 3.11
+
+    outcomes = [asyncio.run(cancel_after(steps)) for steps in range(8)]
+    assert "cancel lost" not in outcomes, outcomes
+    assert outcomes[0] == "cancelled" and outcomes[-1] == "read first"
+
+
+def test_within_times_out_a_read_that_does_not_come() -> None:
+    async def never() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(loop.within(never(), 0.01))

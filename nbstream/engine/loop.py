@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import os
 import queue
+import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -193,6 +194,19 @@ async def cancel_async(job: Job[Any]) -> None:
         job.cancel(grace=0.0)
     while not job.done():
         await asyncio.sleep(0.01)
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """`await awaitable`, or TimeoutError after `seconds`; a cancel is never lost.
+
+    Not `asyncio.wait_for`: up to Python 3.11 it returns the result, and drops the cancel,
+    when the cancel lands as the awaited read completes (a Stop pressed around the first token
+    then did nothing, about 1 in 80). `asyncio.timeout` cancels the task itself instead.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)  # 3.10 has no other; the race remains
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

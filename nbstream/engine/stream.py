@@ -26,6 +26,7 @@ from ..errors import (
     StreamError,
 )
 from ..settings import Api, Settings
+from . import loop
 from .accumulate import STOPPED_REASONING, Accumulator
 from .clients import client_for, openai
 from .failures import rejects_stream_options, responses_only, wait_after_rate_limit, wait_to_retry
@@ -251,7 +252,7 @@ class ChatStream:
         deadline = self.settings.first_token_timeout
         try:
             left = max(deadline - (self._acc.elapsed() - life), 0.0)
-            return await asyncio.wait_for(chunks.__anext__(), left)
+            return await loop.within(chunks.__anext__(), left)
         except asyncio.TimeoutError:
             raise ReplyTimeoutError(
                 f"no first token from {self.settings.host} within {deadline:g} s",
