@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,17 @@ SECRET_KEY = "sk-test-SECRET-0123456789abcdef"
 HANG = 20.0
 
 _keys = itertools.count()
+
+
+def eventually(holds: Callable[[], bool], timeout: float = HANG) -> bool:
+    """Whether `holds()` becomes true within `timeout` seconds (HANG: it must happen)."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
 
 # Offline servers started in this process serve the fault models, so the error paths stay
 # testable. Kernels get a clean environment (tests/kernels.py): theirs do not, as a user's.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -41,7 +40,7 @@ from nbstream.errors import (
 )
 from nbstream.settings import Api, Settings, resolve
 
-from .conftest import HANG, SECRET_KEY
+from .conftest import HANG, SECRET_KEY, eventually
 
 FAR_FUTURE = "Wed, 01 Jan 2999 00:00:00 GMT"
 PAST = "Tue, 01 Jan 2002 00:00:00 GMT"
@@ -115,16 +114,6 @@ def test_without_a_stated_wait_the_back_off_doubles_up_to_eight_seconds() -> Non
     for attempt, middle in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 8.0]):
         waits = [backoff(attempt) for _ in range(50)]
         assert all(0.75 * middle <= wait <= 1.25 * middle for wait in waits)
-
-
-def eventually(holds: Callable[[], bool]) -> bool:
-    """Whether `holds()` becomes true within HANG seconds."""
-    deadline = time.monotonic() + HANG
-    while not holds():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def rate_limited(settings: Settings, fault_key: str, **options: Any):

@@ -9,24 +9,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from nbstream.engine import loop
 
-from .conftest import HANG
-
-
-def eventually(holds: Callable[[], bool]) -> bool:
-    """Whether `holds()` becomes true within HANG seconds."""
-    deadline = time.monotonic() + HANG
-    while not holds():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from .conftest import HANG, eventually
 
 
 def test_the_loop_runs_in_one_background_thread_for_every_caller() -> None:

@@ -12,12 +12,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import HANG, SECRET_KEY
+from .conftest import HANG, SECRET_KEY, eventually
 from .kernels import Kernel, clean_env
 
 pytestmark = pytest.mark.kernel
@@ -64,15 +64,6 @@ def test_a_large_gather_is_one_bounded_progress_view(kernel) -> None:
     sizes = display_sizes(run)
     assert sizes and max(sizes) <= GATHER_MESSAGE
     assert "1000/1000 done" in run.final["data"]["text/plain"]
-
-
-def wait_until(holds: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + HANG
-    while not holds():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def requested(log) -> list[str]:
@@ -155,7 +146,7 @@ def test_a_process_killed_midway_then_run_again_requests_no_finished_item(
     run = [sys.executable, "-c", SCRIPT]
     first = subprocess.Popen(run, cwd=tmp_path, env=env)
     try:
-        assert wait_until(lambda: len(recorded_prompts(tmp_path)) >= 10)
+        assert eventually(lambda: len(recorded_prompts(tmp_path)) >= 10)
         os.kill(first.pid, signal.SIGKILL)
     finally:
         first.wait(HANG)

@@ -30,7 +30,7 @@ from nbstream.show.panel_input import ChatInput
 from nbstream.show.surfaces import TerminalSurface
 from nbstream.turn import TurnOptions
 
-from .conftest import HANG
+from .conftest import HANG, eventually
 
 pytestmark = pytest.mark.timeout(60)
 _OURS = ("OPENAI_", "AZURE_OPENAI_", "NBSTREAM_")
@@ -98,15 +98,6 @@ def watch_added(panel: ChatPanel, css_class: str) -> list[str]:
 
     listing.observe(added, "children")
     return values
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = HANG) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -270,6 +261,8 @@ def test_a_second_turn_on_a_streaming_thread_is_refused(make_panel, log) -> None
     assert other.wait(HANG) is None
     assert "already streaming on thread 't'" in text(find(other.widget, "nbstream-error")[0])
     assert log.records[-1].outcome == "pending"
+    # Stopped once the panel shows text: a Stop before the first token read keeps nothing.
+    assert eventually(lambda: len(text(reply(panel))) > 0)
     panel.stop()  # its return says only whether the turn ended within a short grace
     assert panel.wait(HANG).status is Status.INTERRUPTED
     assert len(log.records) == 1
