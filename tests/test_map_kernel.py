@@ -66,10 +66,6 @@ def test_a_large_gather_is_one_bounded_progress_view(kernel) -> None:
     assert "1000/1000 done" in run.final["data"]["text/plain"]
 
 
-def requested(log) -> list[str]:
-    return asked(log.records)
-
-
 def asked(records) -> list[str]:
     return [r.body["messages"][-1]["content"] for r in records]
 
@@ -114,7 +110,7 @@ def test_an_interrupted_map_run_again_asks_only_for_what_it_had_not_finished(ker
     again = kernel.execute(THREE_AT_A_TIME, timeout=120)
     assert again.reply["status"] == "ok", again.error
     # A set: on a busy machine the engine may retry a connection, asking for an item twice.
-    assert set(requested(log)) == set(items[4:])
+    assert set(asked(log.records)) == set(items[4:])
     assert "30/30 done · 4 from the record" in again.final["data"]["text/plain"]
 
 
@@ -155,6 +151,6 @@ def test_a_process_killed_midway_then_run_again_requests_no_finished_item(
     assert 10 <= len(kept) < 40
     log.clear()
     subprocess.run(run, cwd=tmp_path, env=env, check=True, timeout=120)
-    again = set(requested(log))
+    again = set(asked(log.records))
     assert again.isdisjoint(kept) and len(again) == 40 - len(kept)
     assert len(recorded_prompts(tmp_path)) == 40

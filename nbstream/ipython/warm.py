@@ -35,7 +35,7 @@ def _prepare(session: Session) -> Settings | None:
     offline server is the backend (it starts with the first turn that needs it)."""
     warm_renderer()
     warm_validators()
-    session.apis.responses_only("", "")  # reads the file once, if there is one
+    session.apis.load()
     try:
         settings = session.settings(TurnOptions())
     except NbStreamError:

@@ -34,6 +34,11 @@ class ServerMemory:
         self._levels: dict[tuple[str, str], int] = {}  # under _lock, read with the above
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Read the file now (once), so that later questions are answered from memory."""
+        with self._lock:
+            self._known()
+
     def responses_only(self, base_url: str, model: str) -> bool:
         """True if the server said before that `model` is served on /v1/responses only."""
         with self._lock:
